@@ -1,0 +1,111 @@
+"""``make bench``: the explorer's figures for ``seed`` at N = 1..4.
+
+Each measurement runs in a fresh interpreter (so peak memory belongs to that run alone) and
+is repeated; the table gives the median time. The full product (no reduction) is measured
+too at small N, in the same run, so the reduction's effect is a ratio of two numbers
+measured side by side on the same noisy machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+_CHILD = """
+import json, resource, sys, time
+from checks.explorer import explore
+from model.catalogue import catalogue
+v = catalogue()[sys.argv[1]]
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.perf_counter()
+r = explore(v, int(sys.argv[2]), reduction=sys.argv[3])
+secs = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"states": r.states, "transitions": r.transitions, "seconds": secs,
+                  "peak_kib": peak, "base_kib": base, "reduction": r.reduction,
+                  "verdict": r.verdict()}))
+"""
+
+
+@dataclass(frozen=True)
+class Measure:
+    states: int
+    transitions: int
+    seconds: float  # median
+    peak_mib: float  # largest peak RSS of the runs
+    base_mib: float  # RSS before exploring (the interpreter and the package)
+    reduction: str
+    verdict: str
+
+    @property
+    def rate(self) -> float:
+        return self.states / self.seconds if self.seconds else 0.0
+
+
+def measure(variant: str, n: int, reduction: str, repeat: int) -> Measure:
+    runs = []
+    for _ in range(repeat):
+        out = subprocess.run([sys.executable, "-c", _CHILD, variant, str(n), reduction],
+                             capture_output=True, text=True, check=True)
+        runs.append(json.loads(out.stdout))
+    first = runs[0]
+    return Measure(
+        states=int(first["states"]),
+        transitions=int(first["transitions"]),
+        seconds=statistics.median(float(r["seconds"]) for r in runs),
+        peak_mib=max(int(r["peak_kib"]) for r in runs) / 1024,
+        base_mib=int(first["base_kib"]) / 1024,
+        reduction=str(first["reduction"]),
+        verdict=str(first["verdict"]),
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=Path("bench/explorer.txt"))
+    ap.add_argument("--variant", default="seed")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    rows = []
+    for n in (1, 2, 3, 4):
+        rows.append((n, "auto", measure(args.variant, n, "auto", args.repeat)))
+    for n in (1, 2):
+        rows.append((n, "none", measure(args.variant, n, "none", args.repeat)))
+    lines = [
+        f"explorer benchmark: variant {args.variant}, every mix of request types",
+        f"{time.strftime('%Y-%m-%d %H:%M:%S')}  python {platform.python_version()}  "
+        f"{platform.machine()}  median of {args.repeat} runs, each in a fresh interpreter",
+        "",
+        f"{'N':>2} {'reduction':<12} {'states':>10} {'transitions':>12} {'seconds':>9} "
+        f"{'states/s':>10} {'peak RSS MiB':>13} {'(baseline)':>10}  verdict",
+    ]
+    for n, _asked, m in rows:
+        lines.append(
+            f"{n:>2} {m.reduction:<12} {m.states:>10} {m.transitions:>12} {m.seconds:>9.3f} "
+            f"{m.rate:>10.0f} {m.peak_mib:>13.1f} {m.base_mib:>10.1f}  {m.verdict}"
+        )
+    full = {n: m for n, a, m in rows if a == "none"}
+    red = {n: m for n, a, m in rows if a == "auto"}
+    lines.append("")
+    for n in sorted(full):
+        lines.append(
+            f"N={n}: the reduction keeps {red[n].states} of {full[n].states} states "
+            f"({red[n].states / full[n].states:.1%}); time ratio "
+            f"{red[n].seconds / full[n].seconds:.3f}"
+        )
+    text = "\n".join(lines) + "\n"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(text, end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

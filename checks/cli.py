@@ -1,0 +1,344 @@
+"""The command line: ``backing-aio`` (also ``python -m checks``).
+
+Exit codes: 0 every verdict is as expected; 1 a check found a problem (a property fails
+that should hold, a known bug is no longer found, a counterexample still replays); 2 bad
+input or usage, with a one-line message naming the problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from checks import gate as gatemod
+from checks.explorer import REDUCTIONS, Counterexample, Result, StateLimit, explore
+from checks.trace import (
+    ReplayError,
+    check_replay,
+    concretise,
+    explain_rows,
+    explain_text,
+    load,
+    save,
+)
+from checks.userfile import UserFileError, load_variants
+from model.backing_aio import REQUEST_TYPES
+from model.catalogue import catalogue
+from model.lang import Variant, VariantError
+from model.properties import BY_ID, PROPERTIES, PROPERTY_IDS
+
+EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input or usage (exit 2, one line)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, exit 2 (not argparse's usage dump)
+        raise UsageError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="backing-aio", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    ls = sub.add_parser("list", help="list the built-in catalogue and the properties")
+    ls.add_argument("--json", action="store_true")
+
+    ck = sub.add_parser("check", help="check variants: built-in names, FILE.py, FILE.py:NAME")
+    ck.add_argument("variants", nargs="+", metavar="VARIANT")
+    ck.add_argument("--requests", "-n", type=int, default=2, metavar="N",
+                    help="concurrent requests (every mix of types; default 2)")
+    ck.add_argument("--types", metavar="T,T",
+                    help=f"exact request types ({', '.join(REQUEST_TYPES)})")
+    ck.add_argument("--reduction", choices=REDUCTIONS, default="auto")
+    ck.add_argument("--max-states", type=int, default=5_000_000)
+    ck.add_argument("--save", type=Path, metavar="DIR",
+                    help="write each counterexample to DIR as JSON (replay with 'replay')")
+    ck.add_argument("--json", action="store_true")
+
+    ex = sub.add_parser("explain", help="explain a variant's shortest counterexample step by step")
+    ex.add_argument("variant", metavar="VARIANT")
+    ex.add_argument("--property", "-p", required=True, metavar="ID")
+    ex.add_argument("--subject", help="which object (when several break the property)")
+    ex.add_argument("--requests", "-n", type=int, default=1, metavar="N")
+    ex.add_argument("--json", action="store_true")
+
+    rp = sub.add_parser("replay", help="replay a saved counterexample")
+    rp.add_argument("file", type=Path)
+    rp.add_argument("--variant-file", type=Path, metavar="FILE.py",
+                    help="where the variant is defined (default: as saved, else the catalogue)")
+    rp.add_argument("--json", action="store_true")
+
+    gt = sub.add_parser("gate", help="the catalogue against its verdicts (N = 1..3) and mutants")
+    gt.add_argument("--max-requests", type=int, default=3, metavar="N")
+    gt.add_argument("--no-mutants", action="store_true")
+    gt.add_argument("--json", action="store_true")
+    return p
+
+
+# ---- resolving variants ----------------------------------------------------------------
+
+def resolve(spec: str) -> list[tuple[Variant, str]]:
+    """A built-in name, FILE.py (all its variants) or FILE.py:NAME -> (variant, source)."""
+    path_part, _, name = spec.partition(".py:")
+    if spec.endswith(".py") or name:
+        path = Path(spec if spec.endswith(".py") else path_part + ".py")
+        found = load_variants(path)
+        if name:
+            if name not in found:
+                raise UsageError(f"{path} defines no variant {name!r} "
+                                 f"(it defines: {', '.join(found)})")
+            return [(found[name], str(path))]
+        return [(v, str(path)) for v in found.values()]
+    cat = catalogue()
+    if spec not in cat:
+        raise UsageError(f"unknown variant {spec!r} (built-in: {', '.join(cat)}; "
+                         "or give FILE.py)")
+    return [(cat[spec], "")]
+
+
+def _requests(n: int) -> int:
+    if not 1 <= n <= 8:
+        raise UsageError(f"--requests must be between 1 and 8, got {n}")
+    return n
+
+
+def _types(text: str | None, n: int) -> list[str] | None:
+    if text is None:
+        return None
+    types = [t.strip() for t in text.split(",") if t.strip()]
+    for t in types:
+        if t not in REQUEST_TYPES:
+            raise UsageError(f"unknown request type {t!r} (known: {', '.join(REQUEST_TYPES)})")
+    if len(types) != n:
+        raise UsageError(f"--types names {len(types)} request(s) but --requests is {n}")
+    return types
+
+
+# ---- commands ----------------------------------------------------------------------------
+
+def cmd_list(args: argparse.Namespace) -> int:
+    cat = catalogue()
+    if args.json:
+        print(json.dumps({
+            "variants": [{"name": v.name, "summary": v.summary, "origin": v.origin,
+                          "expect": sorted(v.expect, key=PROPERTY_IDS.index)}
+                         for v in cat.values()],
+            "properties": [{"id": p.id, "text": p.text} for p in PROPERTIES],
+            "request_types": list(REQUEST_TYPES),
+        }, indent=2))
+        return EXIT_OK
+    width = max(len(n) for n in cat)
+    for v in cat.values():
+        expect = "holds" if not v.expect else "fails " + ",".join(sorted(v.expect))
+        print(f"{v.name:<{width}}  expected: {expect:<12}  {v.summary}")
+    print()
+    for p in PROPERTIES:
+        print(f"{p.id:<20} {p.text}")
+    return EXIT_OK
+
+
+def _cx_json(variant: Variant, cx: Counterexample, source: str) -> dict[str, Any]:
+    trace = concretise(variant, cx, source)
+    return {**trace.as_json(), "explanation": explain_rows(variant, trace)}
+
+
+def _result_json(r: Result, v: Variant, source: str) -> dict[str, Any]:
+    return {
+        "variant": v.name,
+        "source": source,
+        "requests": r.requests,
+        "expected": sorted(v.expect, key=PROPERTY_IDS.index),
+        "failed": sorted(r.failed, key=PROPERTY_IDS.index),
+        "as_expected": r.failed == v.expect,
+        "states": r.states,
+        "transitions": r.transitions,
+        "seconds": round(r.seconds, 4),
+        "reduction": r.reduction,
+        "counterexamples": [_cx_json(v, cx, source) for cx in r.violations.values()],
+    }
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    n = _requests(args.requests)
+    types = _types(args.types, n)
+    targets = [t for spec in args.variants for t in resolve(spec)]
+    status = EXIT_OK
+    out: list[dict[str, Any]] = []
+    for v, source in targets:
+        try:
+            r = explore(v, n, kinds=types, reduction=args.reduction, max_states=args.max_states)
+        except StateLimit as e:
+            raise UsageError(f"{v.name}: {e}; use fewer --requests or a larger --max-states")\
+                from None
+        as_expected = r.failed == v.expect
+        if not as_expected:
+            status = EXIT_FOUND
+        if args.save:
+            args.save.mkdir(parents=True, exist_ok=True)
+            for (prop, subject), cx in r.violations.items():
+                stem = f"{v.name}-{prop}" + (f"-{subject.replace(' ', '_')}" if subject else "")
+                save(concretise(v, cx, source), args.save / f"{stem}.json")
+        if args.json:
+            out.append(_result_json(r, v, source))
+            continue
+        expect = "holds" if not v.expect else "fails " + ",".join(sorted(v.expect))
+        mark = "ok" if as_expected else "UNEXPECTED"
+        print(f"{v.name}: {r.verdict()} (expected {expect}) [{mark}]  N={n}, "
+              f"{r.states} states, {r.seconds:.3f}s, reduction {r.reduction}")
+        for (prop, subject), cx in r.violations.items():
+            what = f"{prop}" + (f" ({subject})" if subject else "")
+            print(f"  {what}: {cx.message}  [{len(cx.actions)} steps]")
+            if prop not in v.expect:
+                print(_indent(explain_text(v, concretise(v, cx, source))))
+    if args.json:
+        print(json.dumps({"results": out, "ok": status == EXIT_OK}, indent=2))
+    return status
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    if args.property not in BY_ID:
+        raise UsageError(f"unknown property {args.property!r} (known: {', '.join(PROPERTY_IDS)})")
+    targets = resolve(args.variant)
+    if len(targets) != 1:
+        raise UsageError(f"{args.variant} defines several variants: name one with FILE.py:NAME")
+    v, source = targets[0]
+    r = explore(v, _requests(args.requests))
+    found = {k: c for k, c in r.violations.items() if k[0] == args.property
+             and (args.subject is None or k[1] == args.subject)}
+    if not found:
+        msg = f"{v.name} meets {args.property} with {args.requests} request(s)"
+        print(json.dumps({"variant": v.name, "property": args.property, "holds": True})
+              if args.json else msg)
+        return EXIT_OK
+    cx = min(found.values(), key=lambda c: len(c.actions))
+    trace = concretise(v, cx, source)
+    if args.json:
+        print(json.dumps(_cx_json(v, cx, source), indent=2))
+    else:
+        print(explain_text(v, trace))
+    return EXIT_FOUND
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    trace = load(args.file)
+    source = args.variant_file or (Path(trace.source) if trace.source else None)
+    if source is not None:
+        v, _ = resolve(f"{source}:{trace.variant}")[0]
+    else:
+        v, _ = resolve(trace.variant)[0]
+    try:
+        violation = check_replay(v, trace)
+    except ReplayError as e:
+        print(json.dumps({"reproduces": False, "why": str(e)}) if args.json
+              else f"{args.file}: no longer reproduces: {e}")
+        return EXIT_OK
+    if args.json:
+        print(json.dumps({"reproduces": True, "property": violation.prop,
+                          "subject": violation.subject, "message": violation.message,
+                          "explanation": explain_rows(v, trace)}, indent=2))
+    else:
+        print(f"{args.file}: reproduces {violation.prop}: {violation.message}")
+        print(explain_text(v, trace))
+    return EXIT_FOUND
+
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    n = args.max_requests
+    if not 1 <= n <= 4:
+        raise UsageError(f"--max-requests must be between 1 and 4, got {n}")
+    if not args.json:
+        print(f"{'variant':<10} {'N':>2}  {'expected':<12} {'verdict':<22} {'states':>8} "
+              f"{'seconds':>8}")
+
+    def row_line(row: gatemod.Row) -> None:
+        if args.json:
+            return
+        mark = "" if row.ok else "   <-- MISMATCH"
+        print(f"{row.variant:<10} {row.requests:>2}  {row.expected_text():<12} "
+              f"{row.result.verdict():<22} {row.result.states:>8} {row.result.seconds:>8.3f}"
+              f"{mark}")
+
+    rows, report, stale, seconds = gatemod.run_gate(
+        n, with_mutants=not args.no_mutants, on_row=row_line,
+        progress=None if args.json else gatemod.terminal_progress(),
+    )
+    ok = all(r.ok for r in rows)
+    if report is not None:
+        ok = ok and not report.unexplained and not stale
+    if args.json:
+        doc: dict[str, Any] = {
+            "ok": ok,
+            "seconds": round(seconds, 2),
+            "catalogue": [{"variant": r.variant, "requests": r.requests,
+                           "expected": sorted(r.expected), "failed": sorted(r.result.failed),
+                           "ok": r.ok, "states": r.result.states,
+                           "seconds": round(r.result.seconds, 4)} for r in rows],
+        }
+        if report is not None:
+            doc["mutants"] = {
+                "total": len(report.outcomes), "killed": len(report.killed),
+                "equivalent": len(report.equivalent), "score": round(report.score, 4),
+                "by_property": report.by_property(),
+                "unexplained_survivors": [o.name for o in report.unexplained],
+                "stale_equivalences": stale,
+                "killed_mutants": {o.name: sorted(o.killed_by) for o in report.killed},
+            }
+        print(json.dumps(doc, indent=2))
+        return EXIT_OK if ok else EXIT_FOUND
+    for r in rows:
+        if not r.ok:
+            missing = r.expected - r.result.failed
+            extra = r.result.failed - r.expected
+            if missing:
+                print(f"{r.variant} N={r.requests}: known bug no longer found: "
+                      f"{', '.join(sorted(missing))}")
+            for (prop, _subject), cx in r.result.violations.items():
+                if prop in extra:
+                    v = catalogue()[r.variant]
+                    print(f"{r.variant} N={r.requests}: {prop} fails:")
+                    print(_indent(explain_text(v, concretise(v, cx))))
+    if report is not None:
+        print()
+        kills = ", ".join(f"{p} {c}" for p, c in report.by_property().items())
+        print(f"mutants: {len(report.outcomes)} generated, {len(report.killed)} killed, "
+              f"{len(report.equivalent)} equivalent (listed with reasons), "
+              f"{len(report.unexplained)} unexplained")
+        print(f"mutation score: {report.score:.1%} (killed / non-equivalent)")
+        print(f"kills by property: {kills}")
+        for o in report.unexplained:
+            print(f"  SURVIVOR (not listed as equivalent): {o.name}: {o.description}")
+        for name in stale:
+            print(f"  STALE equivalence (mutant killed or gone): {name}")
+    print(f"gate: {'ok' if ok else 'FAILED'} in {seconds:.1f}s")
+    return EXIT_OK if ok else EXIT_FOUND
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        if args.command is None:
+            raise UsageError("a command is needed: list, check, explain, replay or gate")
+        handler = {"list": cmd_list, "check": cmd_check, "explain": cmd_explain,
+                   "replay": cmd_replay, "gate": cmd_gate}[args.command]
+        return handler(args)
+    except (UsageError, UserFileError, VariantError, ReplayError) as e:
+        print(f"backing-aio: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

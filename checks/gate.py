@@ -1,0 +1,169 @@
+"""The gate behind ``make check``: the catalogue against its expected verdicts, and mutation
+adequacy of the properties over every good variant.
+
+A catalogue row passes when the set of properties the explorer finds broken is exactly the
+variant's expected set (so a known bug that is no longer found fails the gate, as does a new
+one). A mutant is killed when some property breaks; it may survive only if it is listed in
+``model.equivalents`` with a reason, and every listed mutant must in fact survive.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from checks.explorer import Result, explore
+from model.catalogue import catalogue
+from model.equivalents import EQUIVALENT, REASONS
+from model.lang import Variant
+from model.mutants import Mutant, mutants
+from model.properties import PROPERTY_IDS
+
+
+@dataclass(frozen=True)
+class Row:
+    variant: str
+    requests: int
+    expected: frozenset[str]
+    result: Result
+
+    @property
+    def ok(self) -> bool:
+        return self.result.failed == self.expected
+
+    def expected_text(self) -> str:
+        if not self.expected:
+            return "holds"
+        return "fails " + ",".join(sorted(self.expected, key=PROPERTY_IDS.index))
+
+
+@dataclass(frozen=True)
+class MutantOutcome:
+    name: str
+    description: str
+    killed_by: frozenset[str]  # empty: survived
+    requests: int  # the smallest N that killed it (or the largest tried)
+
+
+@dataclass
+class MutationReport:
+    outcomes: list[MutantOutcome] = field(default_factory=list)
+
+    @property
+    def killed(self) -> list[MutantOutcome]:
+        return [o for o in self.outcomes if o.killed_by]
+
+    @property
+    def survivors(self) -> list[MutantOutcome]:
+        return [o for o in self.outcomes if not o.killed_by]
+
+    @property
+    def equivalent(self) -> list[MutantOutcome]:
+        return [o for o in self.survivors if o.name in EQUIVALENT]
+
+    @property
+    def unexplained(self) -> list[MutantOutcome]:
+        return [o for o in self.survivors if o.name not in EQUIVALENT]
+
+    def stale(self) -> list[str]:
+        """Entries of the equivalence table whose mutant was killed or is no longer made."""
+        survived = {o.name for o in self.survivors}
+        return sorted(n for n in EQUIVALENT if n not in survived)
+
+    @property
+    def score(self) -> float:
+        denominator = len(self.outcomes) - len(self.equivalent)
+        return len(self.killed) / denominator if denominator else 1.0
+
+    def by_property(self) -> dict[str, int]:
+        counts: Counter[str] = Counter()
+        for o in self.killed:
+            counts.update(o.killed_by)
+        return {p: counts[p] for p in PROPERTY_IDS if counts[p]}
+
+
+def check_catalogue(
+    variants: Iterable[Variant], max_requests: int = 3, on_row: Callable[[Row], None] | None = None
+) -> list[Row]:
+    rows = []
+    for v in variants:
+        for n in range(1, max_requests + 1):
+            row = Row(v.name, n, v.expect, explore(v, n))
+            rows.append(row)
+            if on_row is not None:
+                on_row(row)
+    return rows
+
+
+def _judge(args: tuple[Mutant, int]) -> MutantOutcome:
+    m, max_requests = args
+    for n in range(1, max_requests + 1):
+        r = explore(m.variant, n)
+        if r.failed:
+            return MutantOutcome(m.name, m.description, r.failed, n)
+    return MutantOutcome(m.name, m.description, frozenset(), max_requests)
+
+
+def check_mutants(
+    variants: Iterable[Variant],
+    max_requests: int = 3,
+    jobs: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> MutationReport:
+    """Judge every mutant of every good variant (killed at the smallest N that kills it)."""
+    ms = [m for v in variants if not v.expect for m in mutants(v)]
+    report = MutationReport()
+    work = [(m, max_requests) for m in ms]
+    jobs = jobs or os.cpu_count() or 1
+    if jobs > 1 and len(work) > 20 and "fork" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(jobs) as pool:
+            for i, o in enumerate(pool.imap(_judge, work, chunksize=8), 1):
+                report.outcomes.append(o)
+                if progress is not None:
+                    progress(i, len(work))
+    else:
+        for i, w in enumerate(work, 1):
+            report.outcomes.append(_judge(w))
+            if progress is not None:
+                progress(i, len(work))
+    return report
+
+
+def run_gate(
+    max_requests: int = 3,
+    with_mutants: bool = True,
+    on_row: Callable[[Row], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[Row], MutationReport | None, list[str], float]:
+    started = time.perf_counter()
+    cat = catalogue()
+    rows = check_catalogue(cat.values(), max_requests, on_row)
+    report = None
+    stale: list[str] = []
+    if with_mutants:
+        report = check_mutants(cat.values(), max_requests, progress=progress)
+        stale = report.stale()
+    return rows, report, stale, time.perf_counter() - started
+
+
+def terminal_progress() -> Callable[[int, int], None] | None:
+    """Progress on a terminal; quiet in CI and when output is redirected."""
+    if os.environ.get("CI") or not sys.stderr.isatty():
+        return None
+
+    def show(i: int, total: int) -> None:
+        end = "\n" if i == total else ""
+        sys.stderr.write(f"\rmutants: {i}/{total}{end}")
+        sys.stderr.flush()
+
+    return show
+
+
+def reason(name: str) -> str:
+    return REASONS[EQUIVALENT[name]]

@@ -1,0 +1,247 @@
+"""Mutants that behave like the original, each with the reason (one line).
+
+Reviewed by hand against the C. The gate fails if a mutant survives without an entry here,
+or if a listed mutant is killed (the entry went stale). Reasons marked "outside the model"
+name what the model does not track rather than claim the edit is harmless in the kernel.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+REASONS: Final[dict[str, str]] = {
+    "UNREACHABLE": (
+        "unreachable copy: the statement before it always leaves (return or goto)"
+    ),
+    "RETEST": (
+        "the same branch is tested again with the same answer and falls through"
+    ),
+    "IDEMPOTENT_STORE": (
+        "stores the same value into the wrapper twice before anyone reads it"
+    ),
+    "INDEPENDENT_STORES": (
+        "two stores into the fresh wrapper before it is published to the lower filesystem: nobody can observe their order"
+    ),
+    "NO_KI_COMPLETE": (
+        "kiocb_clone zeroes ki_complete, so the clone is a sync kiocb that the lower filesystem finishes before returning: legal, the caller gets the result directly"
+    ),
+    "ZERO_LENGTH": (
+        "a zero-length request that reaches the lower filesystem gets 0 from it: same result, the check only saves work"
+    ),
+    "ODIRECT": (
+        "without the check the lower filesystem refuses the O_DIRECT IO itself and the helper propagates its error"
+    ),
+    "ODIRECT_ASYNC": (
+        "async requests skip the O_DIRECT check: the lower filesystem refuses such IO itself and the helper propagates its error"
+    ),
+    "ALL_SYNC": (
+        "every request takes the synchronous path: an async kiocb served synchronously is legal (not queued, ki_complete never runs)"
+    ),
+    "EARLY_ORDER": (
+        "both early checks refuse the request before any IO; which refusal a request failing both gets is in no contract"
+    ),
+    "KI_FLAGS": (
+        "outside the model: the store changes only ki_flags bits other than IOCB_WRITE (DSYNC/SYNC masking, IOCB_DIO_CALLER_COMP), which are not modelled"
+    ),
+    "RELOAD_LOCAL": (
+        "reloads a local from a field nobody changes in between"
+    ),
+    "POS_AGAIN": (
+        "copies ki_pos again from the same clone: idempotent"
+    ),
+    "ASSIGN_AGAIN": (
+        "assigns the same constant to ret twice"
+    ),
+    "CLONE_AGAIN": (
+        "clones again without taking a file reference: the second clone has the same contents"
+    ),
+    "INIT_WQ_AGAIN": (
+        "backing_aio_init_wq does nothing once s_dio_done_wq exists"
+    ),
+    "FD_AGAIN": (
+        "copies the caller's struct fd (or clears its flags) twice: idempotent"
+    ),
+    "FD_LOCAL": (
+        "one statement changes the caller's local struct fd, the other the wrapper or the freeze count: independent"
+    ),
+    "REF_VS_FREEZE": (
+        "refcount_set and kiocb_start_write touch different objects before submit"
+    ),
+    "END_WRITE_VS_CALLBACK": (
+        "the caller's callback does not depend on freeze protection: their order is in no contract"
+    ),
+    "ACCESSED_AFTER_FDPUT": (
+        "ovl_file_accessed touches the overlay file, not the real file that fdput may drop"
+    ),
+    "END_WRITE_IN_WORK": (
+        "backing_aio_complete_work runs only for queued writes, so ending freeze protection there ends it in exactly the same cases"
+    ),
+    "END_WRITE_IN_IRQ": (
+        "ending freeze protection in the irq completion before punting is legal (sb_end_write may run in any context) and still happens once, after the IO"
+    ),
+}
+
+# mutant name -> reason key
+EQUIVALENT: Final[dict[str, str]] = {
+    "seed:duplicate:ovl_read_iter#3(return_)": "UNREACHABLE",
+    "seed:duplicate:ovl_write_iter#3(return_)": "UNREACHABLE",
+    "seed:delete:backing_file_read_iter#0(if_goto)": "ZERO_LENGTH",
+    "seed:duplicate:backing_file_read_iter#0(if_goto)": "RETEST",
+    "seed:swap:backing_file_read_iter#0(if_goto,if_goto)": "EARLY_ORDER",
+    "seed:delete:backing_file_read_iter#1(if_goto)": "ODIRECT",
+    "seed:duplicate:backing_file_read_iter#1(if_goto)": "RETEST",
+    "seed:swap:backing_file_read_iter#1(if_goto,if_goto)": "ODIRECT_ASYNC",
+    "seed:delete:backing_file_read_iter#2(if_goto)": "ALL_SYNC",
+    "seed:duplicate:backing_file_read_iter#2(if_goto)": "RETEST",
+    "seed:duplicate:backing_file_read_iter#5(return_)": "UNREACHABLE",
+    "seed:duplicate:backing_file_read_iter#7(init_orig_iocb)": "IDEMPOTENT_STORE",
+    "seed:swap:backing_file_read_iter#7(init_orig_iocb,init_callback)": "INDEPENDENT_STORES",
+    "seed:duplicate:backing_file_read_iter#8(init_callback)": "IDEMPOTENT_STORE",
+    "seed:swap:backing_file_read_iter#8(init_callback,kiocb_clone)": "INDEPENDENT_STORES",
+    "seed:swap:backing_file_read_iter#9(kiocb_clone,set_ki_complete)": "NO_KI_COMPLETE",
+    "seed:delete:backing_file_read_iter#10(set_ki_complete)": "NO_KI_COMPLETE",
+    "seed:duplicate:backing_file_read_iter#10(set_ki_complete)": "IDEMPOTENT_STORE",
+    "seed:swap:backing_file_read_iter#10(set_ki_complete,refcount_set)": "INDEPENDENT_STORES",
+    "seed:duplicate:backing_file_read_iter#11(refcount_set)": "IDEMPOTENT_STORE",
+    "seed:duplicate:backing_file_read_iter#14(if_goto)": "RETEST",
+    "seed:duplicate:backing_file_read_iter#16(return_)": "UNREACHABLE",
+    "seed:duplicate:backing_file_read_iter#17(return_)": "UNREACHABLE",
+    "seed:duplicate:backing_file_read_iter#18(return_)": "UNREACHABLE",
+    "seed:duplicate:backing_file_read_iter#19(return_)": "UNREACHABLE",
+    "seed:delete:backing_file_write_iter#0(if_goto)": "ZERO_LENGTH",
+    "seed:duplicate:backing_file_write_iter#0(if_goto)": "RETEST",
+    "seed:swap:backing_file_write_iter#0(if_goto,if_goto)": "EARLY_ORDER",
+    "seed:delete:backing_file_write_iter#1(if_goto)": "ODIRECT",
+    "seed:duplicate:backing_file_write_iter#1(if_goto)": "RETEST",
+    "seed:swap:backing_file_write_iter#1(if_goto,if_goto)": "ODIRECT_ASYNC",
+    "seed:delete:backing_file_write_iter#2(if_goto)": "ALL_SYNC",
+    "seed:duplicate:backing_file_write_iter#2(if_goto)": "RETEST",
+    "seed:swap:backing_file_write_iter#5(file_end_write,callback)": "END_WRITE_VS_CALLBACK",
+    "seed:duplicate:backing_file_write_iter#7(return_)": "UNREACHABLE",
+    "seed:duplicate:backing_file_write_iter#9(init_orig_iocb)": "IDEMPOTENT_STORE",
+    "seed:swap:backing_file_write_iter#9(init_orig_iocb,init_callback)": "INDEPENDENT_STORES",
+    "seed:duplicate:backing_file_write_iter#10(init_callback)": "IDEMPOTENT_STORE",
+    "seed:swap:backing_file_write_iter#10(init_callback,kiocb_clone)": "INDEPENDENT_STORES",
+    "seed:swap:backing_file_write_iter#11(kiocb_clone,set_ki_flags)": "KI_FLAGS",
+    "seed:delete:backing_file_write_iter#12(set_ki_flags)": "KI_FLAGS",
+    "seed:duplicate:backing_file_write_iter#12(set_ki_flags)": "IDEMPOTENT_STORE",
+    "seed:swap:backing_file_write_iter#12(set_ki_flags,set_ki_complete)": "INDEPENDENT_STORES",
+    "seed:delete:backing_file_write_iter#13(set_ki_complete)": "NO_KI_COMPLETE",
+    "seed:duplicate:backing_file_write_iter#13(set_ki_complete)": "IDEMPOTENT_STORE",
+    "seed:swap:backing_file_write_iter#13(set_ki_complete,refcount_set)": "INDEPENDENT_STORES",
+    "seed:duplicate:backing_file_write_iter#14(refcount_set)": "IDEMPOTENT_STORE",
+    "seed:swap:backing_file_write_iter#14(refcount_set,kiocb_start_write)": "REF_VS_FREEZE",
+    "seed:duplicate:backing_file_write_iter#18(if_goto)": "RETEST",
+    "seed:duplicate:backing_file_write_iter#20(return_)": "UNREACHABLE",
+    "seed:duplicate:backing_file_write_iter#21(return_)": "UNREACHABLE",
+    "seed:duplicate:backing_file_write_iter#22(return_)": "UNREACHABLE",
+    "seed:duplicate:backing_file_write_iter#23(return_)": "UNREACHABLE",
+    "seed:duplicate:backing_aio_cleanup#0(if_goto)": "RETEST",
+    "seed:duplicate:backing_aio_cleanup#2(update_pos)": "POS_AGAIN",
+    "seed:duplicate:backing_aio_rw_complete#0(load_orig)": "RELOAD_LOCAL",
+    "ovl-5.16:delete:ovl_read_iter#0(if_goto)": "ZERO_LENGTH",
+    "ovl-5.16:duplicate:ovl_read_iter#0(if_goto)": "RETEST",
+    "ovl-5.16:delete:ovl_read_iter#2(if_goto)": "ALL_SYNC",
+    "ovl-5.16:duplicate:ovl_read_iter#2(if_goto)": "RETEST",
+    "ovl-5.16:duplicate:ovl_read_iter#4(goto)": "UNREACHABLE",
+    "ovl-5.16:duplicate:ovl_read_iter#5(assign)": "ASSIGN_AGAIN",
+    "ovl-5.16:duplicate:ovl_read_iter#7(fd_move_to_wrapper)": "FD_AGAIN",
+    "ovl-5.16:duplicate:ovl_read_iter#8(fd_clear_flags)": "FD_AGAIN",
+    "ovl-5.16:swap:ovl_read_iter#8(fd_clear_flags,init_orig_iocb)": "FD_LOCAL",
+    "ovl-5.16:duplicate:ovl_read_iter#9(init_orig_iocb)": "IDEMPOTENT_STORE",
+    "ovl-5.16:swap:ovl_read_iter#9(init_orig_iocb,kiocb_clone)": "INDEPENDENT_STORES",
+    "ovl-5.16:duplicate:ovl_read_iter#10(kiocb_clone)": "CLONE_AGAIN",
+    "ovl-5.16:swap:ovl_read_iter#10(kiocb_clone,set_ki_complete)": "NO_KI_COMPLETE",
+    "ovl-5.16:delete:ovl_read_iter#11(set_ki_complete)": "NO_KI_COMPLETE",
+    "ovl-5.16:duplicate:ovl_read_iter#11(set_ki_complete)": "IDEMPOTENT_STORE",
+    "ovl-5.16:swap:ovl_read_iter#11(set_ki_complete,refcount_set)": "INDEPENDENT_STORES",
+    "ovl-5.16:duplicate:ovl_read_iter#12(refcount_set)": "IDEMPOTENT_STORE",
+    "ovl-5.16:duplicate:ovl_read_iter#15(if_goto)": "RETEST",
+    "ovl-5.16:swap:ovl_read_iter#17(callback,fdput)": "ACCESSED_AFTER_FDPUT",
+    "ovl-5.16:duplicate:ovl_read_iter#19(return_)": "UNREACHABLE",
+    "ovl-5.16:duplicate:ovl_read_iter#20(return_)": "UNREACHABLE",
+    "ovl-5.16:delete:ovl_write_iter#0(if_goto)": "ZERO_LENGTH",
+    "ovl-5.16:duplicate:ovl_write_iter#0(if_goto)": "RETEST",
+    "ovl-5.16:delete:ovl_write_iter#2(if_goto)": "ALL_SYNC",
+    "ovl-5.16:duplicate:ovl_write_iter#2(if_goto)": "RETEST",
+    "ovl-5.16:swap:ovl_write_iter#5(file_end_write,callback)": "END_WRITE_VS_CALLBACK",
+    "ovl-5.16:duplicate:ovl_write_iter#7(goto)": "UNREACHABLE",
+    "ovl-5.16:duplicate:ovl_write_iter#8(assign)": "ASSIGN_AGAIN",
+    "ovl-5.16:swap:ovl_write_iter#10(file_start_write,fd_move_to_wrapper)": "FD_LOCAL",
+    "ovl-5.16:duplicate:ovl_write_iter#11(fd_move_to_wrapper)": "FD_AGAIN",
+    "ovl-5.16:duplicate:ovl_write_iter#12(fd_clear_flags)": "FD_AGAIN",
+    "ovl-5.16:swap:ovl_write_iter#12(fd_clear_flags,init_orig_iocb)": "FD_LOCAL",
+    "ovl-5.16:duplicate:ovl_write_iter#13(init_orig_iocb)": "IDEMPOTENT_STORE",
+    "ovl-5.16:swap:ovl_write_iter#13(init_orig_iocb,kiocb_clone)": "INDEPENDENT_STORES",
+    "ovl-5.16:duplicate:ovl_write_iter#14(kiocb_clone)": "CLONE_AGAIN",
+    "ovl-5.16:swap:ovl_write_iter#14(kiocb_clone,set_ki_flags)": "KI_FLAGS",
+    "ovl-5.16:delete:ovl_write_iter#15(set_ki_flags)": "KI_FLAGS",
+    "ovl-5.16:duplicate:ovl_write_iter#15(set_ki_flags)": "IDEMPOTENT_STORE",
+    "ovl-5.16:swap:ovl_write_iter#15(set_ki_flags,set_ki_complete)": "INDEPENDENT_STORES",
+    "ovl-5.16:delete:ovl_write_iter#16(set_ki_complete)": "NO_KI_COMPLETE",
+    "ovl-5.16:duplicate:ovl_write_iter#16(set_ki_complete)": "IDEMPOTENT_STORE",
+    "ovl-5.16:swap:ovl_write_iter#16(set_ki_complete,refcount_set)": "INDEPENDENT_STORES",
+    "ovl-5.16:duplicate:ovl_write_iter#17(refcount_set)": "IDEMPOTENT_STORE",
+    "ovl-5.16:duplicate:ovl_write_iter#20(if_goto)": "RETEST",
+    "ovl-5.16:duplicate:ovl_write_iter#23(return_)": "UNREACHABLE",
+    "ovl-5.16:duplicate:ovl_write_iter#24(return_)": "UNREACHABLE",
+    "ovl-5.16:duplicate:ovl_aio_cleanup_handler#0(if_goto)": "RETEST",
+    "ovl-5.16:swap:ovl_aio_cleanup_handler#1(kiocb_end_write,callback)": "END_WRITE_VS_CALLBACK",
+    "ovl-5.16:duplicate:ovl_aio_cleanup_handler#3(update_pos)": "POS_AGAIN",
+    "ovl-5.16:duplicate:ovl_aio_rw_complete#0(load_orig)": "RELOAD_LOCAL",
+    "mainline:delete:backing_file_read_iter#0(if_goto)": "ZERO_LENGTH",
+    "mainline:duplicate:backing_file_read_iter#0(if_goto)": "RETEST",
+    "mainline:swap:backing_file_read_iter#0(if_goto,if_goto)": "EARLY_ORDER",
+    "mainline:delete:backing_file_read_iter#1(if_goto)": "ODIRECT",
+    "mainline:duplicate:backing_file_read_iter#1(if_goto)": "RETEST",
+    "mainline:swap:backing_file_read_iter#1(if_goto,if_goto)": "ODIRECT_ASYNC",
+    "mainline:delete:backing_file_read_iter#2(if_goto)": "ALL_SYNC",
+    "mainline:duplicate:backing_file_read_iter#2(if_goto)": "RETEST",
+    "mainline:duplicate:backing_file_read_iter#4(goto)": "UNREACHABLE",
+    "mainline:duplicate:backing_file_read_iter#5(assign)": "ASSIGN_AGAIN",
+    "mainline:duplicate:backing_file_read_iter#7(init_orig_iocb)": "IDEMPOTENT_STORE",
+    "mainline:swap:backing_file_read_iter#7(init_orig_iocb,kiocb_clone)": "INDEPENDENT_STORES",
+    "mainline:swap:backing_file_read_iter#8(kiocb_clone,set_ki_complete)": "NO_KI_COMPLETE",
+    "mainline:delete:backing_file_read_iter#9(set_ki_complete)": "NO_KI_COMPLETE",
+    "mainline:duplicate:backing_file_read_iter#9(set_ki_complete)": "IDEMPOTENT_STORE",
+    "mainline:swap:backing_file_read_iter#9(set_ki_complete,refcount_set)": "INDEPENDENT_STORES",
+    "mainline:duplicate:backing_file_read_iter#10(refcount_set)": "IDEMPOTENT_STORE",
+    "mainline:duplicate:backing_file_read_iter#13(if_goto)": "RETEST",
+    "mainline:duplicate:backing_file_read_iter#16(return_)": "UNREACHABLE",
+    "mainline:duplicate:backing_file_read_iter#17(return_)": "UNREACHABLE",
+    "mainline:duplicate:backing_file_read_iter#18(return_)": "UNREACHABLE",
+    "mainline:delete:backing_file_write_iter#0(if_goto)": "ZERO_LENGTH",
+    "mainline:duplicate:backing_file_write_iter#0(if_goto)": "RETEST",
+    "mainline:swap:backing_file_write_iter#0(if_goto,if_goto)": "EARLY_ORDER",
+    "mainline:delete:backing_file_write_iter#1(if_goto)": "ODIRECT",
+    "mainline:duplicate:backing_file_write_iter#1(if_goto)": "RETEST",
+    "mainline:swap:backing_file_write_iter#1(if_goto,if_goto)": "ODIRECT_ASYNC",
+    "mainline:delete:backing_file_write_iter#2(if_goto)": "ALL_SYNC",
+    "mainline:duplicate:backing_file_write_iter#2(if_goto)": "RETEST",
+    "mainline:duplicate:backing_file_write_iter#5(return_)": "UNREACHABLE",
+    "mainline:duplicate:backing_file_write_iter#6(init_wq)": "INIT_WQ_AGAIN",
+    "mainline:duplicate:backing_file_write_iter#7(assign)": "ASSIGN_AGAIN",
+    "mainline:duplicate:backing_file_write_iter#9(init_orig_iocb)": "IDEMPOTENT_STORE",
+    "mainline:swap:backing_file_write_iter#9(init_orig_iocb,init_callback)": "INDEPENDENT_STORES",
+    "mainline:duplicate:backing_file_write_iter#10(init_callback)": "IDEMPOTENT_STORE",
+    "mainline:swap:backing_file_write_iter#10(init_callback,kiocb_clone)": "INDEPENDENT_STORES",
+    "mainline:swap:backing_file_write_iter#11(kiocb_clone,set_ki_flags)": "KI_FLAGS",
+    "mainline:delete:backing_file_write_iter#12(set_ki_flags)": "KI_FLAGS",
+    "mainline:duplicate:backing_file_write_iter#12(set_ki_flags)": "IDEMPOTENT_STORE",
+    "mainline:swap:backing_file_write_iter#12(set_ki_flags,set_ki_complete)": "INDEPENDENT_STORES",
+    "mainline:delete:backing_file_write_iter#13(set_ki_complete)": "NO_KI_COMPLETE",
+    "mainline:duplicate:backing_file_write_iter#13(set_ki_complete)": "IDEMPOTENT_STORE",
+    "mainline:swap:backing_file_write_iter#13(set_ki_complete,refcount_set)": "INDEPENDENT_STORES",
+    "mainline:duplicate:backing_file_write_iter#14(refcount_set)": "IDEMPOTENT_STORE",
+    "mainline:duplicate:backing_file_write_iter#17(if_goto)": "RETEST",
+    "mainline:duplicate:backing_file_write_iter#19(return_)": "UNREACHABLE",
+    "mainline:duplicate:backing_file_write_iter#20(return_)": "UNREACHABLE",
+    "mainline:duplicate:backing_file_write_iter#21(return_)": "UNREACHABLE",
+    "mainline:duplicate:backing_aio_cleanup#0(update_pos)": "POS_AGAIN",
+    "mainline:duplicate:backing_aio_rw_complete#0(load_orig)": "RELOAD_LOCAL",
+    "mainline:duplicate:backing_aio_rw_complete#1(if_goto)": "RETEST",
+    "mainline:move>backing_aio_complete_work:backing_aio_rw_complete#2(kiocb_end_write)": "END_WRITE_IN_WORK",
+    "mainline:move>backing_aio_queue_completion:backing_aio_rw_complete#2(kiocb_end_write)": "END_WRITE_IN_IRQ",
+    "mainline:duplicate:backing_aio_complete_work#0(load_res)": "RELOAD_LOCAL",
+    "mainline:duplicate:backing_aio_queue_completion#0(store_res)": "IDEMPOTENT_STORE",
+}
