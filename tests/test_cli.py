@@ -1,0 +1,122 @@
+"""The command line: exit codes 0/1/2, one-line errors, user files, JSON."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from checks.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "my_variants.py"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    p = subprocess.run([sys.executable, "-m", "checks", *args], capture_output=True, text=True,
+                       cwd=ROOT, timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_list(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [v["name"] for v in doc["variants"]] == ["seed", "ovl-5.6", "ovl-5.16", "mainline"]
+    assert {p["id"] for p in doc["properties"]} >= {"UAF", "LEAK", "TERMINATES"}
+
+
+def test_check_builtin_as_expected(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "seed", "ovl-5.6", "-n", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "seed: holds" in out and "ovl-5.6: fails UAF (expected fails UAF) [ok]" in out
+
+
+def test_check_json_has_explained_counterexamples(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "ovl-5.6", "-n", "1", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    res = doc["results"][0]
+    assert res["failed"] == ["UAF"] and res["as_expected"]
+    cx = {c["subject"]: c for c in res["counterexamples"]}["wrapper"]
+    assert cx["explanation"][-1]["violation"]["property"] == "UAF"
+
+
+def test_user_file_is_checked_without_editing_the_package() -> None:
+    code, out, err = run("check", str(EXAMPLE), "-n", "2")
+    assert code == 0, err
+    assert "sync-only: holds" in out
+    assert "mainline-no-punt: fails CONTEXT (expected fails CONTEXT) [ok]" in out
+
+
+def test_unsafe_user_variant_is_a_finding(tmp_path: Path) -> None:
+    f = tmp_path / "mine.py"
+    f.write_text(
+        "from model.catalogue import catalogue\n"
+        "from model.mutants import mutants\n"
+        "v = catalogue()['seed']\n"
+        "VARIANTS = [m.variant for m in mutants(v)\n"
+        "            if m.name == 'seed:ref1:backing_file_read_iter#11(refcount_set)']\n"
+    )
+    code, out, _ = run("check", str(f), "-n", "1")
+    assert code == 1
+    assert "UNEXPECTED" in out and "!! UAF" in out
+
+
+def test_explain_and_replay(tmp_path: Path) -> None:
+    code, out, _ = run("explain", "ovl-5.6", "-p", "UAF", "--subject", "wrapper")
+    assert code == 1 and "still inside submit" in out
+    code, _, _ = run("check", "ovl-5.6", "-n", "1", "--save", str(tmp_path))
+    assert code == 0
+    saved = tmp_path / "ovl-5.6-UAF-wrapper.json"
+    code, out, _ = run("replay", str(saved))
+    assert code == 1 and "reproduces UAF" in out
+    data = json.loads(saved.read_text())
+    data["variant"] = "ovl-5.16"  # the fix: the same steps no longer break anything
+    saved.write_text(json.dumps(data))
+    code, out, _ = run("replay", str(saved))
+    assert code == 0 and "no longer reproduces" in out
+
+
+BAD_FILES = {
+    "syntax.py": ("def (:\n", "syntax error"),
+    "missing_arg.py": ("from model.lang import stmt\nstmt('refcount_set', 'refcount_set(r);')\n",
+                       "missing argument 'n'"),
+    "nowhere.py": (
+        "from model.lang import Variant, stmt as S\n"
+        "v = Variant(name='x', summary='', freeze='caller', callbacks={},\n"
+        "    entry={'read': 'r', 'write': 'r'},\n"
+        "    procs={'r': (S('goto', 'goto out;', target='out'),)})\n",
+        "jumps to 'out', which is nowhere"),
+    "empty.py": ("x = 1\n", "defines no variants"),
+    "raises.py": ("raise RuntimeError('boom')\n", "RuntimeError: boom"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_bad_variant_files_exit_2_with_one_line(tmp_path: Path, name: str) -> None:
+    content, expected = BAD_FILES[name]
+    f = tmp_path / name
+    f.write_text(content)
+    code, out, err = run("check", str(f))
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and expected in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["check", "no-such-variant"], "unknown variant 'no-such-variant'"),
+    (["check", "seed", "-n", "0"], "--requests must be between 1 and 8"),
+    (["check", "seed", "-n", "x"], "invalid int value"),
+    (["check", "seed", "-n", "2", "--types", "read,append"], "unknown request type 'append'"),
+    (["explain", "seed", "-p", "UAF2"], "unknown property 'UAF2'"),
+    (["replay", "/nonexistent.json"], "cannot read"),
+    (["check", "missing.py"], "no such file"),
+    (["frobnicate"], "invalid choice"),
+    ([], "a command is needed"),
+])
+def test_usage_errors_exit_2_with_one_line(args: list[str], expected: str) -> None:
+    code, out, err = run(*args)
+    assert code == 2, (out, err)
+    assert err.count("\n") == 1 and expected in err and "Traceback" not in err

@@ -1,0 +1,86 @@
+"""Counterexamples replay: with stable request numbers, from a saved file, and a tampered
+file is reported, not crashed on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from checks.explorer import explore
+from checks.trace import ReplayError, check_replay, concretise, explain_text, load, replay, save
+from model.lang import Variant
+from tests.conftest import mutant
+
+BAD = [
+    "seed:ref1:backing_file_read_iter#11(refcount_set)",
+    "seed:delete:backing_file_write_iter#17(call)",
+    "mainline:delete:backing_aio_cleanup#0(update_pos)",
+    "ovl-5.16:delete:ovl_read_iter#8(fd_clear_flags)",
+    "mainline:flip:backing_file_write_iter#2(if_goto)",
+]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_every_counterexample_replays(cat: dict[str, Variant], n: int) -> None:
+    variants = [cat["ovl-5.6"], *(mutant(name) for name in BAD)]
+    for v in variants:
+        r = explore(v, n)
+        assert r.violations, v.name
+        for (prop, subject), cx in r.violations.items():
+            trace = concretise(v, cx)
+            got = check_replay(v, trace)
+            assert (got.prop, got.subject) == (prop, subject)
+            assert len(trace.steps) == len(cx.actions)
+
+
+def test_saved_counterexample_round_trips(cat: dict[str, Variant], tmp_path: Path) -> None:
+    v = cat["ovl-5.6"]
+    cx = explore(v, 2).violations[("UAF", "wrapper")]
+    path = tmp_path / "uaf.json"
+    save(concretise(v, cx), path)
+    trace = load(path)
+    assert trace.prop == "UAF" and trace.variant == "ovl-5.6"
+    assert check_replay(v, trace).subject == "wrapper"
+    text = explain_text(v, trace)
+    assert "kmem_cache_free" in text and "!! UAF" in text
+
+
+def test_tampered_counterexample_does_not_replay(cat: dict[str, Variant], tmp_path: Path) -> None:
+    v = cat["ovl-5.6"]
+    cx = explore(v, 1).violations[("UAF", "wrapper")]
+    data = concretise(v, cx).as_json()
+    data["steps"] = data["steps"][:-3]  # stop before the free and the L2 touch
+    path = tmp_path / "cut.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ReplayError, match="without breaking"):
+        replay(v, load(path))
+    data["steps"][0]["actor"] = "completion"  # not enabled at the start
+    path.write_text(json.dumps(data))
+    with pytest.raises(ReplayError, match="step 1"):
+        replay(v, load(path))
+
+
+def test_a_fixed_variant_no_longer_reproduces(cat: dict[str, Variant]) -> None:
+    cx = explore(cat["ovl-5.6"], 1).violations[("UAF", "wrapper")]
+    trace = concretise(cat["ovl-5.6"], cx)
+    with pytest.raises(ReplayError):
+        check_replay(cat["ovl-5.16"], trace)
+
+
+@pytest.mark.parametrize("content", ["not json", '{"format": "other"}', '{"format": '
+                                     '"backing-aio-counterexample/1", "steps": 3}'])
+def test_malformed_files_are_one_line_errors(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(ReplayError) as e:
+        trace = load(path)
+        replay(cat_seed(), trace)
+    assert "\n" not in str(e.value)
+
+
+def cat_seed() -> Variant:
+    from model.catalogue import catalogue
+
+    return catalogue()["seed"]
