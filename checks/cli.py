@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -173,7 +174,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     out: list[dict[str, Any]] = []
     for v, source in targets:
         try:
-            r = explore(v, n, kinds=types, reduction=args.reduction, max_states=args.max_states)
+            r = explore(v, n, kinds=types, reduction=args.reduction, max_states=args.max_states,
+                        progress=_state_progress())
         except StateLimit as e:
             raise UsageError(f"{v.name}: {e}; use fewer --requests or a larger --max-states")\
                 from None
@@ -200,6 +202,19 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"results": out, "ok": status == EXIT_OK}, indent=2))
     return status
+
+
+def _state_progress() -> Callable[[int, float], None] | None:
+    """States explored and rate, on a terminal only (quiet in CI and in pipes)."""
+    if os.environ.get("CI") or not sys.stderr.isatty():
+        return None
+
+    def show(states: int, seconds: float) -> None:
+        rate = states / seconds if seconds else 0.0
+        sys.stderr.write(f"\r{states} states, {rate:,.0f}/s ")
+        sys.stderr.flush()
+
+    return show
 
 
 def _indent(text: str) -> str:

@@ -37,6 +37,7 @@ from model.backing_aio import (
     Action,
     BackingAio,
     State,
+    canonical,
     canonical_perm,
     request_type,
 )
@@ -141,9 +142,29 @@ def replay(variant: Variant, trace: Trace) -> list[Violation]:
         if found:
             return found
         raise ReplayError("the run ends without breaking any property")
-    if any(model.enabled_actors(r) for r in state[1:]):
-        raise ReplayError("the steps stop in a state where the run can go on")
-    return [Violation("TERMINATES", "no actor can move and the run has not ended")]
+    if _can_end(model, state):
+        raise ReplayError("the steps stop in a state from which the run can still end")
+    return [Violation("TERMINATES", "from here no run reaches the end")]
+
+
+def _can_end(model: BackingAio, state: State, limit: int = 1_000_000) -> bool:
+    """Can some run from ``state`` end (finish, or stop at a violation)?"""
+    seen = {canonical(state)}
+    work = [canonical(state)]
+    while work:
+        s = work.pop()
+        steps = model.successors(s, "none")
+        if not steps and model.is_final(s):
+            return True
+        for _, nxt in steps:
+            if isinstance(nxt, Violation):
+                return True
+            if nxt not in seen:
+                if len(seen) >= limit:
+                    raise ReplayError(f"more than {limit} states reachable from the last step")
+                seen.add(nxt)
+                work.append(nxt)
+    return False
 
 
 def check_replay(variant: Variant, trace: Trace) -> Violation:

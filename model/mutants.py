@@ -2,8 +2,9 @@
 
 Each operator makes one edit of the kind a refactor makes by mistake: delete, duplicate or
 swap statements; set the reference count to one less or one more; flip a branch; clone
-with or without get_file; move an obligation (ending freeze protection, the position
-update, the caller's callback) into another procedure. A mutant that does not form a valid
+with or without get_file; point the completion or the work item at another procedure;
+move an obligation (ending freeze protection, the position update, the caller's callback)
+into another procedure. A mutant that does not form a valid
 variant (a jump left with nowhere to land, an entry procedure without its return) is not
 generated: it would not compile.
 
@@ -90,6 +91,17 @@ def _edits(v: Variant) -> Iterator[tuple[str, str, dict[str, tuple[Stmt, ...]]]]
                 what = "without" if s.arg("get_file") else "with"
                 yield (_name(v, "get_file", proc, i, s), f"clone {what} get_file in {proc}",
                        with_body(proc, nb))
+            if s.op in ("set_ki_complete", "queue_work"):
+                # point the completion (or the work item) at another procedure, e.g.
+                # complete writes directly instead of punting them to the workqueue
+                entries = set(v.entry.values())
+                for other in procs:
+                    if other in entries or other == s.arg("proc"):
+                        continue
+                    nb = list(body)
+                    nb[i] = replace(s, args=(("proc", other),))
+                    yield (_name(v, f"retarget>{other}", proc, i, s),
+                           f"{s.label!r} names {other} instead in {proc}", with_body(proc, nb))
             if s.op in MOVABLE and s.tag is None:
                 entries = set(v.entry.values())
                 for other in procs:

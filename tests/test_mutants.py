@@ -14,7 +14,7 @@ from model.mutants import mutants
 def test_mutant_counts_are_pinned() -> None:
     cat = catalogue()
     assert {n: len(mutants(v)) for n, v in cat.items() if not v.expect} == {
-        "seed": 205, "ovl-5.16": 184, "mainline": 188,
+        "seed": 213, "ovl-5.16": 188, "mainline": 200,
     }
 
 
