@@ -41,7 +41,7 @@ from model.backing_aio import (
     canonical_perm,
     request_type,
 )
-from model.lang import VALUE_NAME, Val, Variant
+from model.lang import Variant, value_name
 from model.properties import Violation
 
 FORMAT = "backing-aio-counterexample/1"
@@ -253,7 +253,7 @@ def _effects(before: State, after: State, req: int) -> list[str]:
     if (b[R_POS] ^ a[R_POS]) & P_ORIG_SYNCED:
         out.append("orig ki_pos " + ("updated" if a[R_POS] & P_ORIG_SYNCED else "stale"))
     if b[R_RET] != a[R_RET]:
-        out.append(f"returns {VALUE_NAME[Val(a[R_RET])]}")
+        out.append(f"returns {value_name(a[R_RET])}")
     if b[R_COMPST] != a[R_COMPST] and a[R_COMPST] == 1:
         out.append("completion armed")
     if b[R_WORKST] != a[R_WORKST] and a[R_WORKST] == 1:

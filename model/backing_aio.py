@@ -37,11 +37,11 @@ from model.lang import (
     KINDS,
     NEGATIVE,
     OPS,
-    VALUE_NAME,
     VALUE_SPELLING,
     Stmt,
     Val,
     Variant,
+    value_name,
 )
 from model.properties import Violation
 
@@ -319,8 +319,8 @@ class _Step:
         if got != want:
             raise Violation(
                 "RESULT_PROPAGATED",
-                f"{what} gets {VALUE_NAME[Val(got)]}, but the lower filesystem's result is "
-                f"{VALUE_NAME[Val(want)]}",
+                f"{what} gets {value_name(got)}, but the lower filesystem's result is "
+                f"{value_name(want)}",
             )
 
     def pos_check(self, who: str) -> None:
@@ -415,7 +415,7 @@ class BackingAio:
                                  f"-EIOCBQUEUED but ki_complete ran {r[R_KC]} time(s)"))
         if not queued and r[R_KC] != 0:
             out.append(Violation("COMPLETE_IFF_QUEUED", f"{who}: the call returned "
-                                 f"{VALUE_NAME[Val(r[R_RET])]} and ki_complete ran too"))
+                                 f"{value_name(r[R_RET])} and ki_complete ran too"))
         if r[R_WR] != 0:
             out.append(Violation("FREEZE_BALANCED", f"{who}: freeze protection still held "
                                  f"{r[R_WR]} time(s) at the end"))
@@ -808,7 +808,7 @@ class BackingAio:
                 raise Violation("COMPLETE_IFF_QUEUED", f"{what}: ki_complete runs a second time")
             if r[R_SUBST] == 2 and r[R_RET] != Val.QUEUED:
                 raise Violation("COMPLETE_IFF_QUEUED", f"{what}: ki_complete runs although the "
-                                f"call returned {VALUE_NAME[Val(r[R_RET])]}")
+                                f"call returned {value_name(r[R_RET])}")
         elif op == "queue_work":
             s.wrapper(what)
             s.orig_field(what)  # file_inode(aio->orig_iocb->ki_filp)->i_sb->s_dio_done_wq
@@ -890,15 +890,15 @@ class BackingAio:
         if value != r[R_EXP]:
             raise Violation(
                 "RESULT_PROPAGATED",
-                f"{what}: the call returns {VALUE_NAME[Val(value)]}, but the caller must see "
-                f"{VALUE_NAME[Val(r[R_EXP])]}",
+                f"{what}: the call returns {value_name(value)}, but the caller must see "
+                f"{value_name(r[R_EXP])}",
             )
         if value != Val.QUEUED:
             # The upper layer finishes the request now and reads ki_pos (f_pos update).
             s.pos_check("the upper layer, after the call returned")
             if r[R_KC]:
                 raise Violation("COMPLETE_IFF_QUEUED", f"{what}: the call returns "
-                                f"{VALUE_NAME[Val(value)]} after ki_complete already ran")
+                                f"{value_name(value)} after ki_complete already ran")
         r[R_SUBST] = 2
         r[R_RET] = value
         r[R_SUB] = ()

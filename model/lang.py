@@ -54,6 +54,16 @@ VALUE_NAME: Final[dict[Val, str]] = {
     Val.ENOMEM: "-ENOMEM",
     Val.EINVAL: "-EINVAL",
 }
+def value_name(x: int) -> str:
+    """How a value reads in messages (any int: unreachable states may hold anything)."""
+    if not isinstance(x, int):  # a symbolic value (checks.symbolic): not worth a fork
+        return "a value"
+    try:
+        return VALUE_NAME[Val(x)]
+    except ValueError:
+        return f"value {int(x)}"
+
+
 NEGATIVE: Final[frozenset[Val]] = frozenset({Val.ERR, Val.QUEUED, Val.ENOMEM, Val.EINVAL})
 
 # Conditions a branch may test. The environment decides the ones about the request
