@@ -4,14 +4,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: check test test-fast test-slow lint bench clean
+.PHONY: check test test-fast test-slow lint bench clean diagrams report
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "make: $(PY) not found (Python 3.11+ is needed)" >&2; exit 2; }
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	@command -v dot >/dev/null || $(INSTALL_DOT) || echo "make: note: Graphviz 'dot' not found; 'make diagrams' and 'make report' need it (apt-get install graphviz)" >&2
 	@touch $(STAMP)
+
+# The pictures need Graphviz's dot program: as root on Debian/Ubuntu, set-up installs it.
+INSTALL_DOT = { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && { apt-get install -y -qq graphviz >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq graphviz >/dev/null; }; }; }
 
 # The gate: every catalogue entry against its expected verdict (N = 1..3), every mutant.
 check: $(STAMP)
@@ -30,3 +34,12 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# Lifecycle, comparison and counterexample pictures (DOT, SVG, PNG) under diagrams/;
+# reproducible: a second run changes no byte. Exits 2 and says how to get dot without it.
+diagrams: $(STAMP)
+	$(BIN)/python -m checks.diagrams all --out diagrams
+
+# One self-contained HTML page (verdicts, mutation score, pictures, counterexamples).
+report: $(STAMP)
+	$(BIN)/python -m checks.report --out out/report.html
