@@ -1,0 +1,429 @@
+"""A variant's transition system for z3, obtained by running the model's own step function
+on symbolic data: no second copy of the semantics.
+
+One request's state splits into *control* (where each actor is: procedures and statement
+indexes, and the submitter/lower/completion/worker status) and *data* (wrapper state,
+reference count, fields, counters, the values in frames, the shared file's count). The
+step function of ``model.backing_aio`` runs with the data fields bound to z3 bit-vector
+terms. Whenever it branches on data, the run forks (both sides, when the path condition
+allows them) and whenever it needs a concrete number (an index) the value is enumerated
+under the path condition. Each completed run is a *rule*:
+
+    at control L, for actor A and environment choice C, if guard(data):
+        go to control L' with data' = update(data)        (or: break property P)
+
+The rules are defined for every data value, reachable or not, so a proof over them must
+find an invariant that excludes unreachable bad states: that is what the solver proves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import z3
+
+from model import backing_aio as ba
+from model.backing_aio import DONE, BackingAio, Req
+from model.lang import Variant
+from model.properties import Violation
+
+WIDTH = 8  # bits per data field: counts and enums are small; signed, so -1 fits
+CANDIDATES = tuple(range(-8, 64))  # every value a data field may take (see _ranges)
+
+# Request fields that are control (kept concrete). Everything else is data.
+CONTROL_FIELDS = (ba.R_KIND, ba.R_SUBST, ba.R_LOWER, ba.R_COMPST, ba.R_WORKST)
+STACKS = {ba.R_SUB: "submitter", ba.R_COMP: "completion", ba.R_WORK: "worker"}
+MAX_DEPTH = 4  # frames per actor (entry, helper, cleanup, put)
+
+DATA_FIELDS: tuple[tuple[str, int], ...] = tuple(
+    (ba.FIELD_NAMES[i], i) for i in range(ba.R_LEN)
+    if i not in CONTROL_FIELDS and i not in STACKS
+)
+FRAME_SLOTS: tuple[str, ...] = tuple(
+    f"{actor}{d}.{part}" for actor in STACKS.values() for d in range(MAX_DEPTH)
+    for part in ("v", "orig")
+)
+DATA_NAMES: tuple[str, ...] = ("shared", *(n for n, _ in DATA_FIELDS), *FRAME_SLOTS)
+
+Control = tuple[Any, ...]  # kind, statuses, and per stack: ((proc, pc), ...)
+
+class Infeasible(Exception):
+    """The path condition became unsatisfiable (cannot happen with checked forks)."""
+
+class _Paths:
+    """Runs a function again and again, once per feasible sequence of decisions."""
+
+    def __init__(self, domain: list[z3.BoolRef]) -> None:
+        self.solver = z3.Solver()
+        self.solver.add(*domain)
+        self.prefix: list[int] = []
+        self.taken: list[int] = []
+        self.cond: list[z3.BoolRef] = []
+        self.pending: list[list[int]] = []
+
+    def _feasible(self, extra: z3.BoolRef) -> bool:
+        self.solver.push()
+        self.solver.add(*self.cond, extra)
+        ok: bool = self.solver.check() == z3.sat
+        self.solver.pop()
+        return ok
+
+    def _next(self, options: int, feasible: Callable[[int], bool]) -> int:
+        pos = len(self.taken)
+        if pos < len(self.prefix):
+            d = self.prefix[pos]
+        else:
+            alive = [i for i in range(options) if feasible(i)]
+            if not alive:
+                raise Infeasible
+            d = alive[0]
+            for other in alive[1:]:
+                self.pending.append([*self.taken, other])
+        self.taken.append(d)
+        return d
+
+    def decide(self, b: z3.BoolRef) -> bool:
+        b = z3.simplify(b)
+        if z3.is_true(b):
+            return True
+        if z3.is_false(b):
+            return False
+        d = self._next(2, lambda i: self._feasible(b if i == 0 else z3.Not(b)))
+        self.cond.append(b if d == 0 else z3.Not(b))
+        return d == 0
+
+    def value(self, t: z3.BitVecRef) -> int:
+        """A concrete value of ``t`` under the path condition (forks over all of them).
+        Candidates go in a fixed order so that replaying a decision prefix meets the same
+        questions in the same order."""
+        t = z3.simplify(t)
+        if z3.is_bv_value(t):
+            return int(t.as_signed_long())
+        for k in CANDIDATES:
+            if self.decide(t == k):
+                return k
+        raise Infeasible
+
+    def run(self, fn: Callable[[], Any]) -> Iterator[tuple[list[z3.BoolRef], list[int], Any]]:
+        self.pending = [[]]
+        while self.pending:
+            self.prefix = self.pending.pop()
+            self.taken = []
+            self.cond = []
+            try:
+                result: Any = fn()
+            except Violation as v:
+                result = v
+            except Infeasible:
+                continue
+            yield list(self.cond), list(self.taken), result
+
+class Sym:
+    """An integer-like z3 term: arithmetic builds terms, branching forks the run."""
+
+    __slots__ = ("paths", "t")
+
+    def __init__(self, t: z3.BitVecRef, paths: _Paths) -> None:
+        self.t = t
+        self.paths = paths
+
+    def _o(self, other: Any) -> z3.BitVecRef:
+        if isinstance(other, Sym):
+            return other.t
+        return z3.BitVecVal(int(other), WIDTH)
+
+    def _w(self, t: z3.BitVecRef) -> Sym:
+        return Sym(z3.simplify(t), self.paths)
+
+    def __add__(self, o: Any) -> Sym:
+        return self._w(self.t + self._o(o))
+
+    __radd__ = __add__
+
+    def __sub__(self, o: Any) -> Sym:
+        return self._w(self.t - self._o(o))
+
+    def __rsub__(self, o: Any) -> Sym:
+        return self._w(self._o(o) - self.t)
+
+    def __and__(self, o: Any) -> Sym:
+        return self._w(self.t & self._o(o))
+
+    __rand__ = __and__
+
+    def __or__(self, o: Any) -> Sym:
+        return self._w(self.t | self._o(o))
+
+    __ror__ = __or__
+
+    def __xor__(self, o: Any) -> Sym:
+        return self._w(self.t ^ self._o(o))
+
+    __rxor__ = __xor__
+
+    def __invert__(self) -> Sym:
+        return self._w(~self.t)
+
+    def __lshift__(self, o: Any) -> Sym:
+        return self._w(self.t << self._o(o))
+
+    def __rshift__(self, o: Any) -> Sym:
+        return self._w(z3.LShR(self.t, self._o(o)))
+
+    def __eq__(self, o: object) -> bool:
+        return self.paths.decide(self.t == self._o(o))
+
+    def __ne__(self, o: object) -> bool:
+        return self.paths.decide(self.t != self._o(o))
+
+    def __lt__(self, o: Any) -> bool:
+        return self.paths.decide(self.t < self._o(o))
+
+    def __le__(self, o: Any) -> bool:
+        return self.paths.decide(self.t <= self._o(o))
+
+    def __gt__(self, o: Any) -> bool:
+        return self.paths.decide(self.t > self._o(o))
+
+    def __ge__(self, o: Any) -> bool:
+        return self.paths.decide(self.t >= self._o(o))
+
+    def __bool__(self) -> bool:
+        return self.paths.decide(self.t != 0)
+
+    def __index__(self) -> int:
+        return self.paths.value(self.t)
+
+    __int__ = __index__
+
+    def __hash__(self) -> int:
+        return hash(self.__index__())
+
+    def __format__(self, spec: str) -> str:
+        return "?"  # messages need no concrete value: do not fork for them
+
+    def __repr__(self) -> str:
+        return f"Sym({self.t})"
+
+# ---- splitting a request into control and data -------------------------------------------
+
+def split(shared: Any, r: Req) -> tuple[Control, list[Any]]:
+    """Control part (concrete) and data vector (in ``DATA_NAMES`` order) of a request."""
+    if r == DONE:
+        return ("DONE",), [shared, *([0] * (len(DATA_NAMES) - 1))]
+    control: list[Any] = [r[i] for i in CONTROL_FIELDS]
+    slots: list[Any] = []
+    for i in STACKS:
+        stack = r[i]
+        control.append(tuple((p, pc) for p, pc, _v, _o in stack))
+        for d in range(MAX_DEPTH):
+            if d < len(stack):
+                slots.extend([stack[d][2], stack[d][3]])
+            else:
+                slots.extend([0, 0])
+        if len(stack) > MAX_DEPTH:  # pragma: no cover - deeper than any variant nests
+            raise ValueError(f"call stack deeper than MAX_DEPTH: {stack!r}")
+    data = [shared, *(r[i] for _, i in DATA_FIELDS), *slots]
+    return tuple(control), data
+
+def join(control: Control, data: list[Any]) -> tuple[Any, Req]:
+    """Inverse of ``split``: the shared count and the request tuple."""
+    if control == ("DONE",):
+        return data[0], DONE
+    r: list[Any] = [0] * ba.R_LEN
+    for k, i in enumerate(CONTROL_FIELDS):
+        r[i] = control[k]
+    for (_, i), value in zip(DATA_FIELDS, data[1:1 + len(DATA_FIELDS)], strict=True):
+        r[i] = value
+    slots = data[1 + len(DATA_FIELDS):]
+    for s, i in enumerate(STACKS):
+        frames = control[len(CONTROL_FIELDS) + s]
+        base = s * MAX_DEPTH * 2
+        r[i] = tuple((p, pc, slots[base + 2 * d], slots[base + 2 * d + 1])
+                     for d, (p, pc) in enumerate(frames))
+    return data[0], tuple(r)
+
+# ---- rules ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Rule:
+    """One path of one step: at ``src``, actor and choice, if ``guard``, go to ``dst`` with
+    ``update`` (terms over the data variables) or break ``violation``."""
+
+    src: Control
+    actor: str
+    choice: str
+    guard: z3.BoolRef
+    dst: Control | None
+    update: tuple[z3.BitVecRef, ...] | None
+    violation: Violation | None = None
+
+@dataclass
+class System:
+    variant: Variant
+    rtype: str
+    variables: tuple[z3.BitVecRef, ...]
+    init_control: Control
+    init_data: tuple[int, ...]
+    rules: list[Rule] = field(default_factory=list)
+    controls: list[Control] = field(default_factory=list)
+
+    def control_id(self, c: Control) -> int:
+        return self.controls.index(c)
+
+def _ranges(model: BackingAio) -> dict[str, tuple[int, ...]]:
+    """The meaningful values of each data field. Rules are derived inside these sets; a
+    rule whose update leaves them is reported (see ``domain_escapes``)."""
+    c = model.compiled
+
+    def named_by(op: str) -> tuple[int, ...]:
+        return (-1, *sorted({c.proc_index[s.arg("proc")] for b in c.bodies for s in b
+                             if s.op == op}))
+
+    def span(lo: int, hi: int) -> tuple[int, ...]:
+        return tuple(range(lo, hi + 1))
+
+    out = {name: span(0, 7) for name in DATA_NAMES}  # counters, values, small numbers
+    out.update({
+        "shared": span(-2, 12), "env": span(0, 63), "returned": span(0, 6),
+        "wrapper": span(0, 2), "ref": span(0, 8), "fields": span(0, 15),
+        "ki_complete": named_by("set_ki_complete"), "work_proc": named_by("queue_work"),
+        "aio_res": span(0, 6), "aio_fd": span(0, 5), "clone_file": span(0, 2),
+        "real_fd": span(0, 5), "tmp_file": span(-1, 8), "pos": span(0, 7),
+        "outcome": span(0, 15), "expected": span(0, 6), "lower_result": span(0, 6),
+        "shared_refs": span(-4, 8),
+    })
+    for slot in FRAME_SLOTS:
+        out[slot] = span(0, 6) if slot.endswith(".v") else span(0, 1)
+    return out
+
+def in_domain(x: z3.BitVecRef, values: tuple[int, ...]) -> z3.BoolRef:
+    lo, hi = values[0], values[-1]
+    if values == tuple(range(lo, hi + 1)):
+        return z3.And(x >= lo, x <= hi)
+    return z3.Or(*(x == k for k in values))
+
+def _domain(xs: tuple[z3.BitVecRef, ...], ranges: dict[str, tuple[int, ...]]
+            ) -> list[z3.BoolRef]:
+    return [in_domain(x, ranges[n]) for x, n in zip(xs, DATA_NAMES, strict=True)]
+
+def build(variant: Variant, rtype: str) -> System:
+    """The rules of one request of type ``rtype``, by symbolic runs of the step function
+    from every control location reachable from the start."""
+    model = BackingAio(variant)
+    xs = tuple(z3.BitVec(n, WIDTH) for n in DATA_NAMES)
+    init_c, init_d = split(1, model.new_request(rtype))
+    system = System(variant, rtype, xs, init_c, tuple(int(x) for x in init_d))
+    seen = {init_c}
+    todo = [init_c]
+    system.controls.append(init_c)
+    while todo:
+        c = todo.pop()
+        if c == ("DONE",):
+            continue
+        for rule in _rules_at(model, c, xs):
+            system.rules.append(rule)
+            if rule.dst is not None and rule.dst not in seen:
+                seen.add(rule.dst)
+                system.controls.append(rule.dst)
+                todo.append(rule.dst)
+    return system
+
+def _rules_at(model: BackingAio, c: Control, xs: tuple[z3.BitVecRef, ...]) -> Iterator[Rule]:
+    paths = _Paths(_domain(xs, _ranges(model)))
+    _, r0 = join(c, [Sym(x, paths) for x in xs])
+    actors = model.enabled_actors(r0)  # depends on control only
+    for actor in actors:
+        choice_box: list[str] = []
+
+        def one_step(actor: str = actor, box: list[str] = choice_box) -> Any:
+            shared, r = join(c, [Sym(x, paths) for x in xs])
+            options = model.choices(r, actor)
+            pick = paths._next(len(options), lambda _i: True)
+            box[:] = [options[pick]]
+            s = ba._Step(model, shared, r, actor)
+            nr = model._run(s, options[pick])
+            if ba.request_done(nr):
+                ends = model.request_end_violations(nr)
+                if ends:
+                    raise ends[0]
+                nr = DONE
+            dst, data = split(s.shared, nr)
+            # control must be concrete: any symbolic leftover (a procedure index read from
+            # a field) forks here, inside the run
+            return _concrete(dst), data
+
+        for cond, _taken, result in paths.run(one_step):
+            guard = z3.simplify(z3.And(*cond)) if cond else z3.BoolVal(True)
+            choice = choice_box[0] if choice_box else ""
+            if isinstance(result, Violation):
+                yield Rule(c, actor, choice, guard, None, None, result)
+                continue
+            dst, data = result
+            yield Rule(c, actor, choice, guard, dst, tuple(_term(d) for d in data))
+
+def _concrete(c: Any) -> Any:
+    if isinstance(c, tuple):
+        return tuple(_concrete(x) for x in c)
+    if isinstance(c, Sym):
+        return int(c)
+    return c
+
+def _term(x: Any) -> z3.BitVecRef:
+    if isinstance(x, Sym):
+        return x.t
+    return z3.BitVecVal(int(x), WIDTH)
+
+def agrees_with_model(system: System, limit: int | None = None) -> list[str]:
+    """Cross-check: from every reachable concrete state of one request, each step of the
+    model is matched by exactly one rule whose guard holds, with the same result. Returns
+    the disagreements (empty when the rules are the model's semantics)."""
+
+    model = BackingAio(system.variant)
+    xs = system.variables
+    by_src: dict[tuple[Control, str, str], list[Rule]] = {}
+    for rule in system.rules:
+        by_src.setdefault((rule.src, rule.actor, rule.choice), []).append(rule)
+    problems: list[str] = []
+    start = (1, model.new_request(system.rtype))
+    seen = {start}
+    todo = [start]
+    while todo and (limit is None or len(seen) < limit):
+        state = todo.pop()
+        r = state[1]
+        if r == DONE:
+            continue
+        c, data = split(state[0], r)
+        subst = [(x, z3.BitVecVal(int(d), WIDTH)) for x, d in zip(xs, data, strict=True)]
+        for actor in model.enabled_actors(r):
+            for choice in model.choices(r, actor):
+                got = model.apply(state, ba.Action(0, actor, choice))
+                matches = [rule for rule in by_src.get((c, actor, choice), [])
+                           if z3.is_true(z3.simplify(z3.substitute(rule.guard, *subst)))]
+                where = f"{c!r} {actor} {choice!r}"
+                if len(matches) != 1:
+                    problems.append(f"{where}: {len(matches)} rules apply")
+                    continue
+                rule = matches[0]
+                if isinstance(got, list):
+                    if rule.violation is None or rule.violation.prop not in {
+                            v.prop for v in got}:
+                        problems.append(f"{where}: the model breaks {got[0].prop}, the rule "
+                                        "does not")
+                    continue
+                if rule.violation is not None:
+                    problems.append(f"{where}: the rule breaks {rule.violation.prop}, the "
+                                    "model does not")
+                    continue
+                assert rule.update is not None
+                values = tuple(int(z3.simplify(z3.substitute(u, *subst)).as_signed_long())
+                               for u in rule.update)
+                nc, ndata = split(got[0], got[1])
+                if rule.dst != nc or values != tuple(int(d) for d in ndata):
+                    problems.append(f"{where}: the rule's next state differs from the model's")
+                if got not in seen:
+                    seen.add(got)
+                    todo.append(got)
+    return problems
