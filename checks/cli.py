@@ -76,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
                     help="where the variant is defined (default: as saved, else the catalogue)")
     rp.add_argument("--json", action="store_true")
 
+    pv = sub.add_parser("prove", help="unbounded z3 proofs for one request and for any N")
+    pv.add_argument("variant", metavar="VARIANT")
+    pv.add_argument("--types", metavar="T,T", default="read,write",
+                    help=f"request types to prove ({', '.join(REQUEST_TYPES)})")
+    pv.add_argument("--json", action="store_true")
+
     gt = sub.add_parser("gate", help="the catalogue against its verdicts (N = 1..3) and mutants")
     gt.add_argument("--max-requests", type=int, default=3, metavar="N")
     gt.add_argument("--no-mutants", action="store_true")
@@ -269,6 +275,57 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 
+def cmd_prove(args: argparse.Namespace) -> int:
+    from checks.prove import invariant_text, prove  # z3 is slow to import: only here
+    from checks.symbolic import build
+
+    targets = resolve(args.variant)
+    if len(targets) != 1:
+        raise UsageError(f"{args.variant} defines several variants: name one with FILE.py:NAME")
+    v, _source = targets[0]
+    types = [t.strip() for t in args.types.split(",") if t.strip()]
+    for t in types:
+        if t not in REQUEST_TYPES:
+            raise UsageError(f"unknown request type {t!r} (known: {', '.join(REQUEST_TYPES)})")
+    results: list[dict[str, Any]] = []
+    for t in types:
+        system = build(v, t)
+        proof = prove(v, t, system)
+        results.append({
+            "type": t, "proved": proof.proved, "holds_for_all_n": proof.proved_all_n,
+            "failed": sorted(proof.failed), "unknown": proof.unknown,
+            "not_inductive": proof.not_inductive, "all_n_gaps": proof.all_n,
+            "queries": proof.queries, "locations": proof.locations, "rules": proof.rules,
+            "seconds": round(proof.seconds, 2), "invariant": invariant_text(proof, system),
+        })
+    # the verdict of the proofs against the variant's expected one
+    failed = frozenset(p for r in results for p in r["failed"])
+    undecided = any(r["unknown"] or r["not_inductive"] for r in results)
+    ok = not undecided and failed == v.expect and all(
+        r["holds_for_all_n"] or r["failed"] for r in results)
+    if args.json:
+        print(json.dumps({"variant": v.name, "ok": ok, "results": results}, indent=2))
+        return EXIT_OK if ok else EXIT_FOUND
+    for r in results:
+        if r["unknown"] or r["not_inductive"]:
+            verdict = "NOT DECIDED (z3 unknown or invariant not inductive): not proved"
+        elif r["failed"]:
+            verdict = "fails " + ",".join(r["failed"])
+        else:
+            verdict = "proved for one request" + (
+                "; holds for all N" if r["holds_for_all_n"] else
+                "; NOT proved for all N: " + "; ".join(r["all_n_gaps"][:2]))
+        print(f"{v.name} {r['type']}: {verdict}  ({r['queries']} z3 queries over "
+              f"{r['rules']} rules at {r['locations']} locations, {r['seconds']}s)")
+        for line in r["invariant"]:
+            print(f"    {line}")
+        for line in (r["unknown"] + r["not_inductive"])[:5]:
+            print(f"    !! {line}")
+    print(f"prove: {'ok' if ok else 'FAILED'} (expected "
+          f"{'holds' if not v.expect else 'fails ' + ','.join(sorted(v.expect))})")
+    return EXIT_OK if ok else EXIT_FOUND
+
+
 def cmd_gate(args: argparse.Namespace) -> int:
     n = args.max_requests
     if not 1 <= n <= 4:
@@ -344,9 +401,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         if args.command is None:
-            raise UsageError("a command is needed: list, check, explain, replay or gate")
+            raise UsageError("a command is needed: list, check, explain, replay, prove or gate")
         handler = {"list": cmd_list, "check": cmd_check, "explain": cmd_explain,
-                   "replay": cmd_replay, "gate": cmd_gate}[args.command]
+                   "replay": cmd_replay, "prove": cmd_prove, "gate": cmd_gate}[args.command]
         return handler(args)
     except (UsageError, UserFileError, VariantError, ReplayError) as e:
         print(f"backing-aio: error: {e}", file=sys.stderr)
