@@ -26,11 +26,12 @@ test: $(STAMP)
 	$(BIN)/pytest -q -m slow
 
 lint: $(STAMP)
-	$(BIN)/ruff check model checks tests
+	$(BIN)/ruff check model checks refimpl tests examples
 	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python -m checks.bench --out bench/explorer.txt
+	$(BIN)/python -m checks.conformance bench -n 100000 --out bench/refimpl.txt
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,225 @@
+"""Conformance of the reference implementation to the model: its runs are the model's
+runs, step by step, with the same verdicts; the model's counterexamples are real bugs in
+running code; deliberately broken copies are caught by property."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
+
+from checks.conformance import (
+    Conformance,
+    as_trace,
+    check_run,
+    explore,
+    programs,
+    reachable,
+    run_checked,
+    run_trace,
+    variant_named,
+)
+from checks.explorer import explore as explore_model
+from checks.trace import check_replay, concretise
+from model.lang import Variant
+from refimpl.broken import BROKEN, SeedCleanupAlsoQueued, SeedNoPutAfterSubmit
+from refimpl.env import ALL_OPTIONS, MODEL_OPTIONS, NO_FAULTS
+from refimpl.helpers import Helpers
+from refimpl.kernel import Kernel
+from refimpl.run import BLOCK, IoSpec, Workspace, stress
+from refimpl.sched import Free
+
+TYPES = ["read", "write", "sync-read", "sync-write"]
+
+
+@pytest.fixture(scope="module")
+def ws() -> Iterator[Workspace]:
+    with Workspace(size=256 * BLOCK) as w:
+        yield w
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_ovl56_use_after_free_happens_in_running_code(
+        cat: dict[str, Variant], ws: Workspace, n: int) -> None:
+    """Acceptance: on the interleaving of the model's counterexample, the v5.6 code
+    frees the wrapper in the completion while the lower fs, still inside submit, touches
+    the clone; the checking allocator catches the access, naming both sites."""
+    v = cat["ovl-5.6"]
+    found = explore_model(v, n).violations
+    assert ("UAF", "wrapper") in found
+    for (prop, subject), cx in found.items():
+        trace = concretise(v, cx)
+        r = run_trace(trace, ws)
+        assert [(e.req, e.actor, e.choice) for e in r.events] == [
+            (s.request, s.actor, s.choice) for s in trace.steps]
+        assert r.raised and [(f.prop, f.subject) for f in r.findings] == [(prop, subject)]
+        # the model says the run's own steps break the same property at the same step
+        got = check_replay(v, dataclasses.replace(as_trace(r), prop=prop, subject=subject))
+        assert (got.prop, got.subject) == (prop, subject)
+        if subject == "wrapper":
+            msg = r.findings[0].message
+            assert "use-after-free: read of ki_filp of ovl_aio_req#0" in msg
+            assert "allocated at ovl_read_iter" in msg or "allocated at ovl_write_iter" in msg
+            assert "freed at ovl_aio_cleanup_handler" in msg
+            assert "accessed at submit (lower.py" in msg  # L2, in the lower filesystem
+
+
+def _exhaustive(name: str, rtype: str, ws: Workspace,
+                variant: Variant | None = None) -> tuple[set[object], list[str], set[str]]:
+    states: set[object] = set()
+    problems: list[str] = []
+    findings: set[str] = set()
+    for specs, can_odirect in programs(rtype, direct_refused=True):
+        impl: type[Helpers] | str = name
+        e = explore(impl, specs, workspace=ws, can_odirect=can_odirect, variant=variant)
+        states |= e.states
+        problems += e.disagreements + e.errors + e.verdicts
+        findings |= set(e.findings)
+    return states, problems, findings
+
+
+@pytest.mark.parametrize("rtype", TYPES)
+@pytest.mark.parametrize("name", [
+    "seed", "mainline", "ovl-5.6", pytest.param("ovl-5.16", marks=pytest.mark.slow)])
+def test_every_run_is_a_model_run_and_back(
+        cat: dict[str, Variant], ws: Workspace, name: str, rtype: str) -> None:
+    """Every interleaving and environment choice of one request: each run conforms
+    (every step is the model's next step, the actors ready are those the model enables,
+    the verdicts agree), and the runs visit exactly the model's reachable states."""
+    states, problems, findings = _exhaustive(name, rtype, ws)
+    assert not problems, problems[:3]
+    assert states == reachable(cat[name], [rtype])
+    assert findings == ({"UAF"} if name == "ovl-5.6" and not rtype.startswith("sync") else
+                        set())
+
+
+@pytest.mark.parametrize("name", ["seed", "mainline", "ovl-5.16", "ovl-5.6"])
+def test_seeded_runs_of_many_requests_conform(ws: Workspace, name: str) -> None:
+    specs = [IoSpec(t, 2 * BLOCK * i, BLOCK, segments=1 + i % 3)
+             for i, t in enumerate(TYPES * 2)]
+    for seed in range(6):
+        r, rep = run_checked(name, specs, workspace=ws, seed=seed)
+        assert rep.agrees(r.findings), rep.explain(r.findings)
+        if name != "ovl-5.6":
+            assert not r.findings and r.file_ok and rep.steps == len(r.events)
+
+
+@pytest.mark.parametrize("name", ["seed", "mainline"])
+def test_refinements_conform(ws: Workspace, name: str) -> None:
+    """Short counts, ENOSPC, inline completions: not separate in the model, still its
+    runs (an inline completion hides the lower fs's step, so fewer actors are ready)."""
+    specs = [IoSpec(t, 2 * BLOCK * i, BLOCK) for i, t in enumerate(TYPES * 2)]
+    inline = {**ALL_OPTIONS, "submit": ("queues (inline)", "returns RES (short)",
+                                        "returns -ENOSPC")}
+    for seed in range(6):
+        r, rep = run_checked(name, specs, workspace=ws, seed=seed, options=inline,
+                             require_all_enabled=False)
+        assert not r.findings and r.file_ok
+        assert rep.agrees(r.findings), rep.explain(r.findings)
+
+
+def test_a_skipped_statement_is_the_first_step_the_model_cannot_take(
+        cat: dict[str, Variant], ws: Workspace) -> None:
+    r, _ = run_checked(SeedNoPutAfterSubmit, [IoSpec("read", 0)], workspace=ws, seed=0,
+                       options=NO_FAULTS, variant="seed")
+    rep = check_run(cat["seed"], r)
+    assert rep.mismatch is not None and not rep.agrees(r.findings)
+    assert rep.mismatch.event.op == "if_goto"
+    assert "the model is at call (backing_file_read_iter:13" in rep.mismatch.reason
+
+
+@pytest.mark.parametrize("name", list(BROKEN))
+def test_broken_copies_are_caught_by_property(ws: Workspace, name: str) -> None:
+    """Acceptance: each broken copy is caught, the finding's property asserted: on the
+    model mutant's own counterexample, under seeded schedules without the model, and
+    every run of it (all interleavings of one read) is a run of that mutant."""
+    cls = BROKEN[name]
+    expect: str = cls.expect  # type: ignore[attr-defined]
+    v = variant_named(name)
+    found = explore_model(v, 1, kinds=["read"]).violations
+    cx = next(c for (p, _), c in found.items() if p == expect)
+    r = run_trace(concretise(v, cx), ws, cls)
+    assert expect in {f.prop for f in r.findings}, r.findings
+
+    caught: set[str] = set()
+    for seed in range(8):
+        specs = [IoSpec("read", 0), IoSpec("read", 2 * BLOCK)]
+        r, _ = run_checked(cls, specs, workspace=ws, seed=seed, options=NO_FAULTS, variant=v)
+        caught |= {f.prop for f in r.findings}
+    assert expect in caught
+
+    e = explore(cls, [IoSpec("read", 0)], workspace=ws, variant=v)
+    assert not e.disagreements and not e.errors, (e.disagreements + e.errors)[:3]
+    assert expect in e.findings
+    if cls is SeedCleanupAlsoQueued:
+        # The model judges the position by when it was copied; the running code can only
+        # see its value, which a failed IO leaves unchanged: there the run's first finding
+        # is the callback's wrong result instead.
+        assert all("the model finds POS_BEFORE_CALLBACK" in d and
+                   "the run finds RESULT_PROPAGATED" in d and "-5" in d for d in e.verdicts)
+    else:
+        assert not e.verdicts, e.verdicts[:3]
+
+
+@pytest.mark.parametrize("name", ["seed", "mainline"])
+def test_stress_with_faults_conforms_and_keeps_every_byte(ws: Workspace, name: str) -> None:
+    """Many requests from several tasks, freely scheduled on real threads, faults
+    injected: every step conforms, nothing leaks, the file equals its shadow copy."""
+    holder: dict[str, Conformance] = {}
+
+    def attach(k: Kernel, sched: Free) -> None:
+        c = Conformance(variant_named(name), lambda i: k.requests[i].rtype)
+        holder["c"] = c
+        sched.on_events = c.feed
+
+    r = stress(name, 1500, workspace=ws, seed=3, tasks=6, on_kernel=attach)
+    assert not r.findings and not r.errors and r.file_ok, (r.findings, r.errors)
+    rep = holder["c"].finish(range(r.requests))
+    assert rep.conforms and not rep.violations, rep.explain()
+    assert rep.steps == r.steps
+    assert any("queued" in k for k in r.outcomes)
+    assert any(k.endswith("-5") for k in r.outcomes)
+
+
+def test_model_options_are_the_models_choices() -> None:
+    """The environment tables name the model's choices (MODEL_OPTIONS exactly); the
+    refinements refine them."""
+    spelled = {c for opts in MODEL_OPTIONS.values() for c in opts}
+    assert spelled == {"alloc ok", "alloc fails", "borrowed", "opened (FDPUT_FPUT)",
+                       "wq ok", "wq fails", "returns RES", "returns -EIO", "queues",
+                       "res RES", "res -EIO"}
+    for what, opts in ALL_OPTIONS.items():
+        assert set(MODEL_OPTIONS[what]) <= set(opts)
+        for o in opts:
+            assert o in MODEL_OPTIONS[what] or o.split(" (")[0] in MODEL_OPTIONS[what] or (
+                "-ENOSPC" in o), o
+
+
+@pytest.mark.slow
+def test_two_requests_every_interleaving(cat: dict[str, Variant], ws: Workspace) -> None:
+    """Two requests sharing the backing file's count (an async read and a sync write),
+    every interleaving of their actors: all conform, all inside the model's states."""
+    kinds = ["read", "sync-write"]
+    specs = [IoSpec(k, 2 * BLOCK * i, BLOCK) for i, k in enumerate(kinds)]
+    e = explore("mainline", specs, workspace=ws)
+    assert not e.disagreements and not e.errors and not e.verdicts and not e.findings
+    assert e.states <= reachable(cat["mainline"], kinds)
+    assert len(e.states) > 1000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["seed", "mainline"])
+def test_long_stress_conforms(name: str) -> None:
+    holder: dict[str, Conformance] = {}
+
+    def attach(k: Kernel, sched: Free) -> None:
+        c = Conformance(variant_named(name), lambda i: k.requests[i].rtype)
+        holder["c"] = c
+        sched.on_events = c.feed
+
+    with Workspace(size=1024 * BLOCK) as w:
+        r = stress(name, 20_000, workspace=w, seed=11, tasks=8, on_kernel=attach)
+    assert not r.findings and not r.errors and r.file_ok, (r.findings, r.errors)
+    rep = holder["c"].finish(range(r.requests))
+    assert rep.conforms and not rep.violations and rep.steps == r.steps
