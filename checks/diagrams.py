@@ -35,7 +35,7 @@ from typing import Any, Final, NoReturn
 
 import graphviz  # type: ignore[import-untyped]
 
-from checks.explorer import explore
+from checks.explorer import cannot_end, explore
 from checks.trace import Trace, concretise, explain_rows, initial_state
 from model.backing_aio import (
     AIO_FREED,
@@ -325,30 +325,11 @@ def lifecycle(variant: Variant, kind: str) -> Lifecycle:
             ends.add(i)
             for v in model.final_violations(state):
                 bad_step(here, v, [("end", "at the end", "")])
-    for i in _cannot_end(succ, ends):
+    for i in cannot_end(succ, ends):
         stuck = Violation("TERMINATES", "no run from here reaches the end")
         bad_step(view(states[i], lc.counted), stuck, [("end", "cannot reach the end", "")])
     lc.concrete_states = len(states)
     return lc
-
-
-def _cannot_end(succ: list[list[int]], ends: set[int]) -> list[int]:
-    """States from which no run ends (TERMINATES), by backward reachability."""
-    preds: list[list[int]] = [[] for _ in succ]
-    for i, out in enumerate(succ):
-        for j in out:
-            preds[j].append(i)
-    can = bytearray(len(succ))
-    work = sorted(ends)
-    for i in work:
-        can[i] = 1
-    while work:
-        j = work.pop()
-        for i in preds[j]:
-            if not can[i]:
-                can[i] = 1
-                work.append(i)
-    return [i for i in range(len(succ)) if not can[i]]
 
 
 def _edge_label(labels: Labels) -> str:

@@ -201,21 +201,15 @@ def _search(
     return result
 
 
-def _terminates(
-    states: list[State],
-    succ: list[list[int]],
-    ends: set[int],
-    result: Result,
-    record: Callable[[Violation, int, Action | None], None],
-) -> None:
-    """Backward reachability from the ends; the first state (in breadth-first order) that
-    cannot reach one is the TERMINATES counterexample."""
-    preds: list[list[int]] = [[] for _ in states]
+def cannot_end(succ: list[list[int]], ends: set[int]) -> list[int]:
+    """The states (by index, in breadth-first order) from which no run reaches an end:
+    backward reachability from the ends over the successor lists."""
+    preds: list[list[int]] = [[] for _ in succ]
     for i, out in enumerate(succ):
         for j in out:
             preds[j].append(i)
-    can_end = bytearray(len(states))
-    work = list(ends)
+    can_end = bytearray(len(succ))
+    work = sorted(ends)
     for i in work:
         can_end[i] = 1
     while work:
@@ -224,10 +218,21 @@ def _terminates(
             if not can_end[i]:
                 can_end[i] = 1
                 work.append(i)
-    for i in range(len(states)):
-        if not can_end[i]:
-            stuck = not succ[i]
-            why = ("no actor can move and the run has not ended" if stuck else
-                   "from here every run loops forever without reaching the end")
-            record(Violation("TERMINATES", why), i, None)
-            return
+    return [i for i in range(len(succ)) if not can_end[i]]
+
+
+def _terminates(
+    states: list[State],
+    succ: list[list[int]],
+    ends: set[int],
+    result: Result,
+    record: Callable[[Violation, int, Action | None], None],
+) -> None:
+    """The first state (in breadth-first order) that cannot reach an end is the TERMINATES
+    counterexample."""
+    for i in cannot_end(succ, ends):
+        stuck = not succ[i]
+        why = ("no actor can move and the run has not ended" if stuck else
+               "from here every run loops forever without reaching the end")
+        record(Violation("TERMINATES", why), i, None)
+        return
