@@ -30,7 +30,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python -m checks.bench --out bench/explorer.txt
+	$(BIN)/python -m checks.bench --out bench/explorer.txt --proofs bench/proofs.txt
 	$(BIN)/python -m checks.conformance bench -n 100000 --out bench/refimpl.txt
 
 clean:
