@@ -41,6 +41,7 @@ clean:
 diagrams: $(STAMP)
 	$(BIN)/python -m checks.diagrams all --out diagrams
 
-# One self-contained HTML page (verdicts, mutation score, pictures, counterexamples).
+# One self-contained HTML page (verdicts, mutation score, z3 proofs, pictures,
+# counterexamples). The proofs take a few minutes.
 report: $(STAMP)
-	$(BIN)/python -m checks.report --out out/report.html
+	$(BIN)/python -m checks.report --out out/report.html --proofs

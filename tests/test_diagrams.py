@@ -334,3 +334,20 @@ def test_report_shows_the_mutation_score(cat: dict[str, Variant]) -> None:
     assert "mutation score: 66.7%" in text
     assert "seed:c" in text and "Survivors not listed as equivalent" in text
     assert "FAILED" in text  # an unexplained survivor fails the gate, as make check says
+
+
+@pytest.mark.slow
+def test_report_shows_the_proofs(cat: dict[str, Variant]) -> None:
+    rows = gatemod.check_catalogue([cat["seed"]], 1)
+    proofs = rp.run_proofs(["seed", "ovl-5.6"], ["read"])
+    text = rp.page(rows, None, [], 0.5, [], proofs)
+    section = text[text.index(rp.PROOFS_BEGIN):text.index(rp.PROOFS_END)]
+    assert "seed</td><td>read</td><td>holds for all N" in section
+    assert "ovl-5.6</td><td>read</td><td>fails UAF" in section
+    assert "wrapper live, ref = 2" in section
+
+
+def test_report_without_proofs_says_how_to_get_them(cat: dict[str, Variant]) -> None:
+    rows = gatemod.check_catalogue([cat["seed"]], 1)
+    text = rp.page(rows, None, [], 0.5, [])
+    assert "checks.report --proofs" in text
