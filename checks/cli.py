@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from checks import gate as gatemod
 from checks.explorer import REDUCTIONS, Counterexample, Result, StateLimit, explore
@@ -26,6 +26,7 @@ from checks.trace import (
     load,
     save,
 )
+from checks.usage import OneLineParser, UsageError
 from checks.userfile import UserFileError, load_variants
 from model.backing_aio import REQUEST_TYPES
 from model.catalogue import catalogue
@@ -35,18 +36,11 @@ from model.properties import BY_ID, PROPERTIES, PROPERTY_IDS
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
 
 
-class UsageError(Exception):
-    """Bad input or usage (exit 2, one line)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # one line, exit 2 (not argparse's usage dump)
-        raise UsageError(message)
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="backing-aio", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    p = OneLineParser(prog="backing-aio", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
 
     ls = sub.add_parser("list", help="list the built-in catalogue and the properties")
     ls.add_argument("--json", action="store_true")

@@ -31,12 +31,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
 import graphviz  # type: ignore[import-untyped]
 
 from checks.explorer import cannot_end, explore
 from checks.trace import Trace, concretise, explain_rows, initial_state
+from checks.usage import OneLineParser, UsageError
 from model.backing_aio import (
     AIO_FREED,
     AIO_LIVE,
@@ -104,9 +105,6 @@ ACTOR_COLOUR: Final[dict[str, str]] = {
 }
 WRAPPER_FILL: Final[dict[str, str]] = {"none": "#ffffff", "live": "#fff3c4", "freed": "#e4e4e4"}
 
-
-class UsageError(Exception):
-    """Bad input or usage (exit 2, one line)."""
 
 
 class DotMissing(UsageError):
@@ -800,14 +798,10 @@ def write_graphs(graphs: Sequence[tuple[str, Any, bool]], out: Path, png: bool =
 
 # ---- the command line -------------------------------------------------------------------
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # one line, exit 2 (not argparse's usage dump)
-        raise UsageError(message)
-
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m checks.diagrams", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    p = OneLineParser(prog="python -m checks.diagrams", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     al = sub.add_parser("all", help="every catalogue picture (what make diagrams runs)")
     al.add_argument("--out", type=Path, default=Path("diagrams"), metavar="DIR")
     al.add_argument("--no-png", action="store_true", help="DOT and SVG only")
@@ -838,7 +832,7 @@ def _variant(spec: str) -> Variant:
 
     try:
         found = cli.resolve(spec)
-    except (cli.UsageError, UserFileError, VariantError) as e:
+    except (UserFileError, VariantError) as e:
         raise UsageError(str(e)) from None
     if len(found) != 1:
         raise UsageError(f"{spec} defines several variants: name one with FILE.py:NAME")

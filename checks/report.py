@@ -18,11 +18,11 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
 
 from checks import gate as gatemod
 from checks.diagrams import DotMissing, Picture, catalogue_pictures, render, require_dot
 from checks.trace import explain_rows
+from checks.usage import OneLineParser, UsageError
 from model.catalogue import catalogue
 from model.properties import PROPERTIES
 
@@ -55,9 +55,6 @@ details > summary { cursor: pointer; font-weight: bold; margin: .4em 0; }
 nav ul { columns: 2; }
 """
 
-
-class UsageError(Exception):
-    """Bad input or usage (exit 2, one line)."""
 
 
 def _e(text: object) -> str:
@@ -288,13 +285,9 @@ def page(rows: list[gatemod.Row], report: gatemod.MutationReport | None, stale: 
     return "\n".join(parts)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # one line, exit 2
-        raise UsageError(message)
-
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m checks.report", description=__doc__.splitlines()[0])
+    p = OneLineParser(prog="python -m checks.report", description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=Path("out/report.html"), metavar="FILE")
     p.add_argument("--max-requests", type=int, default=3, metavar="N",
                    help="the gate's largest N (default 3)")
