@@ -26,7 +26,7 @@ test: $(STAMP)
 	$(BIN)/pytest -q -m slow
 
 lint: $(STAMP)
-	$(BIN)/ruff check model checks refimpl tests examples
+	$(BIN)/ruff check model checks refimpl kernelcheck tests examples
 	$(BIN)/mypy
 
 bench: $(STAMP)
