@@ -31,7 +31,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m checks.bench --out bench/explorer.txt --proofs bench/proofs.txt
-	$(BIN)/python -m checks.conformance bench -n 100000 --out bench/refimpl.txt
+	$(BIN)/python -m checks.conformance bench -n 100000 --backend thread --backend uring --out bench/refimpl.txt
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -302,14 +302,15 @@ def program_for(trace: Trace) -> tuple[list[IoSpec], bool]:
     return specs, not direct
 
 
-def run_trace(trace: Trace, workspace: Workspace, impl: Impl | None = None) -> RunResult:
+def run_trace(trace: Trace, workspace: Workspace, impl: Impl | None = None,
+              backend: str = "thread") -> RunResult:
     """Run the reference implementation (by default the one of the trace's variant) on
     exactly the interleaving and environment choices of a model trace."""
     specs, can_odirect = program_for(trace)
     script = Script([(s.request, s.actor, s.choice) for s in trace.steps])
     sched = Controlled(script)
     return run(impl or trace.variant, specs, sched=sched, env=Env(script, MODEL_OPTIONS),
-               workspace=workspace, can_odirect=can_odirect)
+               workspace=workspace, can_odirect=can_odirect, backend=backend)
 
 
 class Follow:
@@ -399,6 +400,7 @@ def run_checked(
     can_odirect: bool = True,
     require_all_enabled: bool = True,
     variant: Variant | str | None = None,
+    backend: str = "thread",
 ) -> tuple[RunResult, Report]:
     """One seeded controlled run, followed on the model as it goes (see ``Follow``)."""
     cls, v = resolve(impl, variant)
@@ -406,7 +408,8 @@ def run_checked(
     follow = Follow(v, require_all_enabled)
     sched = follow.sched = Controlled(chooser, follow.on_pick)
     result = run(cls, specs, sched=sched, env=Env(chooser, options or MODEL_OPTIONS),
-                 workspace=workspace, can_odirect=can_odirect, on_kernel=follow.on_kernel)
+                 workspace=workspace, can_odirect=can_odirect, on_kernel=follow.on_kernel,
+                 backend=backend)
     rep = follow.finish(result)
     if isinstance(sched.stopped_by, Disagreement) and rep.mismatch is None:
         rep.unfinished.append(str(sched.stopped_by))
@@ -438,6 +441,7 @@ def explore(
     prune: bool = True,
     max_runs: int = 50_000,
     variant: Variant | str | None = None,
+    backend: str = "thread",
 ) -> Exploration:
     """Every interleaving and environment choice of ``specs``, as a depth-first search
     over the controlled scheduler's decisions. With ``prune`` a path stops at a scheduling
@@ -456,7 +460,7 @@ def explore(
         sched = follow.sched = Controlled(chooser, follow.on_pick)
         result = run(cls, specs, sched=sched, env=Env(chooser, options or MODEL_OPTIONS),
                      workspace=workspace, can_odirect=can_odirect,
-                     on_kernel=follow.on_kernel)
+                     on_kernel=follow.on_kernel, backend=backend)
         why = sched.stopped_by
         if isinstance(why, Disagreement):
             out.disagreements.append(f"{chooser.taken}: {why}")
@@ -509,35 +513,53 @@ def programs(rtype: str, *, direct_refused: bool) -> list[tuple[list[IoSpec], bo
     return out
 
 
-# ---- a throughput benchmark: stress runs with and without the trace replayed --------
+# ---- a throughput benchmark: checked runs next to the same runs with checking off ----
 
 @dataclass
 class BenchRow:
     variant: str
-    mode: str  # "checked": every step replayed on the model as it runs; "unchecked": not
+    backend: str
+    mode: str  # "checked": KASAN on, every step replayed on the model; "unchecked": neither
     requests: int
     steps: int
-    ios: int
+    async_ios: int  # real IOs of asynchronous kiocbs (the benchmark's unit)
+    ios: int  # all real IOs (sync kiocbs too)
+    direct: int  # O_DIRECT requests among them
     seconds: float
     findings: int
     file_ok: bool
     conforms: bool | None
+    baseline: float | None = None  # async IOs per second of the unchecked twin
+
+    @property
+    def rate(self) -> float:
+        return self.async_ios / self.seconds if self.seconds else 0.0
 
     def line(self) -> str:
         conf = "-" if self.conforms is None else "yes" if self.conforms else "NO"
-        return (f"{self.variant:<10} {self.mode:<9} {self.requests:>8} {self.steps:>9} "
-                f"{self.ios:>8} {self.seconds:>8.2f} {self.requests / self.seconds:>9.0f} "
-                f"{self.findings:>8} {'yes' if self.file_ok else 'NO':>7} {conf:>8}")
+        cost = "-" if not self.baseline or not self.rate else f"{self.baseline / self.rate:.2f}x"
+        return (f"{self.variant:<9} {self.backend:<7} {self.mode:<9} {self.requests:>8} "
+                f"{self.steps:>9} {self.async_ios:>9} {self.ios:>8} {self.direct:>7} "
+                f"{self.seconds:>8.2f} {self.rate:>8.0f} {self.findings:>8} "
+                f"{'yes' if self.file_ok else 'NO':>7} {conf:>8} {cost:>7}")
 
 
-BENCH_HEADER = (f"{'variant':<10} {'mode':<9} {'requests':>8} {'steps':>9} {'real IOs':>8} "
-                f"{'seconds':>8} {'req/s':>9} {'findings':>8} {'file ok':>7} {'conforms':>8}")
+BENCH_HEADER = (f"{'variant':<9} {'backend':<7} {'mode':<9} {'requests':>8} {'steps':>9} "
+                f"{'async IOs':>9} {'real IOs':>8} {'O_DIRECT':>7} {'seconds':>8} "
+                f"{'IOs/s':>8} {'findings':>8} {'file ok':>7} {'conforms':>8} "
+                f"{'cost':>7}")
+
+BENCH_NOTE = ("# IOs/s: real IOs of async kiocbs per second (queued to the backend or served "
+              "at once). checked: the checking allocator on and every step replayed on the "
+              "model as it runs; unchecked: both off. cost: unchecked IOs/s / checked IOs/s.")
 
 
-def bench(variant: str, n: int, *, checked: bool, seed: int = 1, tasks: int = 8,
-          size_blocks: int = 1024) -> BenchRow:
-    """``n`` requests (reads and writes, sync and async, faults injected) from ``tasks``
-    tasks on real threads; ``checked`` replays every step on the model as it runs."""
+def bench(variant: str, n: int, *, checked: bool, backend: str = "thread", seed: int = 1,
+          tasks: int = 8, size_blocks: int = 1024) -> BenchRow:
+    """Stress runs (reads and writes, sync and async, some O_DIRECT, faults injected) from
+    ``tasks`` tasks on real threads, until ``n`` real IOs of async kiocbs are done.
+    ``checked``: the checking allocator on and every step replayed on the model as it
+    runs; otherwise both off (the same workload: the same seed)."""
     holder: dict[str, Conformance] = {}
 
     def attach(k: Kernel, sched: Free) -> None:
@@ -546,25 +568,33 @@ def bench(variant: str, n: int, *, checked: bool, seed: int = 1, tasks: int = 8,
         sched.on_events = c.feed
 
     with Workspace(size=size_blocks * BLOCK) as ws:
-        r = stress(variant, n, workspace=ws, seed=seed, tasks=tasks,
-                   on_kernel=attach if checked else None)
+        r = stress(variant, None, async_ios=n, workspace=ws, seed=seed, tasks=tasks,
+                   on_kernel=attach if checked else None, backend=backend, checking=checked)
     conforms: bool | None = None
     if checked:
         rep = holder["c"].finish(range(r.requests))
         conforms = rep.conforms and not rep.violations and rep.steps == r.steps
-    return BenchRow(variant, "checked" if checked else "unchecked", r.requests, r.steps,
-                    r.ios, r.seconds, len(r.findings) + len(r.errors), r.file_ok, conforms)
+    return BenchRow(variant, backend, "checked" if checked else "unchecked", r.requests,
+                    r.steps, r.async_ios, r.ios, r.direct, r.seconds,
+                    len(r.findings) + len(r.errors), r.file_ok, conforms)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m checks.conformance bench [-n N] [--variant V ...] [--out FILE]``"""
+    """``python -m checks.conformance bench [-n N] [--variant V ...] [--backend B ...]
+    [--out FILE]``"""
     import argparse
+
+    from refimpl.kernel import BACKENDS
+    from refimpl.uring import unavailable
 
     p = argparse.ArgumentParser(prog="python -m checks.conformance")
     sub = p.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("bench", help="real-IO stress throughput, checked and unchecked")
-    b.add_argument("-n", type=int, default=20_000, help="requests per run")
+    b.add_argument("-n", type=int, default=20_000,
+                   help="real IOs of async kiocbs per run (at least)")
     b.add_argument("--variant", action="append", help="default: seed and mainline")
+    b.add_argument("--backend", action="append", choices=BACKENDS,
+                   help="where queued IO goes (default: thread and uring)")
     b.add_argument("--tasks", type=int, default=8)
     b.add_argument("--seed", type=int, default=1)
     b.add_argument("--out", help="also write the table to this file")
@@ -572,14 +602,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = []
     lines = [BENCH_HEADER]
     print(BENCH_HEADER, flush=True)
+    notes = [BENCH_NOTE]
     for v in args.variant or ["seed", "mainline"]:
-        for checked in (False, True):
-            row = bench(v, args.n, checked=checked, seed=args.seed, tasks=args.tasks)
-            rows.append(row)
-            lines.append(row.line())
-            print(row.line(), flush=True)
+        for backend in args.backend or list(BACKENDS):
+            why = unavailable() if backend == "uring" else None
+            if why is not None:
+                notes.append(f"# {v} {backend}: not run: io_uring is unavailable ({why})")
+                print(notes[-1], flush=True)
+                continue
+            base: float | None = None
+            for checked in (False, True):
+                row = bench(v, args.n, checked=checked, backend=backend, seed=args.seed,
+                            tasks=args.tasks)
+                if checked:
+                    row.baseline = base
+                else:
+                    base = row.rate
+                rows.append(row)
+                lines.append(row.line())
+                print(row.line(), flush=True)
+    with Workspace() as ws:
+        notes.append("# O_DIRECT: real, " + (f"aligned to {ws.dio_align} bytes" if ws.direct_io
+                                             else f"not available ({ws.direct_reason})"))
+    print("\n".join(notes[1:]), flush=True)
     if args.out:
-        Path(args.out).write_text("\n".join(lines) + "\n")
+        Path(args.out).write_text("\n".join(lines + notes) + "\n")
     bad = [r for r in rows if r.findings or not r.file_ok or r.conforms is False]
     return 1 if bad else 0
 

@@ -4,6 +4,7 @@ a trace in the model's vocabulary (see checks.conformance).
 
 Modules: kasan (checking allocator, findings), sched (actors, points, schedulers), env
 (fault plans), vfs (kernel objects and VFS calls), lower (the lower filesystem: preadv and
-pwritev, queued or not), helpers (the helpers in four versions), upper (the upper layer
-and caller, with their checks), kernel (one run's state), run (programs and stress runs).
+pwritev, queued or not; the thread backend), uring (the io_uring backend), helpers (the
+helpers in four versions), upper (the upper layer and caller, with their checks), kernel
+(one run's state), run (programs and stress runs).
 """

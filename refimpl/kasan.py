@@ -11,6 +11,11 @@ conformance check compare the reference implementation's verdict with the model'
 package imports nothing from the model on purpose: it is the independent side of the
 comparison. The one ID of its own is ``DATA`` (a byte read back differs from the shadow copy
 of the file), which the model has no bytes to judge.
+
+``checking(False)`` is the kernel built without KASAN, the benchmark's baseline: no access
+checks on freed objects, no allocation or free sites recorded (the frame walk is most of
+KASAN's cost here). The slab's bookkeeping stays, as it does in a kernel without KASAN: the
+live objects (so a leak is still a leak) and a second free (the slab's own freelist check).
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ import itertools
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar, Final, Generic, TypeVar
 
 # The properties a run of the reference implementation can break: the model's IDs plus DATA.
@@ -51,8 +57,45 @@ class Finding(Exception):
         self.subject = subject
 
 
+_enabled = True
+NO_SITE: Final[str] = "(not recorded: checking off)"
+
+
+def enabled() -> bool:
+    """Whether the checks are on (see ``checking``)."""
+    return _enabled
+
+
+@contextmanager
+def checking(on: bool) -> Iterator[None]:
+    """Turn the checking allocator's checks on or off for the block (process-wide, as a
+    kernel configuration is: do not run checked and unchecked runs at the same time)."""
+    global _enabled
+    was = _enabled
+    _set(on)
+    try:
+        yield
+    finally:
+        _set(was)
+
+
+def _set(on: bool) -> None:
+    global _enabled
+    _enabled = on
+    if on:
+        # The checking hooks (defined below) go back on every checked class.
+        setattr(Checked, "__getattribute__", Checked._checked_getattribute)  # noqa: B010
+        setattr(Checked, "__setattr__", Checked._checked_setattr)  # noqa: B010
+    else:
+        # Plain attribute access: CPython then uses its C fast path for every subclass.
+        setattr(Checked, "__getattribute__", object.__getattribute__)  # noqa: B010
+        setattr(Checked, "__setattr__", object.__setattr__)  # noqa: B010
+
+
 def site(skip: int = 1) -> str:
     """``function (file:line)`` of the first caller outside the allocator's own code."""
+    if not _enabled:
+        return NO_SITE
     f: Any = sys._getframe(skip)
     while f is not None and f.f_code.co_filename in _PLUMBING:
         f = f.f_back
@@ -112,19 +155,22 @@ class Checked:
     def __init__(self, shadow: Shadow) -> None:
         object.__setattr__(self, "_shadow", shadow)
 
-    def __getattribute__(self, name: str) -> Any:
+    def _checked_getattribute(self, name: str) -> Any:
         if name[0] != "_":
             sh = object.__getattribute__(self, "_shadow")
             if sh.free_site is not None and name not in type(self)._embedded:
                 raise UseAfterFree(sh, f"read of {name}")
         return object.__getattribute__(self, name)
 
-    def __setattr__(self, name: str, value: Any) -> None:
+    def _checked_setattr(self, name: str, value: Any) -> None:
         if name[0] != "_":
             sh = object.__getattribute__(self, "_shadow")
             if sh.free_site is not None:
                 raise UseAfterFree(sh, f"write of {name}")
         object.__setattr__(self, name, value)
+
+    __getattribute__ = _checked_getattribute
+    __setattr__ = _checked_setattr
 
 
 def shadow_of(obj: Checked) -> Shadow:

@@ -1,18 +1,31 @@
 """One run's kernel: the scheduler, the environment, the superblocks, the backing file
-on a real filesystem, the lower filesystem, and what each request did."""
+on a real filesystem, the lower filesystem (and the device its queued IO goes to), and
+what each request did."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from refimpl.env import Env
 from refimpl.kasan import KmemCache
-from refimpl.lower import LowerFs
+from refimpl.lower import Device, LowerFs, ThreadDevice
 from refimpl.sched import Scheduler
+from refimpl.uring import UringDevice
 from refimpl.vfs import FMODE_CAN_ODIRECT, File, Kiocb, SuperBlock
+
+# Where queued IO goes: a completion thread doing preadv/pwritev, or the kernel's io_uring.
+BACKENDS: Final[tuple[str, ...]] = ("thread", "uring")
+
+
+def device(name: str, lower: LowerFs) -> Device:
+    if name == "thread":
+        return ThreadDevice(lower)
+    if name == "uring":
+        return UringDevice(lower)
+    raise ValueError(f"no backend {name!r} (known: {', '.join(BACKENDS)})")
 
 if TYPE_CHECKING:
     from refimpl.upper import Upper
@@ -31,6 +44,7 @@ class Request:
     direct: bool = False
     submitted: int = 0  # times the lower filesystem got the IO
     queued: bool = False  # the lower filesystem queued it (submit returns -EIOCBQUEUED)
+    inline: bool = False  # ... and completed it before submit returned
     alloc_failed: bool = False
     wq_failed: bool = False
     lower_res: int | None = None  # the lower filesystem's result, once it produced one
@@ -39,7 +53,8 @@ class Request:
     ki_complete_runs: int = 0
     callback_runs: int = 0
     finished: bool = False  # the upper layer is done with it (U1: the kiocb is freed)
-    buf: bytearray = field(default_factory=bytearray, repr=False)
+    # the user's buffer: a bytearray, or for O_DIRECT a view of page-aligned mmap memory
+    buf: bytearray | memoryview = field(default_factory=bytearray, repr=False)
     iocb: Kiocb | None = field(default=None, repr=False)
 
     @property
@@ -60,13 +75,18 @@ class Request:
 
 class Kernel:
     """Everything a run shares. ``callee_freeze``: vfs_iocb_iter_write/vfs_iter_write take
-    freeze protection themselves (v6.8 and later), as ``mainline`` expects."""
+    freeze protection themselves (v6.8 and later), as ``mainline`` expects. ``backend``:
+    the device queued IO goes to (``BACKENDS``). ``direct_io``: the filesystem does real
+    O_DIRECT (each backing file is also opened O_DIRECT), aligned to ``dio_align``."""
 
     def __init__(self, sched: Scheduler, env: Env, root: Path, *, size: int,
-                 callee_freeze: bool, can_odirect: bool = True) -> None:
+                 callee_freeze: bool, can_odirect: bool = True, backend: str = "thread",
+                 direct_io: bool = False, dio_align: int = 4096) -> None:
         self.sched = sched
         self.env = env
         self.callee_freeze = callee_freeze
+        self.direct_io = direct_io
+        self.dio_align = dio_align
         self.requests: dict[int, Request] = {}
         self.upper_sb = SuperBlock("overlay")
         self.lower_sb = SuperBlock("ext4")
@@ -75,6 +95,8 @@ class Kernel:
         self.f_mode = FMODE_CAN_ODIRECT if can_odirect else 0
         self.files: list[File] = []
         self.lower = LowerFs(self)
+        # Before any file is open: a device that cannot start (no io_uring) leaves nothing.
+        self.lower.device = device(backend, self.lower)
         self.kiocb_cachep: KmemCache[Kiocb] = KmemCache(
             "kiocb", "original kiocb", lambda sh: Kiocb(sh))
         self.upper: Upper | None = None
@@ -86,13 +108,19 @@ class Kernel:
 
     def open_backing(self, subject: str, owner: int) -> File:
         fd = os.open(self.path, os.O_RDWR)
+        dfd = os.open(self.path, os.O_RDWR | os.O_DIRECT) if self.direct_io else None
         name = "the shared backing file" if owner < 0 else (
             f"the backing file opened for request #{owner}")
-        f = File(name, subject, fd, self.lower_sb, self.f_mode, owner)
+        f = File(name, subject, fd, self.lower_sb, self.f_mode, owner, dfd)
         self.files.append(f)
         return f
 
+    def quiesce(self) -> None:
+        """Wait for the device's IO in flight (a run that stopped early may leave some)."""
+        self.lower.device.close()
+
     def release_files(self) -> None:
-        """Teardown: close every descriptor still open (after the leak check)."""
+        """Teardown: the device, then every descriptor still open (after the leak check)."""
+        self.lower.device.close()
         for f in self.files:
             f.release()

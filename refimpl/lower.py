@@ -1,14 +1,20 @@
-"""The lower filesystem: real IO on the backing file with os.preadv/os.pwritev.
+"""The lower filesystem: real IO on the backing file, served at once with os.preadv and
+os.pwritev, or queued to a device (the thread backend here, io_uring in refimpl.uring).
 
 What the helpers may rely on (contracts L1 and L2 of DESIGN.md), and what this lower
 filesystem does:
 
 - A synchronous kiocb (``vfs_iter_read/write``) is served at once.
 - An asynchronous kiocb is either served at once and its result returned (what buffered IO
-  on ext4 always does), or *queued*: the IO is handed to a completion thread, which does the
-  preadv/pwritev and then calls the clone's ``ki_complete`` exactly once (L1), in completion
-  ("irq") context. In the inline mode the completion runs on the submitting thread before
-  submit returns, which is legal too.
+  on ext4 always does), or *queued*: the IO is handed to the device, and once it is done
+  the clone's ``ki_complete`` is called exactly once (L1), in completion ("irq") context.
+  Devices: ``thread`` (a completion thread does the preadv/pwritev, then completes) and
+  ``uring`` (refimpl.uring: the kernel's io_uring does the IO, a reaper thread reaps the
+  completions). In the inline mode the IO is served and completed on the submitting thread
+  before submit returns, which is legal too.
+- A kiocb with IOCB_DIRECT goes through the file's O_DIRECT descriptor when the filesystem
+  can do real O_DIRECT: a misaligned one then gets -EINVAL from the real kernel, and the
+  lower filesystem reports that as its result.
 - After queueing, the lower filesystem still touches the clone and its ``ki_filp`` before it
   returns -EIOCBQUEUED (L2: ext4's direct-IO read calls ``file_accessed(iocb->ki_filp)``),
   possibly after the completion already ran.
@@ -25,8 +31,10 @@ thread before its first point, in parallel with whatever else runs.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from refimpl.kasan import Finding
 from refimpl.sched import (
@@ -40,11 +48,10 @@ from refimpl.sched import (
     current,
     step,
 )
-from refimpl.vfs import EIO, EIOCBQUEUED, ENOSPC, File, IovIter, Kiocb, file_accessed
+from refimpl.vfs import EIO, EIOCBQUEUED, ENOSPC, IOCB_DIRECT, File, IovIter, Kiocb, file_accessed
 
 if TYPE_CHECKING:
     from refimpl.kernel import Kernel
-
 
 
 def _truncate(segments: Sequence[memoryview], n: int) -> list[memoryview]:
@@ -57,40 +64,119 @@ def _truncate(segments: Sequence[memoryview], n: int) -> list[memoryview]:
     return out
 
 
+def planned(kind: str, segments: Sequence[memoryview], plan: str,
+            align: int = 1) -> tuple[list[memoryview], int]:
+    """What the device is asked to do under ``plan``: the segments to transfer, or (second
+    item, negative errno) an error instead of the IO. A short count of an O_DIRECT IO
+    stays a multiple of ``align``, so that the short IO is still a valid direct IO."""
+    if "-EIO" in plan:
+        return [], -EIO
+    if "-ENOSPC" in plan:
+        return [], -ENOSPC if kind == "write" else -EIO
+    segments = list(segments)
+    if "(short)" in plan:
+        total = sum(len(s) for s in segments)
+        n = max(1, total // 2)
+        if align > 1:
+            n = max(align, n - n % align)
+        if n < total:
+            segments = _truncate(segments, n)
+    return segments, 0
+
+
+@dataclass
+class DeviceIo:
+    """One queued IO as the device sees it: its own descriptor (a dup, closed by the device
+    once the IO is done: the device holds the inode, not the clone's file), the segments,
+    the position, and the error the plan injects instead of the transfer (0: none)."""
+
+    req: int
+    kind: str
+    fd: int
+    segments: list[memoryview]
+    pos: int
+    error: int = 0
+
+
+class Device(Protocol):
+    """What does a queued IO and then calls ``done(res)`` in completion context."""
+
+    name: str
+
+    def queue(self, io: DeviceIo, done: Callable[[int], None]) -> None: ...
+
+    def close(self) -> None:
+        """Wait for the IO in flight, then release the device."""
+
+
+class ThreadDevice:
+    """A completion thread per queued IO: it does the preadv/pwritev, then completes."""
+
+    name = "thread"
+
+    def __init__(self, lower: LowerFs) -> None:
+        self.lower = lower
+
+    def queue(self, io: DeviceIo, done: Callable[[int], None]) -> None:
+        def io_thread() -> None:
+            try:
+                res = self.lower.transfer(io, asynchronous=True)
+            finally:
+                os.close(io.fd)
+            done(res)
+
+        self.lower.k.sched.spawn(io_thread, f"io#{io.req}", "io")
+
+    def close(self) -> None:
+        pass  # its threads belong to the scheduler, which waits for them
+
+
 class LowerFs:
     """The backing file's filesystem, as the helpers see it through the VFS."""
 
     def __init__(self, k: Kernel) -> None:
         self.k = k
+        self.device: Device = ThreadDevice(self)
         # the completion outcome decided for each queued request, until it fires (part of a
         # run's state that the model sees only later: the exhaustive search keys on it)
         self.pending: dict[int, str] = {}
-        self.ios = 0
+        self.ios = 0  # real reads and writes that reached the kernel
+        self.async_ios = 0  # those of them done for an asynchronous kiocb
+        self._count_lock = threading.Lock()
 
-    def _io(self, kind: str, fd: int, segments: Sequence[memoryview], pos: int,
-            plan: str) -> int:
-        """Do (or fail) the IO as ``plan`` says; the result as the kernel returns it."""
-        if "-EIO" in plan:
-            return -EIO
-        if "-ENOSPC" in plan:
-            return -ENOSPC if kind == "write" else -EIO
-        if "(short)" in plan:
-            total = sum(len(s) for s in segments)
-            segments = _truncate(segments, max(1, total // 2))
-        self.ios += 1
+    def count(self, asynchronous: bool) -> None:
+        with self._count_lock:
+            self.ios += 1
+            if asynchronous:
+                self.async_ios += 1
+
+    def transfer(self, io: DeviceIo, asynchronous: bool) -> int:
+        """Do (or fail, as planned) one IO with preadv/pwritev; the kernel's result."""
+        if io.error:
+            return io.error
+        self.count(asynchronous)
         try:
-            if kind == "read":
-                return os.preadv(fd, segments, pos)
-            return os.pwritev(fd, segments, pos)
+            if io.kind == "read":
+                return os.preadv(io.fd, io.segments, io.pos)
+            return os.pwritev(io.fd, io.segments, io.pos)
         except OSError as e:
             return -(e.errno or EIO)
+
+    def _align(self, iocb_flags: int) -> int:
+        return self.k.dio_align if iocb_flags & IOCB_DIRECT and self.k.direct_io else 1
+
+    def _io(self, kind: str, fd: int, segments: Sequence[memoryview], pos: int, plan: str,
+            iocb_flags: int, asynchronous: bool) -> int:
+        segs, error = planned(kind, segments, plan, self._align(iocb_flags))
+        return self.transfer(DeviceIo(current().req, kind, fd, segs, pos, error), asynchronous)
 
     # ->read_iter/->write_iter with a synchronous kiocb (vfs_iter_read/write)
     def sync_rw(self, kind: str, file: File, iter: IovIter, iocb: Kiocb) -> int:
         a = current()
         plan = self.k.env.decide("sync", a.req)
         pos = iocb.ki_pos
-        ret = self._io(kind, file.fd, iter.segments, pos, plan)
+        flags = iocb.ki_flags
+        ret = self._io(kind, file.fd_for(flags), iter.segments, pos, plan, flags, False)
         choose("returns RES" if ret >= 0 else "returns -EIO")
         if ret > 0:
             iocb.ki_pos = pos + ret
@@ -105,8 +191,9 @@ class LowerFs:
         plan = k.env.decide("submit", req)
         filp = iocb.ki_filp
         pos = iocb.ki_pos
+        flags = iocb.ki_flags
         if not plan.startswith("queues"):
-            ret = self._io(kind, filp.fd, iter.segments, pos, plan)
+            ret = self._io(kind, filp.fd_for(flags), iter.segments, pos, plan, flags, True)
             choose("returns RES" if ret >= 0 else "returns -EIO")
             if ret > 0:
                 iocb.ki_pos = pos + ret
@@ -121,21 +208,20 @@ class LowerFs:
         self.pending[req] = outcome
         # The device keeps its own reference to the inode's blocks: the IO does not use the
         # clone's file after this point (the completion checks that file is still alive).
-        fd = os.dup(filp.fd)
-        segments = list(iter.segments)
+        segments, error = planned(kind, iter.segments, outcome, self._align(flags))
+        io = DeviceIo(req, kind, os.dup(filp.fd_for(flags)), segments, pos, error)
         if plan == "queues (inline)":
-            res = self._io(kind, fd, segments, pos, outcome)
-            os.close(fd)
+            # Served here whatever the device: waiting on this thread for a device's
+            # completion would wait, inside a step, for a reaper that may be waiting for
+            # the step to end.
+            k.requests[req].inline = True
+            try:
+                res = self.transfer(io, asynchronous=True)
+            finally:
+                os.close(io.fd)
             self._complete(req, iocb, res)
         else:
-            def io_thread() -> None:
-                try:
-                    res = self._io(kind, fd, segments, pos, outcome)
-                finally:
-                    os.close(fd)
-                self._complete(req, iocb, res)
-
-            k.sched.spawn(io_thread, f"io#{req}", "io")
+            self.device.queue(io, lambda res: self._complete(req, iocb, res))
         # L2: still inside submit, ext4 touches the clone and its file, then returns.
         become(Actor(k, req, LOWER))
         step(LOWER_RETURNS)

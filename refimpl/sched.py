@@ -234,6 +234,18 @@ class Scheduler(ABC):
     def run(self) -> None:
         """Drive the run to its end (called on the harness thread)."""
 
+    @abstractmethod
+    def hold(self) -> None:
+        """Something outside the scheduler's threads will act for the run later: an IO in
+        flight in the kernel (io_uring), whose completion a reaper thread hands over with
+        ``deliver``. Until then the run is not over, and a controlled run waits for it
+        before deciding, as it waits for a spawned thread."""
+
+    @abstractmethod
+    def deliver(self, fn: Callable[[], None], name: str) -> None:
+        """Called by a thread the scheduler does not own (the io_uring reaper), once per
+        ``hold``: run ``fn`` as the held work, then drop the hold."""
+
     def fail(self, exc: BaseException) -> None:
         with self._fail_lock:
             self.failures.append(exc)
@@ -333,35 +345,64 @@ class Controlled(Scheduler):
             self._stopped = True
             self._cond.notify_all()
 
-    def run(self) -> None:
+    def hold(self) -> None:
         with self._cond:
-            while True:
-                while self._running > 0 and not self._stopped:
-                    if not self._cond.wait(self.timeout):
-                        self._stopped = True
-                        self.failures.append(TimeoutError(
-                            f"an actor neither reached a point nor finished in "
-                            f"{self.timeout}s (parked: {sorted(self._parked)})"))
-                if self._stopped or not self._parked:
-                    break
-                ready = sorted(self._parked, key=lambda k: (k[0], _ORDER[k[1]]))
-                try:
-                    if self.on_pick is not None:
-                        self.on_pick(ready)
-                    i = self.chooser.pick("schedule", [_label(k) for k in ready], -1)
-                except BaseException as e:
+            self._running += 1
+
+    def deliver(self, fn: Callable[[], None], name: str) -> None:
+        # A thread of its own: the reaper must go on reaping while this completion is
+        # parked (the model lets every armed completion move, in any order).
+        self.spawn(fn, name, "io")
+        with self._cond:
+            self._running -= 1  # after the spawn counted: never 0 in between
+            self._cond.notify_all()
+
+    def ready(self) -> list[tuple[int, str]]:
+        """Wait until every thread is parked or finished; the parked actors, in order
+        (none once the run is over or stopped). With ``grant``, a harness can drive the
+        run one decision at a time instead of calling ``run``."""
+        with self._cond:
+            while self._running > 0 and not self._stopped:
+                if not self._cond.wait(self.timeout):
                     self._stopped = True
+                    self.failures.append(TimeoutError(
+                        f"an actor neither reached a point nor finished in "
+                        f"{self.timeout}s (parked: {sorted(self._parked)})"))
+            if self._stopped:
+                return []
+            return sorted(self._parked, key=lambda k: (k[0], _ORDER[k[1]]))
+
+    def grant(self, key: tuple[int, str]) -> None:
+        """Let the parked actor ``key`` take its step (up to its next point)."""
+        with self._cond:
+            self._granted = self._parked[key]
+            self._running += 1
+            self._cond.notify_all()
+
+    def run(self) -> None:
+        while True:
+            ready = self.ready()
+            if not ready:
+                break
+            # Every thread is parked: nothing changes under the decision.
+            try:
+                if self.on_pick is not None:
+                    self.on_pick(ready)
+                i = self.chooser.pick("schedule", [_label(k) for k in ready], -1)
+            except BaseException as e:
+                with self._cond:
                     if isinstance(e, Stop):
                         self.stopped_by = e
                     else:
                         self.failures.append(e)
-                    break
-                self._granted = self._parked[ready[i]]
-                self._running += 1
-                self._cond.notify_all()
-            self._stopped = True
-            self._cond.notify_all()
-        for t in self._threads:
+                break
+            self.grant(ready[i])
+        self.finish()
+
+    def finish(self) -> None:
+        """End the run: every actor still parked unwinds; wait for the threads."""
+        self.stop()
+        for t in list(self._threads):
             t.join(self.timeout)
 
 
@@ -432,6 +473,15 @@ class Free(Scheduler):
         if getattr(_tls, "holding", False):
             _tls.holding = False
             self._big.release()
+
+    def hold(self) -> None:
+        with self._done:
+            self._outstanding += 1
+
+    def deliver(self, fn: Callable[[], None], name: str) -> None:
+        # On the calling thread, as softirq runs completions on the CPU that took the
+        # interrupt; ``_main`` records a finding and drops the hold (``_thread_done``).
+        self._main(fn)
 
     def run(self) -> None:
         with self._done:

@@ -17,6 +17,7 @@ on: the properties, seen from outside the helpers, plus the bytes.
 
 from __future__ import annotations
 
+import mmap
 import random
 import threading
 from collections.abc import Callable
@@ -43,13 +44,24 @@ if TYPE_CHECKING:
 READ_FILL = 0xEE  # what a read buffer holds before the read (never the file's content)
 
 
-def _segments(buf: bytearray, n: int) -> list[memoryview]:
-    """Split ``buf`` into ``n`` iovecs (preadv/pwritev scatter-gather)."""
+def _segments(buf: bytearray | memoryview, n: int, align: int = 1) -> list[memoryview]:
+    """Split ``buf`` into ``n`` iovecs (preadv/pwritev scatter-gather), cut at multiples of
+    ``align`` (O_DIRECT wants every iovec aligned)."""
     view = memoryview(buf)
-    if n <= 1 or len(buf) < n:
+    if n <= 1 or len(buf) < n * align:
         return [view]
-    cut = [len(buf) * i // n for i in range(n + 1)]
-    return [view[cut[i]:cut[i + 1]] for i in range(n)]
+    cut = [len(buf) * i // n for i in range(n)]
+    cut = [*sorted({c - c % align for c in cut}), len(buf)]
+    return [view[cut[i]:cut[i + 1]] for i in range(len(cut) - 1)]
+
+
+def user_buffer(length: int, direct: bool) -> bytearray | memoryview:
+    """The user's buffer: for O_DIRECT, page-aligned anonymous memory (a bytearray's
+    address is not aligned, and real O_DIRECT refuses it)."""
+    if not direct or not length:
+        return bytearray(length)
+    pages = -(-length // mmap.PAGESIZE) * mmap.PAGESIZE
+    return memoryview(mmap.mmap(-1, pages))[:length]  # the view keeps the mapping alive
 
 
 class Upper:
@@ -77,10 +89,9 @@ class Upper:
         sync = rtype.startswith("sync-")
         kind = rtype.removeprefix("sync-")
         r = Request(i, kind, sync, offset, length, direct)
-        if kind == "write":
-            r.buf = bytearray(random.Random(i).randbytes(length))
-        else:
-            r.buf = bytearray([READ_FILL]) * length
+        r.buf = user_buffer(length, direct and self.k.direct_io)
+        r.buf[:] = (random.Random(i).randbytes(length) if kind == "write"
+                    else bytes([READ_FILL]) * length)
         iocb = self.k.kiocb_cachep.alloc(i)
         iocb.ki_filp = self.k.ovl_file
         iocb.ki_pos = offset
@@ -88,7 +99,8 @@ class Upper:
         iocb.ki_complete = None if sync else self.ki_complete
         iocb.private = i
         r.iocb = iocb
-        self.iters[i] = IovIter(_segments(r.buf, segments))
+        align = self.k.dio_align if direct and self.k.direct_io else 1
+        self.iters[i] = IovIter(_segments(r.buf, segments, align))
         self.k.requests[i] = r
         return r
 

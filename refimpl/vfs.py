@@ -90,10 +90,15 @@ class File:
     ovl_real_fdget opens when it cannot lend its cached one)."""
 
     def __init__(self, name: str, subject: str, fd: int | None, sb: SuperBlock,
-                 f_mode: int = FMODE_CAN_ODIRECT, owner: int = -1) -> None:
+                 f_mode: int = FMODE_CAN_ODIRECT, owner: int = -1,
+                 direct_fd: int | None = None) -> None:
         self.name = name
         self.subject = subject
         self._fd = fd
+        # The same file opened O_DIRECT, for kiocbs with IOCB_DIRECT (a real file's f_flags
+        # carry O_DIRECT; here one struct file serves both kinds of kiocb). None: the
+        # filesystem cannot do real O_DIRECT and such IO is served buffered.
+        self._direct_fd = direct_fd
         self.sb = sb
         self.f_mode = f_mode
         self.owner = owner  # the request that opened it (-1: the run)
@@ -113,11 +118,23 @@ class File:
         assert self._fd is not None, f"{self.name} has no descriptor"
         return self._fd
 
+    def fd_for(self, iocb_flags: int) -> int:
+        """The descriptor an IO with these kiocb flags goes through (O_DIRECT or not)."""
+        fd = self.fd
+        if iocb_flags & IOCB_DIRECT and self._direct_fd is not None:
+            return self._direct_fd
+        return fd
+
+    def _close(self) -> None:
+        for fd in (self._fd, self._direct_fd):
+            if fd is not None:
+                os.close(fd)
+
     def release(self) -> None:
         """The owner's teardown: close the descriptor whatever the count says."""
         if self._fd is not None and self.closed_at is None:
             self.closed_at = "teardown"
-            os.close(self._fd)
+            self._close()
 
 
 def get_file(f: File) -> File:
@@ -133,8 +150,7 @@ def fput(f: File) -> None:
         f.f_count -= 1
         if f.f_count == 0:
             f.closed_at = site()
-            if f._fd is not None:
-                os.close(f._fd)
+            f._close()
 
 
 def file_accessed(f: File) -> None:

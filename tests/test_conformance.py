@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from checks.conformance import (
     as_trace,
     check_run,
     explore,
+    main,
     programs,
     reachable,
     run_checked,
@@ -29,8 +31,12 @@ from refimpl.helpers import Helpers
 from refimpl.kernel import Kernel
 from refimpl.run import BLOCK, IoSpec, Workspace, stress
 from refimpl.sched import Free
+from refimpl.uring import unavailable
 
 TYPES = ["read", "write", "sync-read", "sync-write"]
+needs_uring = pytest.mark.skipif(unavailable() is not None,
+                                 reason=f"io_uring: {unavailable()}")
+BACKENDS = ["thread", pytest.param("uring", marks=needs_uring)]
 
 
 @pytest.fixture(scope="module")
@@ -162,10 +168,14 @@ def test_broken_copies_are_caught_by_property(ws: Workspace, name: str) -> None:
         assert not e.verdicts, e.verdicts[:3]
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", ["seed", "mainline"])
-def test_stress_with_faults_conforms_and_keeps_every_byte(ws: Workspace, name: str) -> None:
-    """Many requests from several tasks, freely scheduled on real threads, faults
-    injected: every step conforms, nothing leaks, the file equals its shadow copy."""
+def test_stress_with_faults_conforms_and_keeps_every_byte(ws: Workspace, name: str,
+                                                          backend: str) -> None:
+    """Many requests from several tasks, freely scheduled on real threads, queued IO done
+    by the backend (completion threads, or io_uring reaped on its own thread), some real
+    O_DIRECT, faults injected: every step conforms, nothing leaks, the file equals its
+    shadow copy."""
     holder: dict[str, Conformance] = {}
 
     def attach(k: Kernel, sched: Free) -> None:
@@ -173,13 +183,37 @@ def test_stress_with_faults_conforms_and_keeps_every_byte(ws: Workspace, name: s
         holder["c"] = c
         sched.on_events = c.feed
 
-    r = stress(name, 1500, workspace=ws, seed=3, tasks=6, on_kernel=attach)
+    r = stress(name, 1500, workspace=ws, seed=3, tasks=6, on_kernel=attach, backend=backend)
     assert not r.findings and not r.errors and r.file_ok, (r.findings, r.errors)
     rep = holder["c"].finish(range(r.requests))
     assert rep.conforms and not rep.violations, rep.explain()
     assert rep.steps == r.steps
     assert any("queued" in k for k in r.outcomes)
     assert any(k.endswith("-5") for k in r.outcomes)
+    if ws.direct_io:
+        assert r.direct and any(k.endswith("direct -22") for k in r.outcomes)
+
+
+@needs_uring
+@pytest.mark.parametrize("name", ["seed", "mainline", "ovl-5.6"])
+def test_uring_runs_conform(ws: Workspace, name: str) -> None:
+    """Controlled runs on io_uring: every completion the model arms is ready once its CQE
+    is reaped, in any order; the runs are the model's, with the same verdicts."""
+    specs = [IoSpec(t, 2 * BLOCK * i, BLOCK, direct=i % 3 == 0, segments=1 + i % 3)
+             for i, t in enumerate(TYPES * 2)]
+    for seed in range(6):
+        r, rep = run_checked(name, specs, workspace=ws, seed=seed, backend="uring")
+        assert rep.agrees(r.findings), rep.explain(r.findings)
+        if name != "ovl-5.6":
+            assert not r.findings and r.file_ok and rep.steps == len(r.events)
+
+
+@needs_uring
+def test_uring_every_run_is_a_model_run(cat: dict[str, Variant], ws: Workspace) -> None:
+    """Every interleaving and environment choice of one async write on io_uring."""
+    e = explore("mainline", [IoSpec("write", 0, BLOCK)], workspace=ws, backend="uring")
+    assert not e.disagreements and not e.errors and not e.verdicts and not e.findings
+    assert e.states <= reachable(cat["mainline"], ["write"]) and len(e.states) > 20
 
 
 def test_model_options_are_the_models_choices() -> None:
@@ -209,8 +243,9 @@ def test_two_requests_every_interleaving(cat: dict[str, Variant], ws: Workspace)
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", ["seed", "mainline"])
-def test_long_stress_conforms(name: str) -> None:
+def test_long_stress_conforms(name: str, backend: str) -> None:
     holder: dict[str, Conformance] = {}
 
     def attach(k: Kernel, sched: Free) -> None:
@@ -219,7 +254,23 @@ def test_long_stress_conforms(name: str) -> None:
         sched.on_events = c.feed
 
     with Workspace(size=1024 * BLOCK) as w:
-        r = stress(name, 20_000, workspace=w, seed=11, tasks=8, on_kernel=attach)
+        r = stress(name, 20_000, workspace=w, seed=11, tasks=8, on_kernel=attach,
+                   backend=backend)
     assert not r.findings and not r.errors and r.file_ok, (r.findings, r.errors)
     rep = holder["c"].finish(range(r.requests))
     assert rep.conforms and not rep.violations and rep.steps == r.steps
+
+
+def test_bench_rows_checked_next_to_unchecked(tmp_path: Path) -> None:
+    """The benchmark's command: rows for every variant, backend and mode, the checked
+    rows with their cost against checking off, and a note on O_DIRECT."""
+    out = tmp_path / "bench.txt"
+    assert main(["bench", "-n", "150", "--variant", "seed", "--backend", "thread",
+                 "--out", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert lines[0].split()[:3] == ["variant", "backend", "mode"]
+    rows = [ln.split() for ln in lines[1:3]]
+    assert [r[:3] for r in rows] == [["seed", "thread", "unchecked"],
+                                      ["seed", "thread", "checked"]]
+    assert int(rows[0][5]) >= 150 and rows[1][-2] == "yes" and rows[1][-1].endswith("x")
+    assert any(ln.startswith("# O_DIRECT") for ln in lines)
