@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -72,13 +73,23 @@ def _parser() -> argparse.ArgumentParser:
 
     pv = sub.add_parser("prove", help="unbounded z3 proofs for one request and for any N")
     pv.add_argument("variant", metavar="VARIANT")
-    pv.add_argument("--types", metavar="T,T", default="read,write",
+    pv.add_argument("--types", metavar="T,T", default=",".join(REQUEST_TYPES),
                     help=f"request types to prove ({', '.join(REQUEST_TYPES)})")
+    pv.add_argument("--bmc", action="store_true",
+                    help="also search with bounded model checking (each counterexample is "
+                    "replayed in the model)")
+    pv.add_argument("--generic", action="store_true",
+                    help="derive the rules for every data value, not only on the candidate "
+                    "invariant (slower; the same verdicts)")
+    pv.add_argument("--timeout", type=int, default=60_000, metavar="MS",
+                    help="z3's time limit per query (an answer of unknown is never a proof)")
     pv.add_argument("--json", action="store_true")
 
     gt = sub.add_parser("gate", help="the catalogue against its verdicts (N = 1..3) and mutants")
     gt.add_argument("--max-requests", type=int, default=3, metavar="N")
     gt.add_argument("--no-mutants", action="store_true")
+    gt.add_argument("--no-proofs", action="store_true",
+                    help="skip bounded model checking and the unbounded z3 proofs")
     gt.add_argument("--json", action="store_true")
     return p
 
@@ -270,31 +281,51 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_prove(args: argparse.Namespace) -> int:
-    from checks.prove import invariant_text, prove  # z3 is slow to import: only here
+    # z3 is slow to import: only here
+    from checks.bmc import bmc
+    from checks.prove import candidate, invariant_text, prove
     from checks.symbolic import build
 
     targets = resolve(args.variant)
     if len(targets) != 1:
         raise UsageError(f"{args.variant} defines several variants: name one with FILE.py:NAME")
     v, _source = targets[0]
+    if args.timeout < 1:
+        raise UsageError(f"--timeout must be a positive number of milliseconds, got "
+                         f"{args.timeout}")
     types = [t.strip() for t in args.types.split(",") if t.strip()]
     for t in types:
         if t not in REQUEST_TYPES:
             raise UsageError(f"unknown request type {t!r} (known: {', '.join(REQUEST_TYPES)})")
     results: list[dict[str, Any]] = []
     for t in types:
-        system = build(v, t)
-        proof = prove(v, t, system)
+        started = time.perf_counter()
+        system = build(v, t) if args.generic else build(v, t, within=candidate(v, t))
+        extract = time.perf_counter() - started
+        proof = prove(v, t, system, timeout_ms=args.timeout)
+        found = bmc(v, t, system, timeout_ms=args.timeout) if args.bmc else None
         results.append({
             "type": t, "proved": proof.proved, "holds_for_all_n": proof.proved_all_n,
             "failed": sorted(proof.failed), "unknown": proof.unknown,
             "not_inductive": proof.not_inductive, "all_n_gaps": proof.all_n,
             "queries": proof.queries, "locations": proof.locations, "rules": proof.rules,
+            "stuck": len(proof.stuck), "extract_seconds": round(extract, 2),
             "seconds": round(proof.seconds, 2), "invariant": invariant_text(proof, system),
+            "bmc": None if found is None else {
+                "bound": found.bound, "failed": sorted(found.failed),
+                "unknown": found.unknown, "replay_errors": found.replay_errors,
+                "seconds": round(found.seconds, 2),
+                "counterexamples": {p: {"subject": f.subject, "steps": f.length,
+                                        "message": f.message, "replayed": True}
+                                    for p, f in found.findings.items()}},
         })
     # the verdict of the proofs against the variant's expected one
     failed = frozenset(p for r in results for p in r["failed"])
-    undecided = any(r["unknown"] or r["not_inductive"] for r in results)
+    undecided = any(r["unknown"] or r["not_inductive"] or (r["bmc"] and (
+        r["bmc"]["unknown"] or r["bmc"]["replay_errors"])) for r in results)
+    bmc_failed = frozenset(p for r in results if r["bmc"] for p in r["bmc"]["failed"])
+    if args.bmc and bmc_failed != failed:
+        undecided = True  # the two z3 answers disagree: nothing is proved
     ok = not undecided and failed == v.expect and all(
         r["holds_for_all_n"] or r["failed"] for r in results)
     if args.json:
@@ -310,7 +341,17 @@ def cmd_prove(args: argparse.Namespace) -> int:
                 "; holds for all N" if r["holds_for_all_n"] else
                 "; NOT proved for all N: " + "; ".join(r["all_n_gaps"][:2]))
         print(f"{v.name} {r['type']}: {verdict}  ({r['queries']} z3 queries over "
-              f"{r['rules']} rules at {r['locations']} locations, {r['seconds']}s)")
+              f"{r['rules']} rules at {r['locations']} locations, {r['extract_seconds']} s "
+              f"+ {r['seconds']} s)")
+        if r["bmc"]:
+            b = r["bmc"]
+            found_text = "; ".join(
+                f"{p} in {c['steps']} steps ({c['subject']}), replayed in the model"
+                for p, c in b["counterexamples"].items()) or (
+                "UNDECIDED" if b["unknown"] or b["replay_errors"] else "no counterexample")
+            print(f"    bmc (every run: bound {b['bound']}): {found_text}  ({b['seconds']} s)")
+            for line in (b["unknown"] + b["replay_errors"])[:5]:
+                print(f"    !! bmc: {line}")
         for line in r["invariant"]:
             print(f"    {line}")
         for line in (r["unknown"] + r["not_inductive"])[:5]:
@@ -343,6 +384,9 @@ def cmd_gate(args: argparse.Namespace) -> int:
     ok = all(r.ok for r in rows)
     if report is not None:
         ok = ok and not report.unexplained and not stale
+    z3rows = [] if args.no_proofs else gatemod.check_z3(catalogue().values())
+    ok = ok and all(z.ok for z in z3rows)
+    seconds += sum(z.seconds for z in z3rows) / max(1, os.cpu_count() or 1)
     if args.json:
         doc: dict[str, Any] = {
             "ok": ok,
@@ -352,6 +396,11 @@ def cmd_gate(args: argparse.Namespace) -> int:
                            "ok": r.ok, "states": r.result.states,
                            "seconds": round(r.result.seconds, 4)} for r in rows],
         }
+        doc["z3"] = [{"variant": z.variant, "expected": sorted(z.expected),
+                      "bmc_failed": sorted(z.bmc_failed),
+                      "proof_failed": sorted(z.proof_failed),
+                      "holds_for_all_n": z.all_n, "problems": list(z.problems),
+                      "ok": z.ok, "seconds": round(z.seconds, 2)} for z in z3rows]
         if report is not None:
             doc["mutants"] = {
                 "total": len(report.outcomes), "killed": len(report.killed),
@@ -375,6 +424,16 @@ def cmd_gate(args: argparse.Namespace) -> int:
                     v = catalogue()[r.variant]
                     print(f"{r.variant} N={r.requests}: {prop} fails:")
                     print(_indent(explain_text(v, concretise(v, cx))))
+    if z3rows:
+        print()
+        print(f"{'variant':<10} {'expected':<12} {'z3 (bmc and proof, every request type)':<40}"
+              f" {'seconds':>8}")
+        for z in z3rows:
+            mark = "" if z.ok else "   <-- MISMATCH"
+            expected = "fails " + ",".join(sorted(z.expected)) if z.expected else "holds"
+            print(f"{z.variant:<10} {expected:<12} {z.verdict():<40} {z.seconds:>8.1f}{mark}")
+            for why in z.problems[:5]:
+                print(f"    !! {why}")
     if report is not None:
         print()
         kills = ", ".join(f"{p} {c}" for p, c in report.by_property().items())

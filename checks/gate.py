@@ -152,6 +152,42 @@ def run_gate(
     return rows, report, stale, time.perf_counter() - started
 
 
+def check_z3(variants: Iterable[Variant]) -> list[Z3Row]:
+    """Bounded model checking and the unbounded proof of each catalogue entry (every
+    request type), which must agree with the explorer and meet the expected verdict; for a
+    good variant the proof must hold for all N. Undecided (unknown) is a failure."""
+    from checks.agree import decide_all  # z3 is slow to import: only when asked
+
+    chosen = list(variants)
+    verdicts = decide_all(chosen)
+    return [Z3Row(v.name, v.expect, d.bmc_failed, d.proof_failed, d.all_n,
+                  tuple(d.problems), d.seconds) for v, d in zip(chosen, verdicts, strict=True)]
+
+
+@dataclass(frozen=True)
+class Z3Row:
+    variant: str
+    expected: frozenset[str]
+    bmc_failed: frozenset[str]
+    proof_failed: frozenset[str]
+    all_n: bool
+    problems: tuple[str, ...]  # disagreements with the explorer, unknowns, replay errors
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return (not self.problems and self.bmc_failed == self.expected
+                and self.proof_failed == self.expected
+                and (bool(self.expected) or self.all_n))
+
+    def verdict(self) -> str:
+        if self.problems:
+            return "NOT DECIDED"
+        if self.proof_failed:
+            return "fails " + ",".join(sorted(self.proof_failed, key=PROPERTY_IDS.index))
+        return "holds for all N" if self.all_n else "holds for one request"
+
+
 def terminal_progress() -> Callable[[int, int], None] | None:
     """Progress on a terminal; quiet in CI and when output is redirected."""
     if os.environ.get("CI") or not sys.stderr.isatty():

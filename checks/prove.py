@@ -27,7 +27,17 @@ from dataclasses import dataclass, field
 
 import z3
 
-from checks.symbolic import DATA_NAMES, Control, Rule, System, build, split
+from checks.symbolic import (
+    DATA_NAMES,
+    END_ACTOR,
+    FINISHED,
+    Candidate,
+    Control,
+    Rule,
+    System,
+    build,
+    split,
+)
 from model.backing_aio import DONE, Action, BackingAio
 from model.lang import Variant
 
@@ -43,6 +53,7 @@ class Proof:
     queries: int = 0
     not_inductive: list[str] = field(default_factory=list)
     failures: list[tuple[Rule, str]] = field(default_factory=list)  # (rule, property)
+    stuck: list[Control] = field(default_factory=list)  # TERMINATES: no rule can be taken
     all_n: list[str] = field(default_factory=list)  # why the any-N argument fails
     unknown: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -51,7 +62,7 @@ class Proof:
 
     @property
     def proved(self) -> bool:
-        return not (self.not_inductive or self.failures or self.unknown)
+        return not (self.not_inductive or self.failures or self.stuck or self.unknown)
 
     @property
     def proved_all_n(self) -> bool:
@@ -59,7 +70,8 @@ class Proof:
 
     @property
     def failed(self) -> frozenset[str]:
-        return frozenset(p for _, p in self.failures)
+        return frozenset([p for _, p in self.failures]
+                         + (["TERMINATES"] if self.stuck else []))
 
 
 def _reachable(system: System) -> dict[Control, set[tuple[int, ...]]]:
@@ -84,11 +96,60 @@ def _reachable(system: System) -> dict[Control, set[tuple[int, ...]]]:
     return inv
 
 
-def _holds(xs: tuple[z3.BitVecRef, ...], vectors: set[tuple[int, ...]] | None) -> z3.BoolRef:
+def holds(xs: tuple[z3.BitVecRef, ...], vectors: set[tuple[int, ...]] | None) -> z3.BoolRef:
+    """``xs`` is one of ``vectors``. The fields they agree on are one equality, the others
+    one equality per vector, each between the fields concatenated and a constant: small
+    formulas, quick to build (every location's is built once)."""
     if not vectors:
         return z3.BoolVal(False)
-    return z3.Or(*(z3.And(*(x == v for x, v in zip(xs, vec, strict=True)))
-                   for vec in sorted(vectors)))
+    ordered = sorted(vectors)
+    n = len(xs)
+    same = [j for j in range(n) if all(v[j] == ordered[0][j] for v in ordered)]
+    rest = [j for j in range(n) if j not in same]
+    parts = []
+    if same:
+        parts.append(_packed(xs, same) == _constant(ordered[0], same, xs))
+    if rest:
+        packed = _packed(xs, rest)
+        parts.append(z3.Or(*(packed == _constant(vec, rest, xs) for vec in ordered)))
+    return z3.And(*parts)
+
+
+def _packed(xs: tuple[z3.BitVecRef, ...], fields: list[int]) -> z3.BitVecRef:
+    return xs[fields[0]] if len(fields) == 1 else z3.Concat(*(xs[j] for j in fields))
+
+
+def _constant(vec: tuple[int, ...], fields: list[int], xs: tuple[z3.BitVecRef, ...]
+              ) -> z3.BitVecRef:
+    value = 0
+    width = 0
+    for j in fields:
+        w = xs[j].size()
+        value = (value << w) | (vec[j] & ((1 << w) - 1))
+        width += w
+    return z3.BitVecVal(value, width)
+
+
+class _Invariant:
+    """The candidate as z3 formulas over the current and the next state, built once per
+    location."""
+
+    def __init__(self, system: System, vectors: Candidate) -> None:
+        self.vectors = vectors
+        self.xs = system.variables
+        self.ys = tuple(z3.BitVec(f"next.{x}", x.size()) for x in self.xs)
+        self._now: dict[Control, z3.BoolRef] = {}
+        self._next: dict[Control, z3.BoolRef] = {}
+
+    def now(self, c: Control) -> z3.BoolRef:
+        if c not in self._now:
+            self._now[c] = holds(self.xs, self.vectors.get(c))
+        return self._now[c]
+
+    def next(self, c: Control) -> z3.BoolRef:
+        if c not in self._next:
+            self._next[c] = holds(self.ys, self.vectors.get(c))
+        return self._next[c]
 
 
 def _check(solver: z3.Solver, proof: Proof, label: str) -> z3.CheckSatResult:
@@ -99,40 +160,64 @@ def _check(solver: z3.Solver, proof: Proof, label: str) -> z3.CheckSatResult:
     return result
 
 
+def candidate(variant: Variant, rtype: str) -> Candidate:
+    """The candidate invariant: the data vectors the model reaches at each control
+    location, for one request of ``rtype``."""
+    model = BackingAio(variant)
+    init_c, init_d = split(1, model.new_request(rtype))
+    return _reachable(System(variant, rtype, (), init_c, tuple(int(x) for x in init_d)))
+
+
 def prove(variant: Variant, rtype: str, system: System | None = None,
           timeout_ms: int = 10_000) -> Proof:
+    """Check the candidate invariant against the rules: inductive, and no rule that breaks
+    a property (nor a stuck location) inside it. Without ``system`` the rules are derived
+    on the candidate alone (``build(..., within=...)``), which is all the check needs."""
     started = time.perf_counter()
-    system = system or build(variant, rtype)
-    xs = system.variables
-    inv = _reachable(system)
+    inv = candidate(variant, rtype)
+    system = system or build(variant, rtype, within=inv)
     proof = Proof(variant.name, rtype, inv, locations=len(system.controls),
                   rules=len(system.rules))
+    f = _Invariant(system, inv)
     solver = z3.Solver()
     solver.set("timeout", timeout_ms)
     if system.init_data not in inv.get(system.init_control, set()):
         proof.not_inductive.append("the initial state is outside the invariant")
+    at: dict[Control, list[Rule]] = {}
     for rule in system.rules:
+        at.setdefault(rule.src, []).append(rule)
         if rule.src not in inv:
             continue  # no reachable state is there: the invariant excludes the location
         label = f"{describe_location(system, rule.src)} / {rule.actor} {rule.choice!r}"
         solver.push()
-        solver.add(_holds(xs, inv[rule.src]), rule.guard)
+        solver.add(f.now(rule.src), rule.guard)
         if rule.violation is not None:
             if _check(solver, proof, f"{label} / {rule.violation.prop}") == z3.sat:
                 proof.failures.append((rule, rule.violation.prop))
         else:
             assert rule.update is not None and rule.dst is not None
-            solver.add(z3.Not(_holds(rule.update, inv.get(rule.dst))))
+            # the target's invariant with the update in place of the next state: one
+            # substitution instead of an equality per field
+            solver.add(z3.Not(z3.substitute(f.next(rule.dst),
+                                            *zip(f.ys, rule.update, strict=True))))
             if _check(solver, proof, f"{label} / inductive") == z3.sat:
                 proof.not_inductive.append(f"{label}: leaves the invariant")
         solver.pop()
+    for c in inv:  # TERMINATES: inside the invariant some rule can always be taken
+        if c == FINISHED:
+            continue
+        solver.push()
+        solver.add(f.now(c), z3.Not(z3.Or(*(r.guard for r in at.get(c, [])))))
+        if _check(solver, proof, f"{describe_location(system, c)} / TERMINATES") == z3.sat:
+            proof.stuck.append(c)
+        solver.pop()
     if proof.proved:
-        _all_n(system, proof, solver)
+        _all_n(system, proof, solver, f)
     proof.seconds = time.perf_counter() - started
     return proof
 
 
-def _all_n(system: System, proof: Proof, solver: z3.Solver) -> None:
+def _all_n(system: System, proof: Proof, solver: z3.Solver, f: _Invariant) -> None:
     """The any-N argument (see the module docstring), one query per rule."""
     xs = system.variables
     for c, vectors in proof.invariant.items():
@@ -141,28 +226,27 @@ def _all_n(system: System, proof: Proof, solver: z3.Solver) -> None:
                 proof.all_n.append(f"{describe_location(system, c)}: shared={vec[SHARED]}, "
                                    f"shared_refs={vec[SHREF]}")
                 return
-            if c == ("DONE",) and vec[SHREF] != 0:
+            if c == FINISHED and vec[SHREF] != 0:
                 proof.all_n.append("a finished request still holds shared-file references")
                 return
     more = z3.BitVec("shared_with_others", xs[SHARED].size())
     for rule in system.rules:
-        if rule.src not in proof.invariant:
-            continue
+        if rule.src not in proof.invariant or rule.actor == END_ACTOR:
+            continue  # the final judgement is of the total count, argued above
         label = f"{describe_location(system, rule.src)} / {rule.actor} {rule.choice!r}"
         # the same rule with other requests holding references: shared = own + others >= own
         moved = [(xs[SHARED], more)]
         same_guard = rule.guard == z3.substitute(rule.guard, *moved)
         solver.push()
-        solver.add(_holds(xs, proof.invariant[rule.src]), more >= xs[SHARED], more <= 12)
+        solver.add(f.now(rule.src), more >= xs[SHARED], more <= 12)
         claims = [same_guard]
         if rule.update is not None:
-            for k, u in enumerate(rule.update):
-                u2 = z3.substitute(u, *moved)
-                if k == SHARED:
-                    claims.append(u2 - more == u - xs[SHARED])
-                    claims.append(u - xs[SHARED] == rule.update[SHREF] - xs[SHREF])
-                else:
-                    claims.append(u2 == u)
+            u = rule.update
+            claims.append(z3.substitute(u[SHARED], *moved) - more == u[SHARED] - xs[SHARED])
+            claims.append(u[SHARED] - xs[SHARED] == u[SHREF] - xs[SHREF])
+            # every other field moves the same: one substitution over them all at once
+            rest = z3.Concat(*(t for k, t in enumerate(u) if k != SHARED))
+            claims.append(z3.substitute(rest, *moved) == rest)
         solver.add(z3.Not(z3.And(*claims)))
         if _check(solver, proof, f"{label} / any N") == z3.sat:
             proof.all_n.append(f"{label}: depends on other requests' share of the file")
@@ -171,7 +255,7 @@ def _all_n(system: System, proof: Proof, solver: z3.Solver) -> None:
 
 def describe_location(system: System, c: Control) -> str:
     """A control location in words: where each actor is."""
-    if c == ("DONE",):
+    if c == FINISHED:
         return "request finished"
     names = BackingAio(system.variant).compiled.proc_names
     kind, subst, lower, compst, workst, sub, comp, work = c
@@ -191,24 +275,104 @@ def describe_location(system: System, c: Control) -> str:
     return "; ".join(parts)
 
 
+def _put_sites(proof: Proof, system: System) -> dict[int, str]:
+    """The rules (by index) that drop a live wrapper's reference, found on the invariant's
+    own states, each named by the procedure that calls the put (its site)."""
+    xs = system.variables
+    ref, wrapper = DATA_NAMES.index("ref"), DATA_NAMES.index("wrapper")
+    names = BackingAio(system.variant).compiled.proc_names
+    stacks = {"submitter": 5, "completion": 6, "worker": 7}
+    sites: dict[int, str] = {}
+    for k, rule in enumerate(system.rules):
+        if rule.update is None or rule.actor not in stacks:
+            continue
+        for vec in proof.invariant.get(rule.src, ()):
+            if vec[wrapper] != 1:
+                continue
+            subst = [(x, z3.BitVecVal(v, x.size())) for x, v in zip(xs, vec, strict=True)]
+            if not z3.is_true(z3.simplify(z3.substitute(rule.guard, *subst))):
+                continue
+            after = z3.simplify(z3.substitute(rule.update[ref], *subst))
+            if int(after.as_signed_long()) < vec[ref]:
+                stack = rule.src[stacks[rule.actor]]
+                frame = stack[-2] if len(stack) >= 2 else stack[-1]
+                sites[k] = names[frame[0]]
+                break
+    return sites
+
+
+def relational_invariant(proof: Proof, system: System) -> str | None:
+    """The reference count as a sum over put sites: ``ref = [put in P still to come] +
+    ...`` wherever the wrapper is live and its count held (before ``refcount_set`` and
+    after the last put the count is 0), when that formula is exact. The sites still to come
+    at a location are those on some path of the control graph from it; z3 then checks, one
+    query per location, that the invariant implies the formula. None when it does not
+    hold (or the variant has no reference count)."""
+    ref, wrapper = DATA_NAMES.index("ref"), DATA_NAMES.index("wrapper")
+    sites = _put_sites(proof, system)
+    if not sites:
+        return None
+    out: dict[Control, list[tuple[int, Control | None]]] = {}
+    for k, rule in enumerate(system.rules):
+        out.setdefault(rule.src, []).append((k, rule.dst))
+    pending: dict[Control, frozenset[str]] = {}
+
+    def to_come(c: Control) -> frozenset[str]:
+        # the control graph is acyclic (a run never returns to a location): plain recursion
+        if c not in pending:
+            got: set[str] = set()
+            for k, dst in out.get(c, []):
+                if k in sites:
+                    got.add(sites[k])
+                if dst is not None:
+                    got |= to_come(dst)
+            pending[c] = frozenset(got)
+        return pending[c]
+
+    f = _Invariant(system, proof.invariant)
+    solver = z3.Solver()
+    xs = system.variables
+    checked = 0
+    for c, vectors in proof.invariant.items():
+        if not any(v[wrapper] == 1 and v[ref] > 0 for v in vectors):
+            continue
+        solver.push()
+        solver.add(f.now(c), xs[wrapper] == 1, xs[ref] > 0, xs[ref] != len(to_come(c)))
+        proof.queries += 1
+        answer = solver.check()
+        solver.pop()
+        if answer != z3.unsat:
+            return None
+        checked += 1
+    terms = " + ".join(f"[put in {s} still to come]" for s in sorted(set(sites.values())))
+    return (f"wrapper live and ref > 0 => ref = {terms}  (z3 checked it at {checked} "
+            "locations; a put is still to come when a path from the location reaches it)")
+
+
 def invariant_text(proof: Proof, system: System) -> list[str]:
     """The invariant in words: the reference count as a function of where the actors are
     (when it is one), and the facts that carry the any-N argument."""
     ref = DATA_NAMES.index("ref")
     wrapper = DATA_NAMES.index("wrapper")
     by_ref: dict[str, list[str]] = {}
+    counted = any(v[ref] > 0 for vectors in proof.invariant.values() for v in vectors)
     for c in system.controls:
         vectors = proof.invariant.get(c)
         if not vectors:
             continue
         live = {v[ref] for v in vectors if v[wrapper] == 1}
         states = {v[wrapper] for v in vectors}
-        if live:
+        if live and not counted:
+            key = "wrapper live (this version has no reference count)"
+        elif live:
             key = f"wrapper live, ref = {' or '.join(map(str, sorted(live)))}"
         else:
             key = " or ".join({0: "no wrapper", 2: "wrapper freed"}[w] for w in sorted(states))
         by_ref.setdefault(key, []).append(describe_location(system, c))
     lines = []
+    relation = relational_invariant(proof, system)
+    if relation is not None:
+        lines.append(relation)
     for key in sorted(by_ref):
         places = by_ref[key]
         shown = "; ".join(places[:3]) + (f"; and {len(places) - 3} more" if len(places) > 3

@@ -30,7 +30,6 @@ from model.lang import Variant
 from model.properties import Violation
 
 WIDTH = 8  # bits per data field: counts and enums are small; signed, so -1 fits
-CANDIDATES = tuple(range(-8, 64))  # every value a data field may take (see _ranges)
 
 # Request fields that are control (kept concrete). Everything else is data.
 CONTROL_FIELDS = (ba.R_KIND, ba.R_SUBST, ba.R_LOWER, ba.R_COMPST, ba.R_WORKST)
@@ -48,6 +47,8 @@ FRAME_SLOTS: tuple[str, ...] = tuple(
 DATA_NAMES: tuple[str, ...] = ("shared", *(n for n, _ in DATA_FIELDS), *FRAME_SLOTS)
 
 Control = tuple[Any, ...]  # kind, statuses, and per stack: ((proc, pc), ...)
+FINISHED: Control = ("DONE",)  # the request has finished (the model's DONE)
+END_ACTOR = "end"  # the pseudo-actor of the final judgement (the shared file's count)
 
 class Infeasible(Exception):
     """The path condition became unsatisfiable (cannot happen with checked forks)."""
@@ -55,20 +56,23 @@ class Infeasible(Exception):
 class _Paths:
     """Runs a function again and again, once per feasible sequence of decisions."""
 
-    def __init__(self, domain: list[z3.BoolRef]) -> None:
-        self.solver = z3.Solver()
-        self.solver.add(*domain)
+    def __init__(self, solver: z3.Solver) -> None:
+        # the solver holds the data domain at its base level; each decision of the current
+        # run is one more level, so a feasibility question costs one check, no re-assertion
+        self.solver = solver
         self.prefix: list[int] = []
         self.taken: list[int] = []
         self.cond: list[z3.BoolRef] = []
         self.pending: list[list[int]] = []
 
     def _feasible(self, extra: z3.BoolRef) -> bool:
-        self.solver.push()
-        self.solver.add(*self.cond, extra)
-        ok: bool = self.solver.check() == z3.sat
-        self.solver.pop()
+        ok: bool = self.solver.check(extra) == z3.sat
         return ok
+
+    def _assume(self, b: z3.BoolRef) -> None:
+        self.cond.append(b)
+        self.solver.push()
+        self.solver.add(b)
 
     def _next(self, options: int, feasible: Callable[[int], bool]) -> int:
         pos = len(self.taken)
@@ -84,33 +88,64 @@ class _Paths:
         self.taken.append(d)
         return d
 
+    def _replaying(self) -> bool:
+        return len(self.taken) < len(self.prefix)
+
     def decide(self, b: z3.BoolRef) -> bool:
+        """Decision 0 takes ``b``, 1 takes its negation. The path condition is satisfiable,
+        so when one side is infeasible the other needs no check."""
         b = z3.simplify(b)
         if z3.is_true(b):
             return True
         if z3.is_false(b):
             return False
-        d = self._next(2, lambda i: self._feasible(b if i == 0 else z3.Not(b)))
-        self.cond.append(b if d == 0 else z3.Not(b))
+        if self._replaying():
+            d = self.prefix[len(self.taken)]
+        elif not self._feasible(b):
+            d = 1
+        else:
+            d = 0
+            if self._feasible(z3.Not(b)):
+                self.pending.append([*self.taken, 1])
+        self.taken.append(d)
+        self._assume(b if d == 0 else z3.Not(b))
         return d == 0
 
     def value(self, t: z3.BitVecRef) -> int:
-        """A concrete value of ``t`` under the path condition (forks over all of them).
-        Candidates go in a fixed order so that replaying a decision prefix meets the same
-        questions in the same order."""
+        """A concrete value of ``t`` under the path condition (forks over all of them). The
+        decision is the value itself, and the feasible values are found by asking the
+        solver for one more until there is none; the run continues with the smallest, so
+        replaying a decision prefix meets the same questions in the same order."""
         t = z3.simplify(t)
         if z3.is_bv_value(t):
             return int(t.as_signed_long())
-        for k in CANDIDATES:
-            if self.decide(t == k):
-                return k
-        raise Infeasible
+        if self._replaying():
+            v = self.prefix[len(self.taken)]
+        else:
+            found: list[int] = []
+            self.solver.push()
+            while self.solver.check() == z3.sat:
+                k = int(self.solver.model().eval(t, model_completion=True).as_signed_long())
+                found.append(k)
+                self.solver.add(t != k)
+            self.solver.pop()
+            if not found:
+                raise Infeasible
+            found.sort()
+            v = found[0]
+            for other in found[1:]:
+                self.pending.append([*self.taken, other])
+        self.taken.append(v)
+        self._assume(t == v)
+        return v
 
     def run(self, fn: Callable[[], Any]) -> Iterator[tuple[list[z3.BoolRef], list[int], Any]]:
         self.pending = [[]]
         while self.pending:
             self.prefix = self.pending.pop()
             self.taken = []
+            if self.cond:
+                self.solver.pop(len(self.cond))
             self.cond = []
             try:
                 result: Any = fn()
@@ -119,6 +154,9 @@ class _Paths:
             except Infeasible:
                 continue
             yield list(self.cond), list(self.taken), result
+        if self.cond:
+            self.solver.pop(len(self.cond))
+            self.cond = []
 
 class Sym:
     """An integer-like z3 term: arithmetic builds terms, branching forks the run."""
@@ -212,7 +250,7 @@ class Sym:
 def split(shared: Any, r: Req) -> tuple[Control, list[Any]]:
     """Control part (concrete) and data vector (in ``DATA_NAMES`` order) of a request."""
     if r == DONE:
-        return ("DONE",), [shared, *([0] * (len(DATA_NAMES) - 1))]
+        return FINISHED, [shared, *([0] * (len(DATA_NAMES) - 1))]
     control: list[Any] = [r[i] for i in CONTROL_FIELDS]
     slots: list[Any] = []
     for i in STACKS:
@@ -230,7 +268,7 @@ def split(shared: Any, r: Req) -> tuple[Control, list[Any]]:
 
 def join(control: Control, data: list[Any]) -> tuple[Any, Req]:
     """Inverse of ``split``: the shared count and the request tuple."""
-    if control == ("DONE",):
+    if control == FINISHED:
         return data[0], DONE
     r: list[Any] = [0] * ba.R_LEN
     for k, i in enumerate(CONTROL_FIELDS):
@@ -309,9 +347,18 @@ def _domain(xs: tuple[z3.BitVecRef, ...], ranges: dict[str, tuple[int, ...]]
             ) -> list[z3.BoolRef]:
     return [in_domain(x, ranges[n]) for x, n in zip(xs, DATA_NAMES, strict=True)]
 
-def build(variant: Variant, rtype: str) -> System:
+Candidate = dict[Control, set[tuple[int, ...]]]  # data vectors per control location
+
+
+def build(variant: Variant, rtype: str, within: Candidate | None = None) -> System:
     """The rules of one request of type ``rtype``, by symbolic runs of the step function
-    from every control location reachable from the start."""
+    from every control location reachable from the start.
+
+    With ``within`` (a candidate invariant: data vectors per location), each location's
+    rules are derived only for the data the candidate allows there: fields it fixes stay
+    concrete, the others range over exactly its vectors. Those rules are the semantics on
+    the candidate, which is all an inductiveness check needs (a step leaving the candidate
+    is still a rule, with a target outside it), and they are far fewer."""
     model = BackingAio(variant)
     xs = tuple(z3.BitVec(n, WIDTH) for n in DATA_NAMES)
     init_c, init_d = split(1, model.new_request(rtype))
@@ -319,27 +366,76 @@ def build(variant: Variant, rtype: str) -> System:
     seen = {init_c}
     todo = [init_c]
     system.controls.append(init_c)
+    solver = z3.Solver()
+    solver.add(*_domain(xs, _ranges(model)))
     while todo:
         c = todo.pop()
-        if c == ("DONE",):
+        if c == FINISHED:
             continue
-        for rule in _rules_at(model, c, xs):
+        if within is not None:
+            if c not in within:
+                continue  # outside the candidate: the check reports the rule leading here
+            rules = _rules_within(model, c, xs, solver, within[c])
+        else:
+            rules = _rules_at(model, c, xs, solver)
+        for rule in rules:
             system.rules.append(rule)
             if rule.dst is not None and rule.dst not in seen:
                 seen.add(rule.dst)
                 system.controls.append(rule.dst)
                 todo.append(rule.dst)
+    if FINISHED in seen:
+        system.rules.extend(_final_rules(model, xs, solver))
     return system
 
-def _rules_at(model: BackingAio, c: Control, xs: tuple[z3.BitVecRef, ...]) -> Iterator[Rule]:
-    paths = _Paths(_domain(xs, _ranges(model)))
-    _, r0 = join(c, [Sym(x, paths) for x in xs])
+
+def _final_rules(model: BackingAio, xs: tuple[z3.BitVecRef, ...], solver: z3.Solver
+                 ) -> Iterator[Rule]:
+    """When the request has finished, the run ends and the model judges the shared file's
+    count (``final_violations``): one violation rule per property it can break."""
+    paths = _Paths(solver)
+
+    def judge() -> list[Violation]:
+        return model.final_violations((Sym(xs[0], paths), DONE))
+
+    for cond, _taken, found in paths.run(judge):
+        guard = z3.simplify(z3.And(*cond)) if cond else z3.BoolVal(True)
+        for v in found:
+            yield Rule(FINISHED, END_ACTOR, "", guard, None, None, v)
+
+def _rules_within(model: BackingAio, c: Control, xs: tuple[z3.BitVecRef, ...],
+                  solver: z3.Solver, vectors: set[tuple[int, ...]]) -> Iterator[Rule]:
+    # the shared file's count stays symbolic over its whole range: the any-N argument
+    # asks how a rule behaves when other requests hold more references
+    fixed = {j: vec[j] for vec in vectors for j in range(1, len(xs))
+             if len({v[j] for v in vectors}) == 1}
+    solver.push()
+    solver.add(*(x == v for j, x in enumerate(xs) for v in [fixed.get(j)] if v is not None))
+    solver.add(z3.Or(*(z3.And(*(xs[j] == v for j, v in enumerate(vec) if j not in fixed
+                               and j != 0))
+                       for vec in sorted(vectors))))
+    try:
+        yield from _rules_at(model, c, xs, solver, fixed)
+    finally:
+        solver.pop()
+
+
+def _rules_at(model: BackingAio, c: Control, xs: tuple[z3.BitVecRef, ...],
+              solver: z3.Solver, fixed: dict[int, int] | None = None) -> Iterator[Rule]:
+    """The rules at ``c``; the data fields in ``fixed`` are known and run concretely."""
+    paths = _Paths(solver)
+    fixed = fixed or {}
+
+    def fresh() -> list[Any]:
+        return [fixed[j] if j in fixed else Sym(x, paths) for j, x in enumerate(xs)]
+
+    _, r0 = join(c, fresh())
     actors = model.enabled_actors(r0)  # depends on control only
     for actor in actors:
         choice_box: list[str] = []
 
         def one_step(actor: str = actor, box: list[str] = choice_box) -> Any:
-            shared, r = join(c, [Sym(x, paths) for x in xs])
+            shared, r = join(c, fresh())
             options = model.choices(r, actor)
             pick = paths._next(len(options), lambda _i: True)
             box[:] = [options[pick]]
@@ -348,7 +444,7 @@ def _rules_at(model: BackingAio, c: Control, xs: tuple[z3.BitVecRef, ...]) -> It
             if ba.request_done(nr):
                 ends = model.request_end_violations(nr)
                 if ends:
-                    raise ends[0]
+                    return ends  # every property the end breaks: one rule each
                 nr = DONE
             dst, data = split(s.shared, nr)
             # control must be concrete: any symbolic leftover (a procedure index read from
@@ -360,6 +456,10 @@ def _rules_at(model: BackingAio, c: Control, xs: tuple[z3.BitVecRef, ...]) -> It
             choice = choice_box[0] if choice_box else ""
             if isinstance(result, Violation):
                 yield Rule(c, actor, choice, guard, None, None, result)
+                continue
+            if isinstance(result, list):
+                for v in result:
+                    yield Rule(c, actor, choice, guard, None, None, v)
                 continue
             dst, data = result
             yield Rule(c, actor, choice, guard, dst, tuple(_term(d) for d in data))
@@ -390,29 +490,37 @@ def agrees_with_model(system: System, limit: int | None = None) -> list[str]:
     start = (1, model.new_request(system.rtype))
     seen = {start}
     todo = [start]
+    def props(rules: list[Rule]) -> set[str]:
+        return {rule.violation.prop for rule in rules if rule.violation is not None}
+
     while todo and (limit is None or len(seen) < limit):
         state = todo.pop()
         r = state[1]
-        if r == DONE:
-            continue
         c, data = split(state[0], r)
         subst = [(x, z3.BitVecVal(int(d), WIDTH)) for x, d in zip(xs, data, strict=True)]
+        if r == DONE:
+            final = [rule for rule in by_src.get((FINISHED, END_ACTOR, ""), [])
+                     if z3.is_true(z3.simplify(z3.substitute(rule.guard, *subst)))]
+            if props(final) != {v.prop for v in model.final_violations(state)}:
+                problems.append(f"finished with shared={state[0]}: the final rules disagree")
+            continue
         for actor in model.enabled_actors(r):
             for choice in model.choices(r, actor):
                 got = model.apply(state, ba.Action(0, actor, choice))
                 matches = [rule for rule in by_src.get((c, actor, choice), [])
                            if z3.is_true(z3.simplify(z3.substitute(rule.guard, *subst)))]
                 where = f"{c!r} {actor} {choice!r}"
+                if isinstance(got, list):
+                    if props(matches) != {v.prop for v in got} or any(
+                            rule.violation is None for rule in matches):
+                        problems.append(f"{where}: the model breaks "
+                                        f"{sorted({v.prop for v in got})}, the rules "
+                                        f"{sorted(props(matches))}")
+                    continue
                 if len(matches) != 1:
                     problems.append(f"{where}: {len(matches)} rules apply")
                     continue
                 rule = matches[0]
-                if isinstance(got, list):
-                    if rule.violation is None or rule.violation.prop not in {
-                            v.prop for v in got}:
-                        problems.append(f"{where}: the model breaks {got[0].prop}, the rule "
-                                        "does not")
-                    continue
                 if rule.violation is not None:
                     problems.append(f"{where}: the rule breaks {rule.violation.prop}, the "
                                     "model does not")

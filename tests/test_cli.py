@@ -120,3 +120,20 @@ def test_usage_errors_exit_2_with_one_line(args: list[str], expected: str) -> No
     code, out, err = run(*args)
     assert code == 2, (out, err)
     assert err.count("\n") == 1 and expected in err and "Traceback" not in err
+
+
+def test_prove_with_bmc_replays_the_counterexample(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["prove", "ovl-5.6", "--types", "read", "--bmc", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    (r,) = doc["results"]
+    assert r["failed"] == ["UAF"] and r["bmc"]["failed"] == ["UAF"]
+    cx = r["bmc"]["counterexamples"]["UAF"]
+    assert cx["replayed"] and cx["steps"] == 18
+
+
+def test_prove_says_when_z3_cannot_decide(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["prove", "seed", "--types", "read", "--timeout", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "NOT DECIDED" in out and "prove: FAILED" in out
+    code, _out, err = run("prove", "seed", "--timeout", "0")
+    assert code == 2 and err.count("\n") == 1 and "--timeout" in err

@@ -13,7 +13,9 @@ from model.catalogue import catalogue
 
 def test_forking_explores_both_sides_of_a_branch() -> None:
     x = z3.BitVec("x", WIDTH)
-    paths = _Paths([z3.And(x >= 0, x <= 3)])
+    solver = z3.Solver()
+    solver.add(z3.And(x >= 0, x <= 3))
+    paths = _Paths(solver)
 
     def fn() -> int:
         s = Sym(x, paths)

@@ -1,0 +1,209 @@
+"""The three ways of deciding a variant must agree: the explorer (N = 1..3), bounded model
+checking with z3, and the unbounded z3 proof (one request, then any N).
+
+For each request type the z3 side derives the rules on the explorer's candidate invariant
+(``checks.symbolic.build(..., within=...)``), checks the candidate is inductive under them
+(``checks.prove``), and searches them for counterexamples (``checks.bmc``), each replayed in
+the model. Agreement means:
+
+- the same set of broken properties from the explorer with one request, from BMC and from
+  the proof (over every request type);
+- for each property BMC breaks, its shortest counterexample has the length of the
+  explorer's shortest one for that request type (both are shortest: they must match);
+- when the proof establishes "holds for all N", the explorer finds nothing with 2 and 3
+  requests either; when a variant fails for one request, the explorer's findings with more
+  requests include those.
+
+Anything z3 leaves undecided (unknown, a timeout, a counterexample the model does not
+replay, a candidate that is not inductive) is a disagreement: never a pass.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from checks.bmc import bmc
+from checks.explorer import explore
+from checks.gate import terminal_progress
+from checks.prove import candidate, prove
+from checks.symbolic import build
+from checks.usage import OneLineParser, UsageError
+from model.backing_aio import REQUEST_TYPES
+from model.catalogue import catalogue
+from model.lang import Variant
+from model.mutants import mutants
+from model.properties import PROPERTY_IDS
+
+
+def _names(props: Iterable[str]) -> str:
+    got = sorted(props, key=PROPERTY_IDS.index)
+    return ",".join(got) if got else "holds"
+
+
+@dataclass
+class Verdicts:
+    """Plain data (it crosses process boundaries): what each way decided."""
+
+    variant: str
+    explorer: dict[int, frozenset[str]] = field(default_factory=dict)  # by N
+    explorer_lengths: dict[tuple[str, str], int] = field(default_factory=dict)  # (type, prop)
+    bmc: dict[str, frozenset[str]] = field(default_factory=dict)  # by request type
+    bmc_lengths: dict[tuple[str, str], int] = field(default_factory=dict)
+    proofs: dict[str, frozenset[str]] = field(default_factory=dict)  # by request type
+    proved_all_n: dict[str, bool] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def bmc_failed(self) -> frozenset[str]:
+        return frozenset(p for failed in self.bmc.values() for p in failed)
+
+    @property
+    def proof_failed(self) -> frozenset[str]:
+        return frozenset(p for failed in self.proofs.values() for p in failed)
+
+    @property
+    def all_n(self) -> bool:
+        return bool(self.proved_all_n) and all(self.proved_all_n.values())
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def line(self) -> str:
+        one = self.explorer.get(1, frozenset())
+        z3_text = ("holds for all N" if self.all_n else _names(self.proof_failed))
+        mark = "ok  " if self.ok else "DIFF"
+        return (f"{mark} {self.variant:<58} explorer {_names(one):<24} bmc "
+                f"{_names(self.bmc_failed):<24} proof {z3_text}  ({self.seconds:.1f} s)")
+
+
+def decide(variant: Variant, max_requests: int = 3,
+           types: Sequence[str] = REQUEST_TYPES, lemmas: bool = False) -> Verdicts:
+    started = time.perf_counter()
+    out = Verdicts(variant.name)
+    for n in range(1, max_requests + 1):
+        out.explorer[n] = explore(variant, n).failed
+    for rtype in types:
+        single = explore(variant, 1, kinds=[rtype])
+        for prop in single.failed:
+            out.explorer_lengths[(rtype, prop)] = len(single.counterexample(prop).actions)
+        inv = candidate(variant, rtype)
+        system = build(variant, rtype, within=inv)
+        proof = prove(variant, rtype, system=system)
+        # a candidate proved inductive may strengthen the search (same answers, faster)
+        found = bmc(variant, rtype, system=system,
+                    lemmas=inv if lemmas and not proof.not_inductive else None)
+        out.proofs[rtype] = proof.failed
+        out.proved_all_n[rtype] = proof.proved_all_n
+        out.bmc[rtype] = found.failed
+        out.bmc_lengths.update({(rtype, p): f.length for p, f in found.findings.items()})
+        for why in (*proof.unknown, *proof.not_inductive, *found.unknown,
+                    *found.replay_errors):
+            out.problems.append(f"{rtype}: {why}")
+        if found.failed != single.failed or proof.failed != single.failed:
+            out.problems.append(f"{rtype}: explorer {_names(single.failed)}, bmc "
+                                f"{_names(found.failed)}, proof {_names(proof.failed)}")
+        for prop, f in found.findings.items():
+            want = out.explorer_lengths.get((rtype, prop))
+            if want is not None and f.length != want:
+                out.problems.append(f"{rtype}: {prop} in {f.length} steps by bmc, "
+                                    f"{want} by the explorer")
+        if not single.failed and not proof.proved_all_n and not proof.unknown:
+            out.problems.append(f"{rtype}: holds for one request but the any-N argument "
+                                f"failed: {'; '.join(proof.all_n[:2])}")
+    one = out.explorer[1]
+    if out.bmc_failed != one or out.proof_failed != one:
+        out.problems.append(f"explorer {_names(one)}, bmc {_names(out.bmc_failed)}, proof "
+                            f"{_names(out.proof_failed)}")
+    for n in range(2, max_requests + 1):
+        more = out.explorer[n]
+        if out.all_n and more:
+            out.problems.append(f"proved for all N, but the explorer breaks {_names(more)} "
+                                f"with {n} requests")
+        if not one <= more:
+            out.problems.append(f"the explorer loses {_names(one - more)} with {n} requests")
+    out.seconds = time.perf_counter() - started
+    return out
+
+
+def _decide(args: tuple[Variant, int, bool]) -> Verdicts:
+    variant, max_requests, lemmas = args
+    return decide(variant, max_requests, lemmas=lemmas)
+
+
+def decide_all(variants: Sequence[Variant], max_requests: int = 3, jobs: int | None = None,
+               progress: Callable[[int, int], None] | None = None,
+               lemmas: bool = False) -> list[Verdicts]:
+    names = set(catalogue())
+    # catalogue entries are always searched without lemmas: the plain bounded search
+    work = [(v, max_requests, lemmas and v.name not in names) for v in variants]
+    jobs = jobs or os.cpu_count() or 1
+    out: list[Verdicts] = []
+    if jobs > 1 and len(work) > 2 and "fork" in multiprocessing.get_all_start_methods():
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            for i, v in enumerate(pool.imap(_decide, work), 1):
+                out.append(v)
+                if progress is not None:
+                    progress(i, len(work))
+    else:
+        for i, w in enumerate(work, 1):
+            out.append(_decide(w))
+            if progress is not None:
+                progress(i, len(work))
+    return out
+
+
+def selection(which: str) -> list[Variant]:
+    """``catalogue``, ``mutants`` (of every good variant), or ``all``."""
+    cat = catalogue()
+    chosen: list[Variant] = []
+    if which in ("catalogue", "all"):
+        chosen.extend(cat.values())
+    if which in ("mutants", "all"):
+        chosen.extend(m.variant for v in cat.values() if not v.expect for m in mutants(v))
+    return chosen
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = OneLineParser(prog="python -m checks.agree", description=(
+        "Explorer (N = 1..3), bounded z3 and unbounded z3 must give the same verdict."))
+    ap.add_argument("which", nargs="?", default="catalogue",
+                    choices=("catalogue", "mutants", "all"))
+    ap.add_argument("--limit", type=int, default=None, help="only the first N variants")
+    ap.add_argument("--every", type=int, default=1,
+                    help="only every K-th variant (a deterministic sample)")
+    ap.add_argument("--pure", action="store_true",
+                    help="search mutants without the proved invariant as lemmas (slower)")
+    ap.add_argument("--out", default=None, help="also write the lines to this file")
+    try:
+        args = ap.parse_args(argv)
+    except UsageError as e:
+        print(f"agree: {e}", file=sys.stderr)
+        return 2
+    if args.every < 1:
+        print("agree: --every must be at least 1", file=sys.stderr)
+        return 2
+    variants = selection(args.which)[:: args.every][: args.limit]
+    started = time.perf_counter()
+    results = decide_all(variants, progress=terminal_progress(), lemmas=not args.pure)
+    lines = [r.line() for r in results]
+    for r in results:
+        lines.extend(f"     {p}" for p in r.problems)
+    bad = [r for r in results if not r.ok]
+    lines.append(f"{len(results)} variants, {len(bad)} disagreements, "
+                 f"{time.perf_counter() - started:.0f} s")
+    print("\n".join(lines))
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write("\n".join(lines) + "\n")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,54 @@
+"""The explorer (N = 1..3), bounded z3 and the unbounded z3 proof give the same verdict
+and the same properties, on the catalogue and on mutants; the gate's z3 section fails when
+a variant stops meeting its verdict or z3 cannot decide."""
+
+from __future__ import annotations
+
+import pytest
+
+from checks.agree import decide, decide_all, main, selection
+from checks.gate import check_z3
+from model.catalogue import catalogue
+from model.mutants import Mutant, mutants
+
+
+def _mutant(name: str) -> Mutant:
+    return next(m for v in catalogue().values() for m in mutants(v) if m.name == name)
+
+
+def test_a_killed_mutant_is_found_by_all_three_ways_alike() -> None:
+    m = _mutant("seed:delete:backing_file_read_iter#13(call)")
+    d = decide(m.variant, lemmas=True)
+    assert d.ok, d.problems
+    assert "LEAK" in d.explorer[1]
+    assert d.bmc_failed == d.proof_failed == d.explorer[1]
+    assert d.bmc_lengths == {k: v for k, v in d.explorer_lengths.items()}
+
+
+def test_the_gate_z3_section_fails_a_variant_that_breaks_its_verdict() -> None:
+    m = _mutant("seed:delete:backing_file_read_iter#13(call)")  # expected: holds
+    (row,) = check_z3([m.variant])
+    assert not row.ok and "LEAK" in row.proof_failed and row.verdict().startswith("fails")
+    (good,) = check_z3([catalogue()["mainline"]])
+    assert good.ok and good.all_n and good.verdict() == "holds for all N"
+
+
+def test_bad_usage_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["nonsense"]) == 2
+    assert main(["mutants", "--every", "0"]) == 2
+    err = capsys.readouterr().err
+    assert all(line.startswith("agree:") for line in err.strip().splitlines())
+
+
+@pytest.mark.slow
+def test_explorer_bmc_and_proof_agree_on_the_catalogue_and_a_sample_of_mutants() -> None:
+    # the catalogue in full (plain bounded search), and every 20th mutant of the good
+    # variants (strengthened with the proved invariant); `make agree` runs every mutant
+    variants = selection("catalogue") + selection("mutants")[::20]
+    results = decide_all(variants, lemmas=True)
+    problems = [f"{r.variant}: {p}" for r in results for p in r.problems]
+    assert problems == []
+    by_name = {r.variant: r for r in results}
+    assert by_name["ovl-5.6"].bmc_failed == {"UAF"}
+    assert all(by_name[n].all_n for n in ("seed", "ovl-5.16", "mainline"))
+    assert any(r.explorer[1] for r in results[4:]) and len(results) > 30
