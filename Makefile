@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: check test test-fast test-slow lint bench clean diagrams report
+.PHONY: check test test-fast test-slow lint bench clean diagrams report agree kernel
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "make: $(PY) not found (Python 3.11+ is needed)" >&2; exit 2; }
@@ -33,6 +33,11 @@ bench: $(STAMP)
 	$(BIN)/python -m checks.bench --out bench/explorer.txt --proofs bench/proofs.txt
 	$(BIN)/python -m checks.conformance bench -n 100000 --backend thread --backend uring --out bench/refimpl.txt
 
+# Explorer (N = 1..3), bounded z3 and the unbounded z3 proof on the catalogue and on every
+# mutant of the good variants: the same verdicts, or exit 1 (about half an hour on 2 cores).
+agree: $(STAMP)
+	$(BIN)/python -m checks.agree all --out bench/agree.txt
+
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
@@ -42,6 +47,11 @@ diagrams: $(STAMP)
 	$(BIN)/python -m checks.diagrams all --out diagrams
 
 # One self-contained HTML page (verdicts, mutation score, z3 proofs, pictures,
-# counterexamples). The proofs take a few minutes.
+# counterexamples).
 report: $(STAMP)
 	$(BIN)/python -m checks.report --out out/report.html --proofs
+
+# The model against the running kernel (root, overlayfs, tracepoints; FUSE passthrough if
+# available): 100,000 IOs per mode, exact counts, identities; the table in bench/kernel.txt.
+kernel: $(STAMP)
+	$(BIN)/python -m kernelcheck table -n 100000 --load --out bench/kernel.txt
