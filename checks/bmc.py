@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import z3
 
+from checks.explorer import Counterexample
 from checks.prove import holds
 from checks.symbolic import (
     END_ACTOR,
@@ -38,6 +39,7 @@ from checks.symbolic import (
     build,
     split,
 )
+from checks.trace import ReplayError, Trace, check_replay, concretise
 from model.backing_aio import DONE, Action, BackingAio, State
 from model.lang import Variant
 from model.properties import PROPERTY_IDS
@@ -59,6 +61,15 @@ class Finding:
     @property
     def length(self) -> int:
         return len(self.actions)
+
+    def trace(self, variant: Variant, rtype: str, source: str = "") -> Trace:
+        """As the explorer's counterexample: a trace ``backing-aio replay`` accepts
+        (``source``: the user's file the variant came from)."""
+        model = BackingAio(variant)
+        (initial,) = model.initial_states(1, [rtype])
+        cx = Counterexample(self.prop, self.subject, self.message, variant.name, 1, initial,
+                            self.actions, self.at_end)
+        return concretise(variant, cx, source)
 
 
 @dataclass
@@ -341,7 +352,14 @@ def _counterexample(enc: _Encoding, m: z3.ModelRef, prop: str, length: int,
     if not found:
         result.replay_errors.append(f"{prop}: the model does not break it where z3 says")
         return None
-    return Finding(prop, found[0].subject, tuple(actions), at_end, found[0].message)
+    finding = Finding(prop, found[0].subject, tuple(actions), at_end, found[0].message)
+    # and through the explorer's own replay of a saved counterexample
+    try:
+        check_replay(system.variant, finding.trace(system.variant, system.rtype))
+    except ReplayError as e:
+        result.replay_errors.append(f"{prop}: the explorer's replay refuses it: {e}")
+        return None
+    return finding
 
 
 def _same_data(enc: _Encoding, m: z3.ModelRef, c: Control, state: State) -> bool:

@@ -81,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     pv.add_argument("--generic", action="store_true",
                     help="derive the rules for every data value, not only on the candidate "
                     "invariant (slower; the same verdicts)")
+    pv.add_argument("--save", metavar="DIR", type=Path, default=None,
+                    help="with --bmc: save each counterexample as DIR/VARIANT-TYPE-PROP.json "
+                    "(for backing-aio replay)")
     pv.add_argument("--timeout", type=int, default=60_000, metavar="MS",
                     help="z3's time limit per query (an answer of unknown is never a proof)")
     pv.add_argument("--json", action="store_true")
@@ -289,7 +292,10 @@ def cmd_prove(args: argparse.Namespace) -> int:
     targets = resolve(args.variant)
     if len(targets) != 1:
         raise UsageError(f"{args.variant} defines several variants: name one with FILE.py:NAME")
-    v, _source = targets[0]
+    v, source = targets[0]
+    if args.save is not None and not args.bmc:
+        raise UsageError("--save needs --bmc (it saves bounded model checking's "
+                         "counterexamples)")
     if args.timeout < 1:
         raise UsageError(f"--timeout must be a positive number of milliseconds, got "
                          f"{args.timeout}")
@@ -304,6 +310,13 @@ def cmd_prove(args: argparse.Namespace) -> int:
         extract = time.perf_counter() - started
         proof = prove(v, t, system, timeout_ms=args.timeout)
         found = bmc(v, t, system, timeout_ms=args.timeout) if args.bmc else None
+        saved: dict[str, str] = {}
+        if found is not None and args.save is not None:
+            args.save.mkdir(parents=True, exist_ok=True)
+            for prop, finding in found.findings.items():
+                path = args.save / f"{v.name}-{t}-{prop}.json".replace("/", "_")
+                save(finding.trace(v, t, source), path)
+                saved[prop] = str(path)
         results.append({
             "type": t, "proved": proof.proved, "holds_for_all_n": proof.proved_all_n,
             "failed": sorted(proof.failed), "unknown": proof.unknown,
@@ -316,7 +329,8 @@ def cmd_prove(args: argparse.Namespace) -> int:
                 "unknown": found.unknown, "replay_errors": found.replay_errors,
                 "seconds": round(found.seconds, 2),
                 "counterexamples": {p: {"subject": f.subject, "steps": f.length,
-                                        "message": f.message, "replayed": True}
+                                        "message": f.message, "replayed": True,
+                                        "saved": saved.get(p)}
                                     for p, f in found.findings.items()}},
         })
     # the verdict of the proofs against the variant's expected one

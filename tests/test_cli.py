@@ -122,13 +122,18 @@ def test_usage_errors_exit_2_with_one_line(args: list[str], expected: str) -> No
     assert err.count("\n") == 1 and expected in err and "Traceback" not in err
 
 
-def test_prove_with_bmc_replays_the_counterexample(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["prove", "ovl-5.6", "--types", "read", "--bmc", "--json"]) == 0
+def test_prove_with_bmc_replays_the_counterexample(capsys: pytest.CaptureFixture[str],
+                                                  tmp_path: Path) -> None:
+    assert main(["prove", "ovl-5.6", "--types", "read", "--bmc", "--json",
+                 "--save", str(tmp_path)]) == 0
     doc = json.loads(capsys.readouterr().out)
     (r,) = doc["results"]
     assert r["failed"] == ["UAF"] and r["bmc"]["failed"] == ["UAF"]
     cx = r["bmc"]["counterexamples"]["UAF"]
     assert cx["replayed"] and cx["steps"] == 18
+    # the saved counterexample replays in the explorer's own replay (exit 1: reproduces)
+    assert main(["replay", cx["saved"]]) == 1
+    assert "reproduces UAF" in capsys.readouterr().out
 
 
 def test_prove_says_when_z3_cannot_decide(capsys: pytest.CaptureFixture[str]) -> None:

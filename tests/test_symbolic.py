@@ -36,3 +36,14 @@ def test_rules_agree_with_the_model(name: str, rtype: str) -> None:
     assert agrees_with_model(system) == []
     if name == "ovl-5.6":
         assert any(r.violation is not None and r.violation.prop == "UAF" for r in system.rules)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["seed", "ovl-5.6", "ovl-5.16", "mainline"])
+def test_rules_on_the_candidate_agree_with_the_model(name: str) -> None:
+    from checks.prove import candidate
+
+    v = catalogue()[name]
+    for rtype in ("read", "write", "sync-read", "sync-write"):
+        system = build(v, rtype, within=candidate(v, rtype))
+        assert agrees_with_model(system) == [], (name, rtype)
