@@ -48,6 +48,11 @@ class Request:
     alloc_failed: bool = False
     wq_failed: bool = False
     lower_res: int | None = None  # the lower filesystem's result, once it produced one
+    # A write the real kernel failed (not a fault the plan injected instead of the IO): it
+    # may have written part of its range first. A misaligned O_DIRECT write on ext4 does
+    # when it spans extents: iomap checks alignment per extent, so the first extents go to
+    # disk before the misaligned one gets -EINVAL, and -EINVAL is still the result.
+    torn: bool = False
     returned: int | None = None  # what read_iter/write_iter returned
     completed: int | None = None  # what the original kiocb's ki_complete got
     ki_complete_runs: int = 0

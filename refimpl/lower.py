@@ -160,7 +160,13 @@ class LowerFs:
                 return os.preadv(io.fd, io.segments, io.pos)
             return os.pwritev(io.fd, io.segments, io.pos)
         except OSError as e:
+            if io.kind == "write":
+                self.torn(io.req)
             return -(e.errno or EIO)
+
+    def torn(self, req: int) -> None:
+        """The real kernel failed a write of ``req``: part of it may be on disk anyway."""
+        self.k.requests[req].torn = True
 
     def _align(self, iocb_flags: int) -> int:
         return self.k.dio_align if iocb_flags & IOCB_DIRECT and self.k.direct_io else 1

@@ -10,7 +10,9 @@ Both take the backend queued IO goes to (``thread`` or ``uring``, refimpl.kernel
 workspace's filesystem does real O_DIRECT (ext4 does, tmpfs does not: ``Workspace`` finds
 out, and says why not), requests with ``direct`` go through an O_DIRECT descriptor with
 page-aligned buffers, and the stress workload mixes some in, a few of them misaligned on
-purpose: those get -EINVAL from the real kernel.
+purpose: those get -EINVAL from the real kernel, possibly after part of the write reached
+the disk (iomap checks the alignment extent by extent), so the shadow copy takes what a
+failed real write left (refimpl.upper: each byte must be the old one or the written one).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ on: the properties, seen from outside the helpers, plus the bytes.
 from __future__ import annotations
 
 import mmap
+import os
 import random
 import threading
 from collections.abc import Callable
@@ -195,12 +196,38 @@ class Upper:
                 raise Finding("DATA", f"request #{r.index}: read {res} bytes at {lo}; byte "
                               f"{lo + bad} is {r.buf[bad]:#x}, the file holds "
                               f"{self.shadow[lo + bad]:#x}")
+        elif r.kind == "write" and r.torn:
+            self._torn_write(r)
         r.finished = True
         if not self.keep_buffers:
             r.buf = bytearray()
         self.k.kiocb_cachep.free(iocb)
         if self.on_finish is not None:
             self.on_finish(r)
+
+    def _torn_write(self, r: Request) -> None:
+        """A write the real kernel failed may have reached the disk in part (``torn``): the
+        result says nothing about which bytes. Each byte of its range must hold what the
+        file held or what the write wrote; the shadow copy then takes what is there. Only
+        this request touches those blocks until it is finished (run.stress), so the file
+        is read back before anything else can change them."""
+        lo, hi = r.offset, r.offset + r.length
+        fd = os.open(self.k.path, os.O_RDONLY)
+        try:
+            # A failed direct write leaves the page cache as it was; drop it, so that the
+            # read back (and every later buffered read) sees what is on disk.
+            os.posix_fadvise(fd, lo, r.length, os.POSIX_FADV_DONTNEED)
+            now = os.pread(fd, r.length, lo)
+        finally:
+            os.close(fd)
+        new = bytes(r.buf)
+        for i, b in enumerate(now):
+            if b != self.shadow[lo + i] and b != new[i]:
+                raise Finding("DATA", f"request #{r.index}: a write of {r.length} bytes at "
+                              f"{lo} failed; byte {lo + i} is now {b:#x}, neither what the "
+                              f"file held ({self.shadow[lo + i]:#x}) nor what was written "
+                              f"({new[i]:#x})")
+        self.shadow[lo:hi] = now
 
     # -- the caller's callbacks ----------------------------------------------------------
     def _callback(self, who: str) -> Request:

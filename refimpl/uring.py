@@ -208,6 +208,8 @@ class UringDevice:
             os.close(io.fd)
             if io.error:
                 res = io.error
+            elif res < 0 and io.kind == "write":
+                self.lower.torn(io.req)
             sched.deliver(lambda: done(res), f"io#{io.req}")
 
         if io.error or not io.segments:
