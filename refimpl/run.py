@@ -390,8 +390,10 @@ def _stress(cls: type[Helpers], n: int | None, workspace: Workspace, seed: int, 
     seconds = time.perf_counter() - started
     outcomes: dict[str, int] = {}
     for r in k.requests.values():
+        # the error the caller saw: returned, or given to ki_complete when queued
+        err = r.completed if r.queued else r.returned
         key = r.rtype + (" direct" if r.direct else "") + (" queued" if r.queued else "") + (
-            "" if r.returned is None or r.returned >= 0 or r.queued else f" {r.returned}")
+            f" {err}" if err is not None and err < 0 else "")
         outcomes[key] = outcomes.get(key, 0) + 1
     return StressResult(cls.name, len(k.requests), sched.steps, k.lower.ios, seconds,
                         findings, errors, file_ok, outcomes, k.lower.async_ios, backend,
