@@ -229,17 +229,18 @@ def test_no_descriptor_leaks(ws: Workspace) -> None:
 
 def test_the_v56_bug_shows_on_free_running_threads() -> None:
     """No script, no controlled scheduler: real completion threads racing the submitter
-    hit the v5.6 use-after-free within a few hundred queued IOs."""
+    hit the v5.6 use-after-free, typically within a few hundred queued IOs (the cap is
+    far above the longest of 60 measured runs, so the test does not depend on luck)."""
     from refimpl.run import stress
 
     queue_all = {**ALL_OPTIONS, "alloc": ("alloc ok",), "submit": ("queues",),
                  "complete": ("res RES",)}
     with Workspace(size=256 * BLOCK) as w:
         for seed in range(2):
-            r = stress("ovl-5.6", 3000, workspace=w, seed=seed, tasks=4, options=queue_all)
+            r = stress("ovl-5.6", 30000, workspace=w, seed=seed, tasks=4, options=queue_all)
             assert r.findings and r.findings[0].prop == "UAF", (r.requests, r.findings)
             assert "freed at ovl_aio_cleanup_handler" in r.findings[0].message
-            assert r.requests < 3000
+            assert r.requests < 30000
 
 
 # ---- the io_uring backend, real O_DIRECT, checking off ---------------------------------
@@ -336,18 +337,20 @@ def test_stress_checking_off_keeps_data(backend: str) -> None:
 @needs_uring
 def test_the_v56_bug_shows_with_uring_on_free_running_threads() -> None:
     """The io_uring reaper completes IO while the submitter, between two steps, is still
-    inside submit: the v5.6 use-after-free shows with no scheduler's help."""
+    inside submit: the v5.6 use-after-free shows with no scheduler's help. It takes longer
+    than with completion threads (60 runs: median about 400 requests, longest 3,400), so
+    the cap is 30,000 requests, which a working race detector never reaches."""
     from refimpl.run import stress
 
     queue_all = {**ALL_OPTIONS, "alloc": ("alloc ok",), "submit": ("queues",),
                  "complete": ("res RES",)}
     with Workspace(size=256 * BLOCK) as w:
         for seed in range(2):
-            r = stress("ovl-5.6", 3000, workspace=w, seed=seed, tasks=4, options=queue_all,
+            r = stress("ovl-5.6", 30000, workspace=w, seed=seed, tasks=4, options=queue_all,
                        backend="uring")
             assert r.findings and r.findings[0].prop == "UAF", (r.requests, r.findings)
             assert "freed at ovl_aio_cleanup_handler" in r.findings[0].message
-            assert r.requests < 3000
+            assert r.requests < 30000
 
 
 @needs_uring
