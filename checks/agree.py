@@ -84,7 +84,11 @@ class Verdicts:
 
 
 def decide(variant: Variant, max_requests: int = 3,
-           types: Sequence[str] = REQUEST_TYPES, lemmas: bool = False) -> Verdicts:
+           types: Sequence[str] = REQUEST_TYPES, lemmas: bool = False,
+           timeout_ms: int | None = None) -> Verdicts:
+    """``timeout_ms``: z3's limit per query (default: each engine's own); an answer of
+    unknown becomes a problem, never a verdict."""
+    limit = {} if timeout_ms is None else {"timeout_ms": timeout_ms}
     started = time.perf_counter()
     out = Verdicts(variant.name)
     for n in range(1, max_requests + 1):
@@ -95,10 +99,10 @@ def decide(variant: Variant, max_requests: int = 3,
             out.explorer_lengths[(rtype, prop)] = len(single.counterexample(prop).actions)
         inv = candidate(variant, rtype)
         system = build(variant, rtype, within=inv)
-        proof = prove(variant, rtype, system=system)
+        proof = prove(variant, rtype, system=system, **limit)
         # a candidate proved inductive may strengthen the search (same answers, faster)
         found = bmc(variant, rtype, system=system,
-                    lemmas=inv if lemmas and not proof.not_inductive else None)
+                    lemmas=inv if lemmas and not proof.not_inductive else None, **limit)
         out.proofs[rtype] = proof.failed
         out.proved_all_n[rtype] = proof.proved_all_n
         out.bmc[rtype] = found.failed
@@ -132,17 +136,17 @@ def decide(variant: Variant, max_requests: int = 3,
     return out
 
 
-def _decide(args: tuple[Variant, int, bool]) -> Verdicts:
-    variant, max_requests, lemmas = args
-    return decide(variant, max_requests, lemmas=lemmas)
+def _decide(args: tuple[Variant, int, bool, int | None]) -> Verdicts:
+    variant, max_requests, lemmas, timeout_ms = args
+    return decide(variant, max_requests, lemmas=lemmas, timeout_ms=timeout_ms)
 
 
 def decide_all(variants: Sequence[Variant], max_requests: int = 3, jobs: int | None = None,
                progress: Callable[[int, int], None] | None = None,
-               lemmas: bool = False) -> list[Verdicts]:
+               lemmas: bool = False, timeout_ms: int | None = None) -> list[Verdicts]:
     names = set(catalogue())
     # catalogue entries are always searched without lemmas: the plain bounded search
-    work = [(v, max_requests, lemmas and v.name not in names) for v in variants]
+    work = [(v, max_requests, lemmas and v.name not in names, timeout_ms) for v in variants]
     jobs = jobs or os.cpu_count() or 1
     out: list[Verdicts] = []
     if jobs > 1 and len(work) > 2 and "fork" in multiprocessing.get_all_start_methods():

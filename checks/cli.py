@@ -93,6 +93,8 @@ def _parser() -> argparse.ArgumentParser:
     gt.add_argument("--no-mutants", action="store_true")
     gt.add_argument("--no-proofs", action="store_true",
                     help="skip bounded model checking and the unbounded z3 proofs")
+    gt.add_argument("--timeout", type=int, default=None, metavar="MS",
+                    help="z3's time limit per query (an answer of unknown fails the gate)")
     gt.add_argument("--json", action="store_true")
     return p
 
@@ -379,6 +381,9 @@ def cmd_gate(args: argparse.Namespace) -> int:
     n = args.max_requests
     if not 1 <= n <= 4:
         raise UsageError(f"--max-requests must be between 1 and 4, got {n}")
+    if args.timeout is not None and args.timeout < 1:
+        raise UsageError(f"--timeout must be a positive number of milliseconds, got "
+                         f"{args.timeout}")
     if not args.json:
         print(f"{'variant':<10} {'N':>2}  {'expected':<12} {'verdict':<22} {'states':>8} "
               f"{'seconds':>8}")
@@ -398,7 +403,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
     ok = all(r.ok for r in rows)
     if report is not None:
         ok = ok and not report.unexplained and not stale
-    z3rows = [] if args.no_proofs else gatemod.check_z3(catalogue().values())
+    z3rows = [] if args.no_proofs else gatemod.check_z3(catalogue().values(), args.timeout)
     ok = ok and all(z.ok for z in z3rows)
     seconds += sum(z.seconds for z in z3rows) / max(1, os.cpu_count() or 1)
     if args.json:

@@ -152,14 +152,14 @@ def run_gate(
     return rows, report, stale, time.perf_counter() - started
 
 
-def check_z3(variants: Iterable[Variant]) -> list[Z3Row]:
+def check_z3(variants: Iterable[Variant], timeout_ms: int | None = None) -> list[Z3Row]:
     """Bounded model checking and the unbounded proof of each catalogue entry (every
     request type), which must agree with the explorer and meet the expected verdict; for a
     good variant the proof must hold for all N. Undecided (unknown) is a failure."""
     from checks.agree import decide_all  # z3 is slow to import: only when asked
 
     chosen = list(variants)
-    verdicts = decide_all(chosen)
+    verdicts = decide_all(chosen, timeout_ms=timeout_ms)
     return [Z3Row(v.name, v.expect, d.bmc_failed, d.proof_failed, d.all_n,
                   tuple(d.problems), d.seconds) for v, d in zip(chosen, verdicts, strict=True)]
 

@@ -142,3 +142,15 @@ def test_prove_says_when_z3_cannot_decide(capsys: pytest.CaptureFixture[str]) ->
     assert "NOT DECIDED" in out and "prove: FAILED" in out
     code, _out, err = run("prove", "seed", "--timeout", "0")
     assert code == 2 and err.count("\n") == 1 and "--timeout" in err
+
+
+def test_the_gate_fails_when_z3_cannot_decide(capsys: pytest.CaptureFixture[str]) -> None:
+    # one millisecond per query: z3 answers unknown, which the gate must never count as
+    # a proof (the explorer's rows still pass, so only the z3 section fails it)
+    assert main(["gate", "--no-mutants", "--max-requests", "1", "--timeout", "1"]) == 1
+    out = capsys.readouterr().out
+    z3_section = out.split("z3 (bmc and proof")[1]
+    assert z3_section.count("NOT DECIDED") == 4 and "holds for all N" not in z3_section
+    assert "gate: FAILED" in out
+    code, _out, err = run("gate", "--no-mutants", "--timeout", "0")
+    assert code == 2 and err.count("\n") == 1 and "--timeout" in err
