@@ -8,7 +8,6 @@ measured side by side on the same noisy machine.
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import statistics
@@ -17,6 +16,8 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from checks.usage import OneLineParser, UsageError
 
 _CHILD = """
 import json, resource, sys, time
@@ -67,14 +68,25 @@ def measure(variant: str, n: int, reduction: str, repeat: int) -> Measure:
     )
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    ap = OneLineParser(prog="python -m checks.bench", description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("bench/explorer.txt"))
     ap.add_argument("--variant", default="seed")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--proofs", type=Path, metavar="FILE",
                     help="also time the z3 proofs of every catalogue entry into FILE")
-    args = ap.parse_args()
+    try:
+        args = ap.parse_args(argv)
+        from model.catalogue import catalogue
+
+        if args.variant not in catalogue():
+            raise UsageError(f"unknown variant {args.variant!r} (built-in: "
+                             f"{', '.join(catalogue())})")
+        if args.repeat < 1:
+            raise UsageError(f"--repeat must be at least 1, got {args.repeat}")
+    except UsageError as e:
+        print(f"bench: {e}", file=sys.stderr)
+        return 2
     rows = []
     for n in (1, 2, 3, 4):
         rows.append((n, "auto", measure(args.variant, n, "auto", args.repeat)))

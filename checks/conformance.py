@@ -35,6 +35,7 @@ can happen, and nothing else.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -582,12 +583,11 @@ def bench(variant: str, n: int, *, checked: bool, backend: str = "thread", seed:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m checks.conformance bench [-n N] [--variant V ...] [--backend B ...]
     [--out FILE]``"""
-    import argparse
-
+    from checks.usage import OneLineParser, UsageError
     from refimpl.kernel import BACKENDS
     from refimpl.uring import unavailable
 
-    p = argparse.ArgumentParser(prog="python -m checks.conformance")
+    p = OneLineParser(prog="python -m checks.conformance")
     sub = p.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("bench", help="real-IO stress throughput, checked and unchecked")
     b.add_argument("-n", type=int, default=20_000,
@@ -598,7 +598,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     b.add_argument("--tasks", type=int, default=8)
     b.add_argument("--seed", type=int, default=1)
     b.add_argument("--out", help="also write the table to this file")
-    args = p.parse_args(argv)
+    try:
+        args = p.parse_args(argv)
+        for v in args.variant or []:
+            implementation(v)  # an unknown name is a usage error, before any IO
+        if args.n < 1 or args.tasks < 1:
+            raise UsageError("-n and --tasks must be at least 1")
+    except (UsageError, ValueError) as e:
+        print(f"conformance: {e}", file=sys.stderr)
+        return 2
     rows = []
     lines = [BENCH_HEADER]
     print(BENCH_HEADER, flush=True)

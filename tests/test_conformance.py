@@ -276,3 +276,24 @@ def test_bench_rows_checked_next_to_unchecked(tmp_path: Path) -> None:
                                       ["seed", "thread", "checked"]]
     assert int(rows[0][5]) >= 150 and rows[1][-2] == "yes" and rows[1][-1].endswith("x")
     assert any(ln.startswith("# O_DIRECT") for ln in lines)
+
+
+@pytest.mark.parametrize("argv", [["bench", "--variant", "nope"], ["bench", "-n", "0"], [],
+                                  ["bench", "--backend", "floppy"]])
+def test_bench_usage_errors_are_one_line_exit_2(argv: list[str],
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from checks.conformance import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("conformance: ")
+
+
+@pytest.mark.parametrize("argv", [["--variant", "nope"], ["--repeat", "0"], ["--bogus"]])
+def test_explorer_bench_usage_errors_are_one_line_exit_2(
+        argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from checks.bench import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("bench: ")
