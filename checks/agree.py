@@ -1,5 +1,6 @@
-"""The three ways of deciding a variant must agree: the explorer (N = 1..3), bounded model
-checking with z3, and the unbounded z3 proof (one request, then any N).
+"""The ways of deciding a variant must agree: the explorer (N = 1..3), bounded model
+checking with z3, the unbounded z3 proof (one request, then any N), and hypothesis's random
+deep runs of the model (many requests).
 
 For each request type the z3 side derives the rules on the explorer's candidate invariant
 (``checks.symbolic.build(..., within=...)``), checks the candidate is inductive under them
@@ -13,6 +14,11 @@ the model. Agreement means:
 - when the proof establishes "holds for all N", the explorer finds nothing with 2 and 3
   requests either; when a variant fails for one request, the explorer's findings with more
   requests include those.
+
+Hypothesis searches at random, so it agrees in the one way a random search can: the
+property its run breaks (replayed in the model) is one the explorer breaks too, and on a
+variant proved for all N it breaks nothing. A variant it finds nothing in while the explorer
+does is counted as a miss, not a disagreement. Its runs are derandomized: the same every time.
 
 Anything z3 leaves undecided (unknown, a timeout, a counterexample the model does not
 replay, a candidate that is not inductive) is a disagreement: never a pass.
@@ -30,8 +36,10 @@ from dataclasses import dataclass, field
 from checks.bmc import bmc
 from checks.explorer import explore
 from checks.gate import terminal_progress
+from checks.hypothesis_model import search
 from checks.prove import candidate, prove
 from checks.symbolic import build
+from checks.trace import ReplayError, check_replay
 from checks.usage import OneLineParser, UsageError
 from model.backing_aio import REQUEST_TYPES
 from model.catalogue import catalogue
@@ -56,6 +64,7 @@ class Verdicts:
     bmc_lengths: dict[tuple[str, str], int] = field(default_factory=dict)
     proofs: dict[str, frozenset[str]] = field(default_factory=dict)  # by request type
     proved_all_n: dict[str, bool] = field(default_factory=dict)
+    hypothesis: frozenset[str] = frozenset()  # the property its run broke, if any
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -75,19 +84,28 @@ class Verdicts:
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def explorer_failed(self) -> frozenset[str]:
+        return frozenset(p for failed in self.explorer.values() for p in failed)
+
+    @property
+    def hypothesis_missed(self) -> bool:
+        return bool(self.explorer_failed) and not self.hypothesis
+
     def line(self) -> str:
         one = self.explorer.get(1, frozenset())
         z3_text = ("holds for all N" if self.all_n else _names(self.proof_failed))
         mark = "ok  " if self.ok else "DIFF"
         return (f"{mark} {self.variant:<58} explorer {_names(one):<24} bmc "
-                f"{_names(self.bmc_failed):<24} proof {z3_text}  ({self.seconds:.1f} s)")
+                f"{_names(self.bmc_failed):<24} proof {z3_text:<24} hypothesis "
+                f"{_names(self.hypothesis):<20} ({self.seconds:.1f} s)")
 
 
 def decide(variant: Variant, max_requests: int = 3,
            types: Sequence[str] = REQUEST_TYPES, lemmas: bool = False,
-           timeout_ms: int | None = None) -> Verdicts:
+           timeout_ms: int | None = None, hypothesis: bool = True) -> Verdicts:
     """``timeout_ms``: z3's limit per query (default: each engine's own); an answer of
-    unknown becomes a problem, never a verdict."""
+    unknown becomes a problem, never a verdict. ``hypothesis``: run the random search too."""
     limit = {} if timeout_ms is None else {"timeout_ms": timeout_ms}
     started = time.perf_counter()
     out = Verdicts(variant.name)
@@ -132,21 +150,43 @@ def decide(variant: Variant, max_requests: int = 3,
                                 f"with {n} requests")
         if not one <= more:
             out.problems.append(f"the explorer loses {_names(one - more)} with {n} requests")
+    if hypothesis:
+        hypothesis_check(variant, out)
     out.seconds = time.perf_counter() - started
     return out
 
 
-def _decide(args: tuple[Variant, int, bool, int | None]) -> Verdicts:
-    variant, max_requests, lemmas, timeout_ms = args
-    return decide(variant, max_requests, lemmas=lemmas, timeout_ms=timeout_ms)
+def hypothesis_check(variant: Variant, out: Verdicts) -> None:
+    trace = search(variant)
+    if trace is None:
+        return
+    out.hypothesis = frozenset({trace.prop})
+    try:
+        check_replay(variant, trace)
+    except ReplayError as e:
+        out.problems.append(f"hypothesis: its {trace.prop} run does not replay: {e}")
+    if trace.prop not in out.explorer_failed:
+        out.problems.append(
+            f"hypothesis breaks {trace.prop} ({trace.subject or '-'}) in a run of "
+            f"{len(trace.kinds)} request(s), which the explorer with N <= "
+            f"{max(out.explorer)} does not" + (" (and z3 proved it for all N)"
+                                               if out.all_n else ""))
+
+
+def _decide(args: tuple[Variant, int, bool, int | None, bool]) -> Verdicts:
+    variant, max_requests, lemmas, timeout_ms, hypothesis = args
+    return decide(variant, max_requests, lemmas=lemmas, timeout_ms=timeout_ms,
+                  hypothesis=hypothesis)
 
 
 def decide_all(variants: Sequence[Variant], max_requests: int = 3, jobs: int | None = None,
                progress: Callable[[int, int], None] | None = None,
-               lemmas: bool = False, timeout_ms: int | None = None) -> list[Verdicts]:
+               lemmas: bool = False, timeout_ms: int | None = None,
+               hypothesis: bool = True) -> list[Verdicts]:
     names = set(catalogue())
     # catalogue entries are always searched without lemmas: the plain bounded search
-    work = [(v, max_requests, lemmas and v.name not in names, timeout_ms) for v in variants]
+    work = [(v, max_requests, lemmas and v.name not in names, timeout_ms, hypothesis)
+            for v in variants]
     jobs = jobs or os.cpu_count() or 1
     out: list[Verdicts] = []
     if jobs > 1 and len(work) > 2 and "fork" in multiprocessing.get_all_start_methods():
@@ -200,8 +240,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     for r in results:
         lines.extend(f"     {p}" for p in r.problems)
     bad = [r for r in results if not r.ok]
+    failing = [r for r in results if r.explorer_failed]
+    missed = [r.variant for r in results if r.hypothesis_missed]
     lines.append(f"{len(results)} variants, {len(bad)} disagreements, "
                  f"{time.perf_counter() - started:.0f} s")
+    lines.append(f"hypothesis (random, derandomized) found a broken property in "
+                 f"{len(failing) - len(missed)} of the {len(failing)} variants the explorer "
+                 f"fails" + (f"; missed: {', '.join(missed)}" if missed else ""))
     print("\n".join(lines))
     if args.out:
         with open(args.out, "w") as f:

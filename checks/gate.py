@@ -159,7 +159,7 @@ def check_z3(variants: Iterable[Variant], timeout_ms: int | None = None) -> list
     from checks.agree import decide_all  # z3 is slow to import: only when asked
 
     chosen = list(variants)
-    verdicts = decide_all(chosen, timeout_ms=timeout_ms)
+    verdicts = decide_all(chosen, timeout_ms=timeout_ms, hypothesis=False)
     return [Z3Row(v.name, v.expect, d.bmc_failed, d.proof_failed, d.all_n,
                   tuple(d.problems), d.seconds) for v, d in zip(chosen, verdicts, strict=True)]
 

@@ -28,6 +28,7 @@ from hypothesis.stateful import (
     invariant,
     precondition,
     rule,
+    run_state_machine_as_test,
 )
 
 from checks.trace import ReplayError, Step, Trace, check_replay, explain_text
@@ -241,3 +242,15 @@ def machine(variant: Variant) -> type[ModelMachine]:
     attrs: dict[str, Any] = {"variant": variant}
     name = "ModelMachine_" + "".join(c if c.isalnum() else "_" for c in variant.name)
     return type(name, (ModelMachine,), attrs)
+
+
+def search(variant: Variant, name: str = "quick") -> Trace | None:
+    """One derandomized run of the machine with profile ``name`` (the same runs every
+    time): the trace of the first property it breaks, or None when every run held. A
+    random search that finds nothing has proved nothing; what it finds is a real run."""
+    try:
+        run_state_machine_as_test(machine(variant), settings=settings(
+            profile(name), database=None, derandomize=True))
+    except Found as e:
+        return e.minimal
+    return None

@@ -1,12 +1,13 @@
 """The explorer (N = 1..3), bounded z3 and the unbounded z3 proof give the same verdict
-and the same properties, on the catalogue and on mutants; the gate's z3 section fails when
-a variant stops meeting its verdict or z3 cannot decide."""
+and the same properties, on the catalogue and on mutants, and what hypothesis's random runs
+break the explorer breaks too; the gate's z3 section fails when a variant stops meeting
+its verdict or z3 cannot decide."""
 
 from __future__ import annotations
 
 import pytest
 
-from checks.agree import decide, decide_all, main, selection
+from checks.agree import Verdicts, decide, decide_all, hypothesis_check, main, selection
 from checks.gate import check_z3
 from model.catalogue import catalogue
 from model.mutants import Mutant, mutants
@@ -23,6 +24,19 @@ def test_a_killed_mutant_is_found_by_all_three_ways_alike() -> None:
     assert "LEAK" in d.explorer[1]
     assert d.bmc_failed == d.proof_failed == d.explorer[1]
     assert d.bmc_lengths == {k: v for k, v in d.explorer_lengths.items()}
+    # hypothesis's random runs break a property the explorer breaks too
+    assert d.hypothesis and d.hypothesis <= d.explorer_failed
+
+
+def test_a_hypothesis_finding_the_explorer_lacks_is_a_disagreement() -> None:
+    # ovl-5.6 as if the explorer and z3 had found it sound: hypothesis's UAF run (a real
+    # run of the model, it replays) must then be reported, never absorbed
+    v = catalogue()["ovl-5.6"]
+    out = Verdicts(v.name, explorer={1: frozenset(), 2: frozenset(), 3: frozenset()},
+                   proved_all_n={"read": True, "write": True})
+    hypothesis_check(v, out)
+    assert out.hypothesis == {"UAF"} and not out.ok
+    assert "hypothesis breaks UAF" in out.problems[0] and "proved it for all N" in out.problems[0]
 
 
 def test_the_gate_z3_section_fails_a_variant_that_breaks_its_verdict() -> None:
@@ -49,6 +63,7 @@ def test_explorer_bmc_and_proof_agree_on_the_catalogue_and_a_sample_of_mutants()
     problems = [f"{r.variant}: {p}" for r in results for p in r.problems]
     assert problems == []
     by_name = {r.variant: r for r in results}
-    assert by_name["ovl-5.6"].bmc_failed == {"UAF"}
+    assert by_name["ovl-5.6"].bmc_failed == by_name["ovl-5.6"].hypothesis == {"UAF"}
+    assert not any(by_name[n].hypothesis for n in ("seed", "ovl-5.16", "mainline"))
     assert all(by_name[n].all_n for n in ("seed", "ovl-5.16", "mainline"))
     assert any(r.explorer[1] for r in results[4:]) and len(results) > 30
