@@ -33,8 +33,9 @@ bench: $(STAMP)
 	$(BIN)/python -m checks.bench --out bench/explorer.txt --proofs bench/proofs.txt
 	$(BIN)/python -m checks.conformance bench -n 100000 --backend thread --backend uring --out bench/refimpl.txt
 
-# Explorer (N = 1..3), bounded z3 and the unbounded z3 proof on the catalogue and on every
-# mutant of the good variants: the same verdicts, or exit 1 (about an hour on 2 cores).
+# Explorer (N = 1..3), bounded z3, the unbounded z3 proof and hypothesis on the catalogue
+# and on every mutant of the good variants: the same verdicts, or exit 1 (about an hour on
+# 2 cores).
 agree: $(STAMP)
 	$(BIN)/python -m checks.agree all --out bench/agree.txt
 
