@@ -14,11 +14,8 @@ from typing import Any, Final
 
 from kernelcheck.driver import CURRENT_POS, Driver, Op
 from kernelcheck.errors import Unavailable
+from kernelcheck.syscalls import number
 
-SYS_IO_SETUP: Final = 206  # x86_64
-SYS_IO_DESTROY: Final = 207
-SYS_IO_GETEVENTS: Final = 208
-SYS_IO_SUBMIT: Final = 209
 IOCB_CMD_PREADV: Final = 7
 IOCB_CMD_PWRITEV: Final = 8
 
@@ -82,7 +79,7 @@ class Aio(Driver):
         super().__init__(depth)
         self.ctx = ctypes.c_ulong(0)
         try:
-            _syscall(SYS_IO_SETUP, depth, ctypes.byref(self.ctx))
+            _syscall(number("io_setup"), depth, ctypes.byref(self.ctx))
         except OSError as e:
             raise Unavailable(f"io_setup failed: {e.strerror}") from None
         self.iocbs = (_Iocb * depth)()
@@ -95,13 +92,14 @@ class Aio(Driver):
         """0, or -errno if io_submit refused the IO itself (then no event comes)."""
         self.ptrs[0] = ctypes.pointer(self.iocbs[slot])
         try:
-            _syscall(SYS_IO_SUBMIT, self.ctx, 1, self.ptrs)
+            _syscall(number("io_submit"), self.ctx, 1, self.ptrs)
         except OSError as e:
             return -(e.errno or 0)
         return 0
 
     def _reap(self, out: list[int], slot_of: dict[int, int], minimum: int) -> None:
-        n = _syscall(SYS_IO_GETEVENTS, self.ctx, minimum, self.depth, self.events, None)
+        n = _syscall(number("io_getevents"), self.ctx, minimum, self.depth, self.events,
+                     None)
         for k in range(n):
             ev = self.events[k]
             out[ev.data] = int(ev.res)
@@ -143,4 +141,4 @@ class Aio(Driver):
     def close(self) -> None:
         if self._open:
             self._open = False
-            _syscall(SYS_IO_DESTROY, self.ctx)
+            _syscall(number("io_destroy"), self.ctx)

@@ -28,13 +28,13 @@ from types import TracebackType
 from typing import Final
 
 from kernelcheck.errors import Unavailable
+from kernelcheck.syscalls import number
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 _libc.ioctl.restype = ctypes.c_int
 _libc.ioctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p]
 
-SYS_PERF_EVENT_OPEN: Final = 298  # x86_64
 PERF_TYPE_TRACEPOINT: Final = 2
 PERF_SAMPLE_RAW: Final = 1 << 10
 PERF_FLAG_FD_CLOEXEC: Final = 1 << 3
@@ -102,7 +102,7 @@ def _open(tp_id: int, cpu: int, *, sample: bool = False) -> int:
         attr.sample_period = 1
         attr.sample_type = PERF_SAMPLE_RAW
         attr.wakeup_events = 1
-    fd = _libc.syscall(SYS_PERF_EVENT_OPEN, ctypes.byref(attr), -1, cpu, -1,
+    fd = _libc.syscall(number("perf_event_open"), ctypes.byref(attr), -1, cpu, -1,
                        PERF_FLAG_FD_CLOEXEC)
     if fd < 0:
         err = ctypes.get_errno()

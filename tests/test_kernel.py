@@ -207,3 +207,13 @@ def test_large_run_every_mode_identities_and_all_three_free_sites(kernel: None) 
         seen[FIRST_PUT] += r.counts.first_put
     print(f"\nfree sites seen: {seen}")
     assert seen[CLEANUP] > 0 and seen[COMPLETION_FREE] > 0, seen
+
+
+def test_system_call_numbers_are_per_architecture() -> None:
+    from kernelcheck.syscalls import number
+
+    assert number("perf_event_open", "x86_64") == 298
+    assert number("perf_event_open", "aarch64") == 241
+    assert number("io_submit", "x86_64") == 209 and number("io_submit", "aarch64") == 2
+    with pytest.raises(Unavailable, match="architecture s390x"):
+        number("io_setup", "s390x")
