@@ -34,10 +34,12 @@ from checks.symbolic import (
     WIDTH,
     Candidate,
     Control,
+    CyclicControl,
     Rule,
     System,
     build,
     split,
+    topological,
 )
 from checks.trace import ReplayError, Trace, check_replay, concretise
 from model.backing_aio import DONE, Action, BackingAio, State
@@ -101,7 +103,7 @@ class _Encoding:
         self.out: dict[Control, list[Rule]] = {c: [] for c in system.controls}
         for rule in system.rules:
             self.out[rule.src].append(rule)
-        self.order = _topological(system, self.out)
+        self.order = topological(system)
         xs = system.variables
         self.var_index = {x.get_id(): j for j, x in enumerate(xs)}
         sort = z3.BitVecSort(WIDTH)  # made once: BitVec() would make it per variable
@@ -178,39 +180,16 @@ class _Encoding:
         return z3.Or(*options) if options else z3.BoolVal(False)
 
 
-def _topological(system: System, out: dict[Control, list[Rule]]) -> list[Control]:
-    """The control locations in an order where every rule goes forward; raises
-    ``ValueError`` when the control graph has a cycle (then this encoding does not apply)."""
-    indegree = {c: 0 for c in system.controls}
-    for rules in out.values():
-        for rule in rules:
-            if rule.dst is not None:
-                indegree[rule.dst] += 1
-    ready = [c for c in system.controls if indegree[c] == 0]
-    order: list[Control] = []
-    while ready:
-        c = ready.pop()
-        order.append(c)
-        for rule in out[c]:
-            if rule.dst is not None:
-                indegree[rule.dst] -= 1
-                if indegree[rule.dst] == 0:
-                    ready.append(rule.dst)
-    if len(order) != len(system.controls):
-        raise ValueError("the control graph has a cycle")
-    return order
-
-
 def longest_path(system: System) -> int:
-    enc_out: dict[Control, list[Rule]] = {c: [] for c in system.controls}
+    """The number of steps of the longest run (``CyclicControl`` when runs are unbounded)."""
+    out: dict[Control, list[Control]] = {c: [] for c in system.controls}
     for rule in system.rules:
-        enc_out[rule.src].append(rule)
-    order = _topological(system, enc_out)
+        if rule.dst is not None:
+            out[rule.src].append(rule.dst)
     depth = {c: 0 for c in system.controls}
-    for c in order:
-        for rule in enc_out[c]:
-            if rule.dst is not None:
-                depth[rule.dst] = max(depth[rule.dst], depth[c] + 1)
+    for c in topological(system):
+        for dst in out[c]:
+            depth[dst] = max(depth[dst], depth[c] + 1)
     return max(depth.values()) + 1  # the last step may be one that breaks a property
 
 
@@ -224,7 +203,16 @@ def bmc(variant: Variant, rtype: str, system: System | None = None,
     so the answers do not change; the solver just has far less to rule out."""
     started = time.perf_counter()
     system = system or build(variant, rtype)
-    result = BmcResult(variant.name, rtype, longest_path(system))
+    try:
+        bound = longest_path(system)
+    except CyclicControl:
+        result = BmcResult(variant.name, rtype, 0)
+        result.unknown.append("the control graph has a cycle: no bound covers every run, "
+                              "so a bounded search decides nothing")
+        result.seconds = time.perf_counter() - started
+        return result
+    result = BmcResult(variant.name, rtype, bound)
+    result.unknown.extend(system.unknown)
     enc = _Encoding(system)
     if lemmas is not None:
         result.lemmas = True
@@ -267,6 +255,9 @@ def bmc(variant: Variant, rtype: str, system: System | None = None,
         if result.unknown:
             continue
         if _check(solver, result, enc.bad_within(prop, lo), prop) != z3.sat:
+            if not result.unknown:  # the search said a run exists: it must be found
+                result.replay_errors.append(f"{prop}: z3 broke it within the bound but "
+                                            f"found no run of {lo} steps")
             continue
         model = solver.model()
         finding = _counterexample(enc, model, prop, lo, result)

@@ -31,12 +31,15 @@ from checks.symbolic import (
     DATA_NAMES,
     END_ACTOR,
     FINISHED,
+    SHARED_TOP,
     Candidate,
     Control,
+    CyclicControl,
     Rule,
     System,
     build,
     split,
+    topological,
 )
 from model.backing_aio import DONE, Action, BackingAio
 from model.lang import Variant
@@ -181,6 +184,15 @@ def prove(variant: Variant, rtype: str, system: System | None = None,
     f = _Invariant(system, inv)
     solver = z3.Solver()
     solver.set("timeout", timeout_ms)
+    proof.unknown.extend(system.unknown)
+    try:
+        topological(system)
+    except CyclicControl:
+        # "some rule can be taken everywhere" shows every run can end only when every
+        # step moves forward (the location is then a ranking function); with a cycle a
+        # run may go round for ever, which this proof cannot rule out
+        proof.unknown.append("TERMINATES: the control graph has a cycle, so no step "
+                             "measure shows that every run ends; not proved")
     if system.init_data not in inv.get(system.init_control, set()):
         proof.not_inductive.append("the initial state is outside the invariant")
     at: dict[Control, list[Rule]] = {}
@@ -234,11 +246,23 @@ def _all_n(system: System, proof: Proof, solver: z3.Solver, f: _Invariant) -> No
         if rule.src not in proof.invariant or rule.actor == END_ACTOR:
             continue  # the final judgement is of the total count, argued above
         label = f"{describe_location(system, rule.src)} / {rule.actor} {rule.choice!r}"
+        # Beyond the checked counts, by a cutoff: every test of the count must compare
+        # it (plus a constant) with a constant, so from some count on each test answers
+        # the same; below SHARED_TOP z3 checks every count, above it nothing changes.
+        cutoff = _cutoff(rule, xs[SHARED])
+        if cutoff is None:
+            proof.all_n.append(f"{label}: uses the shared count other than by comparing "
+                               "it with a constant: no cutoff, not proved for all N")
+            continue
+        if cutoff > SHARED_TOP:
+            proof.all_n.append(f"{label}: tests the shared count against {cutoff - 1}, "
+                               f"beyond the {SHARED_TOP} the rules were derived for")
+            continue
         # the same rule with other requests holding references: shared = own + others >= own
         moved = [(xs[SHARED], more)]
         same_guard = rule.guard == z3.substitute(rule.guard, *moved)
         solver.push()
-        solver.add(f.now(rule.src), more >= xs[SHARED], more <= 12)
+        solver.add(f.now(rule.src), more >= xs[SHARED], more <= SHARED_TOP)
         claims = [same_guard]
         if rule.update is not None:
             u = rule.update
@@ -251,6 +275,72 @@ def _all_n(system: System, proof: Proof, solver: z3.Solver, f: _Invariant) -> No
         if _check(solver, proof, f"{label} / any N") == z3.sat:
             proof.all_n.append(f"{label}: depends on other requests' share of the file")
         solver.pop()
+
+
+_COMPARE: dict[int, str] = {
+    z3.Z3_OP_SLEQ: "<=", z3.Z3_OP_SLT: "<", z3.Z3_OP_SGEQ: ">=", z3.Z3_OP_SGT: ">",
+    z3.Z3_OP_EQ: "==", z3.Z3_OP_DISTINCT: "!=",
+}
+
+
+def _mentions(e: z3.ExprRef, x: z3.ExprRef) -> bool:
+    return any(z3.eq(v, x) for v in z3.z3util.get_vars(e))
+
+
+def _offset(e: z3.ExprRef, x: z3.ExprRef) -> int | None:
+    """``e`` as ``x + k``: k; None for any other shape."""
+    if z3.eq(e, x):
+        return 0
+    if z3.is_app_of(e, z3.Z3_OP_BADD) and e.num_args() == 2:
+        a, b = e.children()
+        if z3.eq(a, x) and z3.is_bv_value(b):
+            return int(b.as_signed_long())
+        if z3.eq(b, x) and z3.is_bv_value(a):
+            return int(a.as_signed_long())
+    return None
+
+
+def _tests(e: z3.ExprRef, x: z3.ExprRef, out: list[int]) -> bool:
+    """Collect, for each test of ``x`` in ``e`` (``x + k`` compared with a constant c,
+    signed), the count c - k + 1 from which its answer no longer changes. False when
+    ``x`` occurs in ``e`` anywhere else."""
+    if not _mentions(e, x):
+        return True
+    if not z3.is_app(e) or z3.eq(e, x):
+        return False
+    if e.decl().kind() in _COMPARE and e.num_args() == 2:
+        a, b = e.children()
+        if _mentions(a, x) == _mentions(b, x):
+            return False
+        term, const = (a, b) if _mentions(a, x) else (b, a)
+        k = _offset(term, x)
+        if k is None or not z3.is_bv_value(const):
+            return False
+        out.append(int(const.as_signed_long()) - k + 1)
+        return True
+    return all(_tests(c, x, out) for c in e.children())
+
+
+def _moves(e: z3.ExprRef, x: z3.ExprRef, out: list[int]) -> bool:
+    """The new count: ``x + k``, or a choice between such by tests (``_tests``)."""
+    if _offset(e, x) is not None or not _mentions(e, x):
+        return True
+    if z3.is_app_of(e, z3.Z3_OP_ITE):
+        c, a, b = e.children()
+        return _tests(c, x, out) and _moves(a, x, out) and _moves(b, x, out)
+    return False
+
+
+def _cutoff(rule: Rule, x: z3.ExprRef) -> int | None:
+    """The count from which the rule's every test of the shared count ``x`` gives the
+    same answer (so the rule behaves the same for every larger count), or None when the
+    rule uses the count in another way."""
+    out: list[int] = []
+    ok = _tests(rule.guard, x, out)
+    if rule.update is not None:
+        ok = ok and _moves(rule.update[SHARED], x, out) and all(
+            _tests(u, x, out) for k, u in enumerate(rule.update) if k != SHARED)
+    return max(out, default=0) if ok else None
 
 
 def describe_location(system: System, c: Control) -> str:
@@ -312,6 +402,10 @@ def relational_invariant(proof: Proof, system: System) -> str | None:
     sites = _put_sites(proof, system)
     if not sites:
         return None
+    try:
+        topological(system)
+    except CyclicControl:
+        return None  # "still to come" is a walk forward: defined on acyclic control only
     out: dict[Control, list[tuple[int, Control | None]]] = {}
     for k, rule in enumerate(system.rules):
         out.setdefault(rule.src, []).append((k, rule.dst))

@@ -30,6 +30,9 @@ from model.lang import Variant
 from model.properties import Violation
 
 WIDTH = 8  # bits per data field: counts and enums are small; signed, so -1 fits
+# The largest shared-file count the rules are derived for (other requests' references
+# included); checks.prove's any-N argument extends them beyond it by a cutoff.
+SHARED_TOP = 12
 
 # Request fields that are control (kept concrete). Everything else is data.
 CONTROL_FIELDS = (ba.R_KIND, ba.R_SUBST, ba.R_LOWER, ba.R_COMPST, ba.R_WORKST)
@@ -56,18 +59,24 @@ class Infeasible(Exception):
 class _Paths:
     """Runs a function again and again, once per feasible sequence of decisions."""
 
-    def __init__(self, solver: z3.Solver) -> None:
+    def __init__(self, solver: z3.Solver, unknown: list[str]) -> None:
         # the solver holds the data domain at its base level; each decision of the current
         # run is one more level, so a feasibility question costs one check, no re-assertion
         self.solver = solver
+        # where z3 could not tell whether a path is feasible: the path is kept (a rule too
+        # many is harmless), and whoever uses the rules reports the derivation undecided
+        self.unknown = unknown
         self.prefix: list[int] = []
         self.taken: list[int] = []
         self.cond: list[z3.BoolRef] = []
         self.pending: list[list[int]] = []
 
     def _feasible(self, extra: z3.BoolRef) -> bool:
-        ok: bool = self.solver.check(extra) == z3.sat
-        return ok
+        answer = self.solver.check(extra)
+        if answer == z3.unknown:
+            self.unknown.append(f"deriving the rules: z3 answered unknown on {extra} "
+                                f"({self.solver.reason_unknown()})")
+        return bool(answer != z3.unsat)
 
     def _assume(self, b: z3.BoolRef) -> None:
         self.cond.append(b)
@@ -124,10 +133,13 @@ class _Paths:
         else:
             found: list[int] = []
             self.solver.push()
-            while self.solver.check() == z3.sat:
+            while (answer := self.solver.check()) == z3.sat:
                 k = int(self.solver.model().eval(t, model_completion=True).as_signed_long())
                 found.append(k)
                 self.solver.add(t != k)
+            if answer == z3.unknown:  # values may be missing: the rules are incomplete
+                self.unknown.append(f"deriving the rules: z3 answered unknown listing the "
+                                    f"values of {t} ({self.solver.reason_unknown()})")
             self.solver.pop()
             if not found:
                 raise Infeasible
@@ -307,6 +319,9 @@ class System:
     init_data: tuple[int, ...]
     rules: list[Rule] = field(default_factory=list)
     controls: list[Control] = field(default_factory=list)
+    # z3 could not decide a question while deriving the rules: they may be incomplete,
+    # so nothing proved on them counts (checks.prove and checks.bmc report these)
+    unknown: list[str] = field(default_factory=list)
 
     def control_id(self, c: Control) -> int:
         return self.controls.index(c)
@@ -325,7 +340,7 @@ def _ranges(model: BackingAio) -> dict[str, tuple[int, ...]]:
 
     out = {name: span(0, 7) for name in DATA_NAMES}  # counters, values, small numbers
     out.update({
-        "shared": span(-2, 12), "env": span(0, 63), "returned": span(0, 6),
+        "shared": span(-2, SHARED_TOP), "env": span(0, 63), "returned": span(0, 6),
         "wrapper": span(0, 2), "ref": span(0, 8), "fields": span(0, 15),
         "ki_complete": named_by("set_ki_complete"), "work_proc": named_by("queue_work"),
         "aio_res": span(0, 6), "aio_fd": span(0, 5), "clone_file": span(0, 2),
@@ -375,9 +390,9 @@ def build(variant: Variant, rtype: str, within: Candidate | None = None) -> Syst
         if within is not None:
             if c not in within:
                 continue  # outside the candidate: the check reports the rule leading here
-            rules = _rules_within(model, c, xs, solver, within[c])
+            rules = _rules_within(model, c, xs, solver, within[c], system.unknown)
         else:
-            rules = _rules_at(model, c, xs, solver)
+            rules = _rules_at(model, c, xs, solver, system.unknown)
         for rule in rules:
             system.rules.append(rule)
             if rule.dst is not None and rule.dst not in seen:
@@ -385,15 +400,15 @@ def build(variant: Variant, rtype: str, within: Candidate | None = None) -> Syst
                 system.controls.append(rule.dst)
                 todo.append(rule.dst)
     if FINISHED in seen:
-        system.rules.extend(_final_rules(model, xs, solver))
+        system.rules.extend(_final_rules(model, xs, solver, system.unknown))
     return system
 
 
-def _final_rules(model: BackingAio, xs: tuple[z3.BitVecRef, ...], solver: z3.Solver
-                 ) -> Iterator[Rule]:
+def _final_rules(model: BackingAio, xs: tuple[z3.BitVecRef, ...], solver: z3.Solver,
+                 unknown: list[str]) -> Iterator[Rule]:
     """When the request has finished, the run ends and the model judges the shared file's
     count (``final_violations``): one violation rule per property it can break."""
-    paths = _Paths(solver)
+    paths = _Paths(solver, unknown)
 
     def judge() -> list[Violation]:
         return model.final_violations((Sym(xs[0], paths), DONE))
@@ -404,7 +419,8 @@ def _final_rules(model: BackingAio, xs: tuple[z3.BitVecRef, ...], solver: z3.Sol
             yield Rule(FINISHED, END_ACTOR, "", guard, None, None, v)
 
 def _rules_within(model: BackingAio, c: Control, xs: tuple[z3.BitVecRef, ...],
-                  solver: z3.Solver, vectors: set[tuple[int, ...]]) -> Iterator[Rule]:
+                  solver: z3.Solver, vectors: set[tuple[int, ...]], unknown: list[str]
+                  ) -> Iterator[Rule]:
     # the shared file's count stays symbolic over its whole range: the any-N argument
     # asks how a rule behaves when other requests hold more references
     fixed = {j: vec[j] for vec in vectors for j in range(1, len(xs))
@@ -415,15 +431,16 @@ def _rules_within(model: BackingAio, c: Control, xs: tuple[z3.BitVecRef, ...],
                                and j != 0))
                        for vec in sorted(vectors))))
     try:
-        yield from _rules_at(model, c, xs, solver, fixed)
+        yield from _rules_at(model, c, xs, solver, unknown, fixed)
     finally:
         solver.pop()
 
 
 def _rules_at(model: BackingAio, c: Control, xs: tuple[z3.BitVecRef, ...],
-              solver: z3.Solver, fixed: dict[int, int] | None = None) -> Iterator[Rule]:
+              solver: z3.Solver, unknown: list[str], fixed: dict[int, int] | None = None
+              ) -> Iterator[Rule]:
     """The rules at ``c``; the data fields in ``fixed`` are known and run concretely."""
-    paths = _Paths(solver)
+    paths = _Paths(solver, unknown)
     fixed = fixed or {}
 
     def fresh() -> list[Any]:
@@ -535,3 +552,33 @@ def agrees_with_model(system: System, limit: int | None = None) -> list[str]:
                     seen.add(got)
                     todo.append(got)
     return problems
+
+
+class CyclicControl(ValueError):
+    """The control graph has a cycle: a run may return to a location."""
+
+
+def topological(system: System) -> list[Control]:
+    """The control locations in an order where every rule goes forward; raises
+    ``CyclicControl`` when the control graph has a cycle. Acyclic control is what makes
+    the location a ranking function (every step moves forward: every run is finite) and
+    the longest path a bound on every run."""
+    out: dict[Control, list[Rule]] = {c: [] for c in system.controls}
+    indegree = {c: 0 for c in system.controls}
+    for rule in system.rules:
+        out[rule.src].append(rule)
+        if rule.dst is not None:
+            indegree[rule.dst] += 1
+    ready = [c for c in system.controls if indegree[c] == 0]
+    order: list[Control] = []
+    while ready:
+        c = ready.pop()
+        order.append(c)
+        for rule in out[c]:
+            if rule.dst is not None:
+                indegree[rule.dst] -= 1
+                if indegree[rule.dst] == 0:
+                    ready.append(rule.dst)
+    if len(order) != len(system.controls):
+        raise CyclicControl("the control graph has a cycle")
+    return order

@@ -9,6 +9,7 @@ from checks.explorer import explore
 from checks.prove import candidate, invariant_text, prove
 from checks.symbolic import build
 from model.catalogue import catalogue
+from model.lang import Variant
 
 
 @pytest.mark.slow
@@ -59,3 +60,66 @@ def test_the_invariant_reads_as_the_reference_count_of_the_puts_to_come() -> Non
 def test_an_unknown_answer_is_never_a_proof() -> None:
     proof = prove(catalogue()["seed"], "read", timeout_ms=1)
     assert proof.unknown and not proof.proved and not proof.proved_all_n
+
+
+def test_a_loop_is_never_proved_to_terminate() -> None:
+    """'Some rule can be taken everywhere' shows termination only when every step moves
+    forward; a variant that spins must not be proved (the explorer fails TERMINATES)."""
+    from checks.bmc import bmc
+    from model.lang import stmt
+
+    body = (stmt("if_goto", "if (!iov_iter_count(iter))", cond="zero_length",
+                 target="zero"),
+            stmt("goto", "for (;;) ;", tag="spin", target="spin"),
+            stmt("return_", "return 0;", tag="zero", value="0"))
+    spin = Variant(name="spin", summary="spins on non-empty IO",
+                   procs={"read_iter": body, "write_iter": body},
+                   entry={"read": "read_iter", "write": "write_iter"}, freeze="caller",
+                   callbacks={"read": {}, "write": {}})
+    assert explore(spin, 1, kinds=["sync-read"]).failed == {"TERMINATES"}
+    proof = prove(spin, "sync-read")
+    assert not proof.proved and not proof.proved_all_n
+    assert any("cycle" in u for u in proof.unknown)
+    found = bmc(spin, "sync-read")
+    assert not found.decided and any("cycle" in u for u in found.unknown)
+
+
+def test_an_unknown_while_deriving_the_rules_is_never_a_proof() -> None:
+    # a resource limit makes z3 give up on feasibility questions during the derivation:
+    # the rules may then miss a path, so nothing proved on them may count
+    import z3
+
+    v = catalogue()["seed"]
+    inv = candidate(v, "read")
+    z3.set_param("rlimit", 500)
+    try:
+        system = build(v, "read", within=inv)
+    finally:
+        z3.set_param("rlimit", 0)
+    assert system.unknown
+    proof = prove(v, "read", system)
+    assert proof.unknown and not proof.proved and not proof.proved_all_n
+
+
+def test_any_n_rests_on_a_cutoff_within_the_checked_counts() -> None:
+    """Above the counts z3 checks, the argument needs every test of the shared count to
+    be a comparison with a constant below them; a rule that tests the count against a
+    larger constant, or uses it another way, is not proved for all N."""
+    import dataclasses
+
+    import z3
+
+    from checks.prove import DATA_NAMES
+    from checks.symbolic import SHARED_TOP
+
+    v = catalogue()["mainline"]
+    system = build(v, "read", within=candidate(v, "read"))
+    assert prove(v, "read", system).proved_all_n
+    shared = system.variables[DATA_NAMES.index("shared")]
+    for extra, why in ((shared < SHARED_TOP + 1, "beyond"),
+                       (shared * 3 != 7, "other than by comparing")):
+        changed = dataclasses.replace(system, rules=[
+            dataclasses.replace(r, guard=z3.And(r.guard, extra)) for r in system.rules])
+        proof = prove(v, "read", changed)
+        assert proof.proved and not proof.proved_all_n, why
+        assert any(why in line for line in proof.all_n)

@@ -15,7 +15,8 @@ def test_forking_explores_both_sides_of_a_branch() -> None:
     x = z3.BitVec("x", WIDTH)
     solver = z3.Solver()
     solver.add(z3.And(x >= 0, x <= 3))
-    paths = _Paths(solver)
+    unknown: list[str] = []
+    paths = _Paths(solver, unknown)
 
     def fn() -> int:
         s = Sym(x, paths)
@@ -24,7 +25,7 @@ def test_forking_explores_both_sides_of_a_branch() -> None:
         return int(s)  # enumerates the other feasible values in a fixed order
 
     results = sorted(r for _c, _t, r in paths.run(fn))
-    assert results == [0, 1, 1, 3]
+    assert results == [0, 1, 1, 3] and unknown == []
 
 
 @pytest.mark.slow
