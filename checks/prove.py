@@ -15,7 +15,15 @@ model's own step function run symbolically):
    and that the rule behaves the same for any larger shared count (other requests' holds);
    with the invariant's shared_refs >= 0 and shared == 1 + shared_refs, and shared_refs == 0
    when the request has finished, every property proved for one request holds for any
-   number of requests, and the file's count ends at 1.
+   number of requests, and the file's count ends at 1. z3 checks shared counts up to
+   ``SHARED_TOP``; a cutoff carries the argument beyond: each rule may test the count only
+   by comparing it (plus a constant) with a constant, which ``_cutoff`` checks on the
+   rule's terms, and every such test answers the same from some count below the top on.
+
+TERMINATES is "some rule can be taken at every location of the invariant", which means
+every run can end because control is acyclic (each step moves forward); a cyclic control
+graph leaves it undecided. An unknown answer while the rules were derived leaves the proof
+undecided too: the rules may be incomplete.
 
 Every query is labelled with its rule (location, actor, choice) and property.
 """
