@@ -13,8 +13,9 @@ and the backing id in the OPEN reply), so this module speaks the protocol itself
 - OPEN: the backing file is registered with FUSE_DEV_IOC_BACKING_OPEN and the reply
   carries FOPEN_PASSTHROUGH and the backing id; RELEASE closes the backing id
   (FUSE_DEV_IOC_BACKING_CLOSE);
-- FLUSH/OPENDIR/RELEASEDIR/READDIR/STATFS get trivial answers; FORGET gets none (the
-  protocol has no reply for it); anything else -ENOSYS.
+- FLUSH/FSYNC/RELEASEDIR/DESTROY get a plain success, OPENDIR a handle; FORGET gets no
+  reply (the protocol has none for it); anything else, READDIR and STATFS included, gets
+  -ENOSYS.
 
 The mount is made with mount(2) (``fd=N,rootmode=40000,user_id=0,group_id=0``) and always
 undone; unmounting aborts the connection, which ends the server's read loop.
@@ -276,6 +277,9 @@ def passthrough_mount(files: dict[str, bytes], parent: str | Path | None = None,
             args = [sys.executable, "-m", "kernelcheck.fuse", str(devfd), str(ready_w)]
             args += [f"{n}={back / n}" for n in files]
             child = subprocess.Popen(args, pass_fds=(devfd, ready_w))
+        except BaseException:
+            os.close(ready_r)
+            raise
         finally:
             os.close(ready_w)
         os.close(devfd)  # the child's is now the connection's only descriptor

@@ -245,7 +245,7 @@ def sample_call_sites(tracepoint: str, flt: str, action: Callable[[], None],
 
     ``call_site`` is the first field after the 8 bytes of common fields in the kmem
     events' format (offset 8); the caller checks that with the event's format if it cares.
-    Raises Unavailable if a ring buffer overflowed (records were lost)."""
+    Raises Unavailable if a ring buffer overflowed (fewer records than hits)."""
     tp_id = tracepoint_ids([tracepoint])[tracepoint]
     page = mmap.PAGESIZE
     size = page * pages
@@ -270,7 +270,12 @@ def sample_call_sites(tracepoint: str, flt: str, action: Callable[[], None],
             for fd, _ in opened:
                 _ioctl(fd, IOC_DISABLE)
         seen: Tally[int] = Tally()
-        for _, buf in opened:
+        for fd, buf in opened:
+            # the event counts every hit, written or not: a full ring drops records
+            # without a LOST record while the reader never moves data_tail, so the
+            # records are checked against the count
+            fired = struct.unpack("<Q", os.read(fd, 8))[0]
+            recorded = 0
             head = struct.unpack_from("<Q", buf, 1024)[0]
             data = buf[page:page + size]
             if head > size:
@@ -281,10 +286,14 @@ def sample_call_sites(tracepoint: str, flt: str, action: Callable[[], None],
                 if rtype == PERF_RECORD_LOST:
                     raise Unavailable(f"{tracepoint}: samples were lost")
                 if rtype == PERF_RECORD_SAMPLE:
+                    recorded += 1
                     raw_size = struct.unpack_from("<I", data, at + 8)[0]
                     if raw_size >= 16:
                         seen[struct.unpack_from("<Q", data, at + 12 + 8)[0]] += 1
                 at += rsize
+            if recorded != fired:
+                raise Unavailable(f"{tracepoint}: {fired} hits but {recorded} samples "
+                                  "recorded (the ring buffer was full)")
         return seen
     finally:
         for fd, buf in opened:

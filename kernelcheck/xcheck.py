@@ -23,8 +23,10 @@ The checks:
 
 from __future__ import annotations
 
+import fcntl
 import os
 import random
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -104,6 +106,14 @@ class Counts:
     in_use_after: int = 0
     failed_ios: int = 0  # IOs whose result was not what the workload asked for
     seconds: float = 0.0
+    # while counting: the counts so far, once the frees under way have landed
+    sample: Callable[[], Counts] | None = field(default=None, repr=False, compare=False)
+
+    def since(self, earlier: Counts) -> Counts:
+        """What happened between two samples (the event counts only)."""
+        names = ("alloc", "cleanup", "completion", "first_put", "other", "queued",
+                 "work_queued", "work_run")
+        return Counts(**{n: getattr(self, n) - getattr(earlier, n) for n in names})
 
     @property
     def frees(self) -> int:
@@ -166,6 +176,21 @@ def _fold(raw: dict[str, int], kinds: tuple[str, ...], c: Counts) -> None:
     c.work_run = raw["work run"]
 
 
+LOCK: Final = Path(tempfile.gettempdir()) / "kernelcheck-counting.lock"
+
+
+@contextmanager
+def _alone() -> Iterator[None]:
+    """The counters are system-wide: another counted run at the same time (a second test
+    session, ``make kernel``) would add its IOs to ours. One at a time on this machine."""
+    with open(LOCK, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 @contextmanager
 def counting(kinds: tuple[str, ...], inodes: list[tuple[int, int]],
              settle: float = 3.0) -> Iterator[Counts]:
@@ -173,20 +198,26 @@ def counting(kinds: tuple[str, ...], inodes: list[tuple[int, int]],
     frees still under way: an io_uring completion can reach user space before the io-wq
     worker that submitted the IO has made its own put."""
     c = Counts()
-    with Counters(counter_spec(kinds, inodes)) as ctr:
+    with _alone(), Counters(counter_spec(kinds, inodes)) as ctr:
+
+        def settled(into: Counts) -> Counts:
+            deadline = time.monotonic() + settle
+            _fold(ctr.read(), kinds, into)
+            while (into.alloc != into.frees or into.work_run != into.work_queued) and (
+                    time.monotonic() < deadline):
+                time.sleep(0.01)
+                _fold(ctr.read(), kinds, into)
+            return into
+
+        c.sample = lambda: settled(Counts())
         c.in_use_before = in_use()
         started = time.perf_counter()
         ctr.start()
         try:
             yield c
         finally:
-            deadline = time.monotonic() + settle
-            raw = ctr.read()
-            _fold(raw, kinds, c)
-            while (c.alloc != c.frees or c.work_run != c.work_queued) and (
-                    time.monotonic() < deadline):
-                time.sleep(0.01)
-                _fold(ctr.read(), kinds, c)
+            settled(c)
+            c.sample = None
             ctr.stop()
             c.seconds = time.perf_counter() - started
             c.in_use_after = in_use()
@@ -322,6 +353,34 @@ def _inodes(paths: list[Path]) -> list[tuple[int, int]]:
     return out
 
 
+def retried(fs: str, driver: str) -> bool:
+    """Whether one IO may allocate several wrappers: FUSE files under io_uring are first
+    tried with IOCB_NOWAIT, and an attempt that gets -EAGAIN is retried (each attempt
+    allocates). Native AIO never retries, and overlayfs files are not tried that way."""
+    return fs == "fuse" and driver == "io_uring"
+
+
+def step_checks(kind: str, delta: Counts) -> list[str]:
+    """What is wrong with one IO's counts (one IO alone in flight): it must be one of the
+    outcomes the model allows for its kind, with every wrapper freed, and its completion
+    punted exactly when it is a queued write."""
+    wrong: list[str] = []
+    pred = mainline(kind)
+    for o in observed_outcomes(delta, kind, 0):
+        if not (isinstance(o, Outcome) and pred.allows(o)):
+            wrong.append(f"{o} is not an outcome of a {kind}")
+    if delta.alloc != delta.frees:
+        wrong.append(f"{delta.alloc} allocation(s), {delta.frees} free(s)")
+    if delta.completion + delta.first_put != delta.queued:
+        wrong.append(f"queued {delta.queued}, freed after completion "
+                     f"{delta.completion + delta.first_put}")
+    punted = delta.queued if kind == "write" else 0
+    if delta.work_queued != punted or delta.work_run != punted:
+        wrong.append(f"work items queued {delta.work_queued}, run {delta.work_run}; a "
+                     f"{kind} queued {delta.queued} time(s) punts {punted}")
+    return wrong
+
+
 def run_mode(mode: Mode, n: int, *, depth: int = 32, seed: int = 0,
              load: Callable[[], AbstractContextManager[object]] | None = None) -> XResult:
     """``n`` IOs of ``mode``; ``load`` (optional) runs alongside the counted part, to
@@ -354,7 +413,7 @@ def run_mode(mode: Mode, n: int, *, depth: int = 32, seed: int = 0,
                     c.ios = done
         finally:
             os.close(fd)
-    retries = mode.fs == "fuse"
+    retries = retried(mode.fs, mode.driver)
     checks, seen = check(c, (mode.kind,), expected_wrappers=c.ios, retries=retries)
     return XResult(str(mode), (mode.kind,), c, checks, seen)
 

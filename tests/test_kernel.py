@@ -153,6 +153,43 @@ def test_edge_cases_give_the_reference_implementations_results(
     assert len(cmp.steps) >= 20
 
 
+def test_a_difference_from_the_reference_is_never_waved_through(
+        kernel: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plain file behaves like the stacked one, so "a plain file does the same" cannot
+    excuse a difference: only the listed upper-layer differences are notes."""
+    import dataclasses
+
+    import kernelcheck.programs as programs
+
+    original = programs.run_reference
+
+    def one_byte_short(prog: programs.Program) -> tuple[programs.SideResult, list[bytes]]:
+        side, writes = original(prog)
+        s = side.steps[7]  # the buffered read across EOF: 2000 bytes
+        side.steps[7] = dataclasses.replace(s, result=s.result - 1, data=s.data[:-1])
+        return side, writes
+
+    monkeypatch.setattr(programs, "run_reference", one_byte_short)
+    cmp = programs.compare(programs.edge_cases(), "overlay", "aio")
+    assert not cmp.ok and not cmp.notes
+    assert cmp.differences == ["step 8 (buffered read 4096@8000 (across EOF: short)): "
+                               "result 2000 in the kernel, 1999 in the reference"]
+
+
+def test_each_step_is_judged_against_its_own_kind() -> None:
+    from kernelcheck.xcheck import Counts, retried, step_checks
+
+    queued = dict(alloc=1, completion=1, queued=1)
+    assert step_checks("write", Counts(**queued, work_queued=1, work_run=1)) == []
+    assert step_checks("read", Counts(**queued)) == []
+    # a queued write whose completion was not punted, a read whose completion was
+    assert any("punts 1" in w for w in step_checks("write", Counts(**queued)))
+    assert step_checks("read", Counts(**queued, work_queued=1, work_run=1))
+    assert step_checks("read", Counts(alloc=1))  # never freed
+    assert retried("fuse", "io_uring") and not retried("fuse", "aio")
+    assert not retried("overlay", "io_uring")
+
+
 def test_a_failing_body_leaves_nothing_mounted_and_no_tracing_state(kernel: None) -> None:
     from kernelcheck.overlay import Overlay
 
@@ -217,3 +254,15 @@ def test_system_call_numbers_are_per_architecture() -> None:
     assert number("io_submit", "x86_64") == 209 and number("io_submit", "aarch64") == 2
     with pytest.raises(Unavailable, match="architecture s390x"):
         number("io_setup", "s390x")
+
+
+def test_a_full_sampling_ring_is_reported_not_undercounted(kernel: None) -> None:
+    from kernelcheck.perf import sample_call_sites
+
+    def many_frees() -> None:
+        for _ in range(3000):
+            with open("/etc/hostname"):
+                pass
+
+    with pytest.raises(Unavailable, match="ring buffer was full"):
+        sample_call_sites("kmem:kmem_cache_free", "", many_frees, pages=1)
