@@ -186,8 +186,11 @@ class Seed(Helpers):
         file = iocb.ki_filp
         step("fdget")
         real = self.ovl_real_fdget(file)
+        # int flags = iocb->ki_flags; the C clears IOCB_DSYNC | IOCB_SYNC from it only on
+        # a "volatile" mount (!ovl_should_sync()); this overlay is not volatile
+        flags = iocb.ki_flags
         step("call")
-        ret = self.backing_file_write_iter(real.file, iter, iocb, iocb.ki_flags,
+        ret = self.backing_file_write_iter(real.file, iter, iocb, flags,
                                            self.upper.ovl_rw_complete)
         step("fdput")
         fdput(real)
@@ -594,7 +597,10 @@ class Mainline(Helpers):
     def write_iter(self, iocb: Kiocb, iter: IovIter) -> int:
         real = iocb.ki_filp.private_data
         assert real is not None
-        return self.backing_file_write_iter(real, iter, iocb, iocb.ki_flags, self.ctx())
+        # int ifl = iocb->ki_flags; the C clears IOCB_DSYNC | IOCB_SYNC on a volatile
+        # mount (not this one) and IOCB_DIO_CALLER_COMP, which this upper layer never sets
+        ifl = iocb.ki_flags
+        return self.backing_file_write_iter(real, iter, iocb, ifl, self.ctx())
 
     def backing_aio_put(self, aio: BackingAio) -> None:
         step("refcount_dec_and_test")

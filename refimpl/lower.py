@@ -142,6 +142,9 @@ class LowerFs:
         self.pending: dict[int, str] = {}
         self.ios = 0  # real reads and writes that reached the kernel
         self.async_ios = 0  # those of them done for an asynchronous kiocb
+        # queued IOs the backend transferred and completed on another thread: the real
+        # asynchronous completions (not those served inside submit, inline, or faked)
+        self.device_ios = 0
         self._count_lock = threading.Lock()
 
     def count(self, asynchronous: bool) -> None:
@@ -149,6 +152,10 @@ class LowerFs:
             self.ios += 1
             if asynchronous:
                 self.async_ios += 1
+
+    def count_device(self) -> None:
+        with self._count_lock:
+            self.device_ios += 1
 
     def transfer(self, io: DeviceIo, asynchronous: bool) -> int:
         """Do (or fail, as planned) one IO with preadv/pwritev; the kernel's result."""
@@ -227,7 +234,14 @@ class LowerFs:
                 os.close(io.fd)
             self._complete(req, iocb, res)
         else:
-            self.device.queue(io, lambda res: self._complete(req, iocb, res))
+            real = not io.error and bool(io.segments)  # an injected fault moves no byte
+
+            def delivered(res: int) -> None:
+                if real:
+                    self.count_device()
+                self._complete(req, iocb, res)
+
+            self.device.queue(io, delivered)
         # L2: still inside submit, ext4 touches the clone and its file, then returns.
         become(Actor(k, req, LOWER))
         step(LOWER_RETURNS)

@@ -149,6 +149,7 @@ class RunResult:
     seconds: float = 0.0
     ios: int = 0  # real reads and writes that reached the kernel
     async_ios: int = 0  # those of them for asynchronous kiocbs
+    device_ios: int = 0  # queued ones completed by the backend on another thread
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -214,7 +215,8 @@ def run(
     finally:
         k.release_files()
     return RunResult(cls.name, reqs, sched.events, findings, errors, stopped, raised, file_ok,
-                     time.perf_counter() - started, k.lower.ios, k.lower.async_ios)
+                     time.perf_counter() - started, k.lower.ios, k.lower.async_ios,
+                     k.lower.device_ios)
 
 
 @dataclass
@@ -232,6 +234,7 @@ class StressResult:
     backend: str = "thread"
     checking: bool = True
     direct: int = 0  # requests with O_DIRECT (real O_DIRECT if the workspace does it)
+    device_ios: int = 0  # queued IOs the backend completed on another thread
 
     @property
     def per_second(self) -> float:
@@ -283,33 +286,34 @@ def stress(
     weights: Mapping[str, float] = STRESS_WEIGHTS,
     on_kernel: Callable[[Kernel, Free], None] | None = None,
     backend: str = "thread",
-    async_ios: int | None = None,
+    device_ios: int | None = None,
     direct: float | None = None,
     misaligned: float = 0.05,
     checking: bool = True,
 ) -> StressResult:
-    """``n`` requests (or, with ``async_ios``, as many as it takes for that many real IOs
-    of asynchronous kiocbs) from ``tasks`` tasks, freely scheduled, faults injected as
+    """``n`` requests (or, with ``device_ios``, as many as it takes for that many real
+    asynchronous completions: queued IOs the backend transferred and completed on another
+    thread) from ``tasks`` tasks, freely scheduled, faults injected as
     ``options`` and ``weights`` say. ``direct``: the share of O_DIRECT requests (default:
     a fifth where the workspace does real O_DIRECT, none elsewhere), ``misaligned`` of
     which are misaligned. ``checking`` off runs without the checking allocator's checks
     (refimpl.kasan). ``on_kernel`` may attach a conformance check to the scheduler
     (``Free.on_events``); without one, no trace is kept (the runtime checks and the shadow
     copy still are)."""
-    if n is None and async_ios is None:
-        raise ValueError("stress needs a number of requests or of async IOs")
+    if n is None and device_ios is None:
+        raise ValueError("stress needs a number of requests or of device IOs")
     if direct is None:
         direct = 0.2 if workspace.direct_io else 0.0
     with kasan.checking(checking):
         return _stress(implementation(impl) if isinstance(impl, str) else impl, n,
                        workspace, seed, tasks, io_workers, options, weights, on_kernel,
-                       backend, async_ios, direct, misaligned, checking)
+                       backend, device_ios, direct, misaligned, checking)
 
 
 def _stress(cls: type[Helpers], n: int | None, workspace: Workspace, seed: int, tasks: int,
             io_workers: int, options: Mapping[str, Sequence[str]],
             weights: Mapping[str, float], on_kernel: Callable[[Kernel, Free], None] | None,
-            backend: str, async_ios: int | None, direct: float, misaligned: float,
+            backend: str, device_ios: int | None, direct: float, misaligned: float,
             checking: bool) -> StressResult:
     sched = Free(io_workers=io_workers, keep_events=False)
     env = Env(Seeded(seed, dict(weights)), options)
@@ -336,7 +340,7 @@ def _stress(cls: type[Helpers], n: int | None, workspace: Workspace, seed: int, 
     def enough() -> bool:
         if n is not None and issued[0] >= n:
             return True
-        return async_ios is not None and k.lower.async_ios >= async_ios
+        return device_ios is not None and k.lower.device_ios >= device_ios
 
     def next_spec() -> IoSpec | None:
         with lock:
@@ -397,7 +401,7 @@ def _stress(cls: type[Helpers], n: int | None, workspace: Workspace, seed: int, 
         outcomes[key] = outcomes.get(key, 0) + 1
     return StressResult(cls.name, len(k.requests), sched.steps, k.lower.ios, seconds,
                         findings, errors, file_ok, outcomes, k.lower.async_ios, backend,
-                        checking, n_direct[0])
+                        checking, n_direct[0], k.lower.device_ios)
 
 
 def fd_count() -> int:

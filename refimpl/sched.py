@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -420,9 +421,13 @@ class Free(Scheduler):
         on_events: Callable[[list[Event]], None] | None = None,
         batch: int = 4096,
         keep_events: bool = True,
+        stall: float = 120.0,
     ) -> None:
         super().__init__()
         self._big = threading.Lock()
+        # no step for this long while threads are outstanding: a deadlock, reported as a
+        # failure instead of a hang
+        self.stall = stall
         self._pools = {
             "io": ThreadPoolExecutor(io_workers, thread_name_prefix="lower-io"),
             "wq": ThreadPoolExecutor(wq_workers, thread_name_prefix="dio-wq"),
@@ -484,9 +489,20 @@ class Free(Scheduler):
         self._main(fn)
 
     def run(self) -> None:
+        seen, since = self.steps, time.monotonic()
         with self._done:
             while self._outstanding > 0:
-                self._done.wait()
+                self._done.wait(1.0)
+                if self.steps != seen:
+                    seen, since = self.steps, time.monotonic()
+                elif time.monotonic() - since > self.stall:
+                    self.failures.append(TimeoutError(
+                        f"free run: no step for {self.stall:.0f}s with "
+                        f"{self._outstanding} thread(s) outstanding"))
+                    # the stuck threads are daemons: leave them, do not join them
+                    for pool in self._pools.values():
+                        pool.shutdown(wait=False, cancel_futures=True)
+                    return
         for pool in self._pools.values():
             pool.shutdown(wait=True)
         for t in self._tasks:

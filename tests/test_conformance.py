@@ -106,7 +106,7 @@ def test_seeded_runs_of_many_requests_conform(ws: Workspace, name: str) -> None:
              for i, t in enumerate(TYPES * 2)]
     for seed in range(6):
         r, rep = run_checked(name, specs, workspace=ws, seed=seed)
-        assert rep.agrees(r.findings), rep.explain(r.findings)
+        assert rep.agrees(r.findings) and not r.errors, rep.explain(r.findings)
         if name != "ovl-5.6":
             assert not r.findings and r.file_ok and rep.steps == len(r.events)
 
@@ -205,7 +205,7 @@ def test_uring_runs_conform(ws: Workspace, name: str) -> None:
              for i, t in enumerate(TYPES * 2)]
     for seed in range(6):
         r, rep = run_checked(name, specs, workspace=ws, seed=seed, backend="uring")
-        assert rep.agrees(r.findings), rep.explain(r.findings)
+        assert rep.agrees(r.findings) and not r.errors, rep.explain(r.findings)
         if name != "ovl-5.6":
             assert not r.findings and r.file_ok and rep.steps == len(r.events)
 
@@ -297,3 +297,18 @@ def test_explorer_bench_usage_errors_are_one_line_exit_2(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("bench: ")
+
+
+def test_a_run_the_harness_broke_agrees_with_nothing(ws: Workspace,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crash of the harness is not a run of the code: its (empty) trace must not pass
+    for a clean run that the model agrees with."""
+    from refimpl.upper import Upper
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("harness bug")
+
+    monkeypatch.setattr(Upper, "submit", broken)
+    r, rep = run_checked("ovl-5.6", [IoSpec("read", 0, BLOCK)], workspace=ws, seed=0)
+    assert r.errors and not rep.conforms and not rep.agrees(r.findings)
+    assert "harness bug" in rep.explain(r.findings)

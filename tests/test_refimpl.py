@@ -327,10 +327,11 @@ def test_stress_checking_off_keeps_data(backend: str) -> None:
     from refimpl.run import stress
 
     with Workspace(size=256 * BLOCK) as w:
-        r = stress("mainline", None, async_ios=400, workspace=w, seed=2, tasks=4,
+        r = stress("mainline", None, device_ios=400, workspace=w, seed=2, tasks=4,
                    backend=backend, checking=False)
     assert not r.findings and not r.errors and r.file_ok
-    assert r.async_ios >= 400 and not r.checking and r.backend == backend
+    assert r.device_ios >= 400 and not r.checking and r.backend == backend
+    assert r.async_ios > r.device_ios  # some were served inside submit or inline
     assert kasan.enabled()
 
 
@@ -441,3 +442,40 @@ def test_a_failed_write_must_leave_old_or_new_bytes(backend: str) -> None:
         r = _torn_write_run(w, backend, "queues", corrupt=True)
         assert r.props == ["DATA"], r.findings
         assert "neither what the file held" in str(r.findings[0])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("rtype", ["read", "sync-read"])
+def test_a_read_that_returns_other_bytes_than_the_file_holds_is_caught(
+        ws: Workspace, backend: str, rtype: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The read side of the data check can fire: one byte on disk differs from the
+    shadow copy, and the read that returns it is a DATA finding (sync, and queued on
+    each backend)."""
+    original = Workspace.reset
+
+    def reset_then_corrupt(self: Workspace) -> bytearray:
+        shadow = original(self)
+        with open(self.root / "backing", "r+b") as f:
+            f.seek(100)
+            f.write(bytes([shadow[100] ^ 0xFF]))
+        return shadow
+
+    monkeypatch.setattr(Workspace, "reset", reset_then_corrupt)
+    r = _run_on(ws, "mainline", [IoSpec(rtype, 0, BLOCK)], backend,
+                options={**NO_FAULTS, "submit": ("queues",)})
+    assert [f.prop for f in r.findings] == ["DATA"], r.findings
+    assert "read 4096 bytes at 0" in r.findings[0].message
+
+
+def test_a_free_run_that_stops_stepping_is_a_failure_not_a_hang() -> None:
+    import threading
+
+    from refimpl.sched import Free
+
+    sched = Free(stall=1.0)
+    release = threading.Event()
+    sched.spawn(lambda: release.wait(30), "stuck")
+    sched.run()
+    release.set()
+    assert [type(e) for e in sched.failures] == [TimeoutError]
+    assert "no step for 1s" in str(sched.failures[0])
