@@ -539,6 +539,7 @@ class BenchRow:
     file_ok: bool
     conforms: bool | None
     baseline: float | None = None  # async IOs per second of the unchecked twin
+    problems: list[str] = field(default_factory=list)  # the findings and errors, in words
 
     @property
     def rate(self) -> float:
@@ -590,7 +591,8 @@ def bench(variant: str, n: int, *, checked: bool, backend: str = "thread", seed:
         conforms = rep.conforms and not rep.violations and rep.steps == r.steps
     return BenchRow(variant, backend, "checked" if checked else "unchecked", r.requests,
                     r.steps, r.device_ios, r.async_ios, r.ios, r.direct, r.seconds,
-                    len(r.findings) + len(r.errors), r.file_ok, conforms)
+                    len(r.findings) + len(r.errors), r.file_ok, conforms,
+                    problems=[str(f) for f in r.findings] + [repr(e) for e in r.errors])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -642,6 +644,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rows.append(row)
                 lines.append(row.line())
                 print(row.line(), flush=True)
+                for why in row.problems[:3]:
+                    notes.append(f"# {v} {backend} {row.mode}: {why}")
+                    print(notes[-1], flush=True)
     with Workspace() as ws:
         notes.append("# O_DIRECT: real, " + (f"aligned to {ws.dio_align} bytes" if ws.direct_io
                                              else f"not available ({ws.direct_reason})"))

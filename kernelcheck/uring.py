@@ -15,6 +15,7 @@ import liburing
 
 from kernelcheck.driver import CURRENT_POS, Driver, Op
 from kernelcheck.errors import Unavailable
+from refimpl.iovec import Unplaceable, iovec
 
 _U64_MAX = (1 << 64) - 1  # the offset that means "the file position"
 
@@ -25,6 +26,10 @@ class Uring(Driver):
 
     def __init__(self, depth: int = 64) -> None:
         super().__init__(depth)
+        try:
+            iovec([bytearray(1)])  # the binding's Iovec can be aimed at any memory
+        except Unplaceable as e:
+            raise Unavailable(str(e)) from None
         self.ring = liburing.Ring()
         try:
             liburing.io_uring_queue_init(depth, self.ring)
@@ -35,8 +40,8 @@ class Uring(Driver):
 
     def _prep(self, op: Op, tag: int, keep: list[Any]) -> None:
         sqe = liburing.io_uring_get_sqe(self.ring)
-        iov = liburing.Iovec(list(op.bufs))
-        keep.append(iov)  # the kernel reads the iovec array when the IO is issued
+        iov, alive = iovec(op.bufs)  # no buffer pinned for ever (refimpl.iovec)
+        keep.append((iov, alive))  # the kernel reads the iovec array when the IO is issued
         off = _U64_MAX if op.offset == CURRENT_POS else op.offset
         if op.write:
             liburing.io_uring_prep_writev(sqe, op.fd, iov, off, op.rw_flags)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import liburing
 
+from refimpl.iovec import Unplaceable, iovec
 from refimpl.lower import DeviceIo
 
 if TYPE_CHECKING:
@@ -59,6 +60,10 @@ class Ring:
     """One io_uring instance and the thread that reaps its completions."""
 
     def __init__(self, entries: int = ENTRIES) -> None:
+        try:
+            iovec([bytearray(1)])  # the binding's Iovec can be aimed at any memory
+        except Unplaceable as e:
+            raise UringUnavailable(str(e)) from e
         self._ring = liburing.Ring()
         try:
             liburing.io_uring_queue_init(entries, self._ring)
@@ -100,10 +105,10 @@ class Ring:
 
     def _rw(self, prep: Callable[..., None], fd: int, segments: Sequence[memoryview],
             pos: int, reaped: Reaped) -> None:
-        segs = list(segments)
-        iov = liburing.Iovec(segs)  # the kernel reads these pointers at submission
+        # the kernel reads the entries at submission, the memory until the completion
+        iov, keep = iovec(segments)
         with self._lock:
-            ud = self._take(reaped, (iov, segs))
+            ud = self._take(reaped, (iov, keep))
             sqe = self._sqe()
             prep(sqe, fd, iov, pos)
             liburing.io_uring_sqe_set_data64(sqe, ud)
