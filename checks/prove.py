@@ -285,10 +285,9 @@ def _all_n(system: System, proof: Proof, solver: z3.Solver, f: _Invariant) -> No
         solver.pop()
 
 
-_COMPARE: dict[int, str] = {
-    z3.Z3_OP_SLEQ: "<=", z3.Z3_OP_SLT: "<", z3.Z3_OP_SGEQ: ">=", z3.Z3_OP_SGT: ">",
-    z3.Z3_OP_EQ: "==", z3.Z3_OP_DISTINCT: "!=",
-}
+# the signed comparisons and (in)equality: the tests whose answer settles for large counts
+_COMPARE: frozenset[int] = frozenset({z3.Z3_OP_SLEQ, z3.Z3_OP_SLT, z3.Z3_OP_SGEQ,
+                                      z3.Z3_OP_SGT, z3.Z3_OP_EQ, z3.Z3_OP_DISTINCT})
 
 
 def _mentions(e: z3.ExprRef, x: z3.ExprRef) -> bool:

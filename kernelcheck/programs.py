@@ -214,10 +214,12 @@ def run_kernel(prog: Program, fs: str, driver: str,
             inodes = [(os.stat(p).st_dev, os.stat(p).st_ino) for p in backing()]
             ctx = counting(("read", "write"), inodes) if count else _no_counts()
             with make_driver(driver, 8) as drv, ctx as c:
+                # one IO at a time, settled after each: the counts after one step are
+                # the counts before the next, so each step's own are a difference
+                last = c.sample() if c.sample is not None else None
                 for i, (st, data) in enumerate(zip(prog.steps, writes, strict=True), 1):
                     fd = fds[st.direct]
                     bufs, owner = _buffers(st, data)
-                    before = c.sample() if c.sample is not None else None
                     if st.sync:
                         if st.kind == "read":
                             res = os.preadv(fd, bufs, st.offset)
@@ -233,9 +235,9 @@ def run_kernel(prog: Program, fs: str, driver: str,
                         sr.pos = os.lseek(fd, 0, os.SEEK_CUR)
                     results.append(sr)
                     del owner
-                    if before is not None and c.sample is not None:
-                        # one IO at a time: its own counts, judged against its own kind
-                        delta = c.sample().since(before)
+                    if last is not None and c.sample is not None:
+                        now = c.sample()
+                        delta, last = now.since(last), now
                         per_step += [f"step {i} ({st}): {w}"
                                      for w in step_checks(st.kind, delta)]
                 c.ios = sum(1 for s in prog.steps if not s.sync)
