@@ -15,6 +15,7 @@ from typing import Any, Final
 from kernelcheck.driver import CURRENT_POS, Driver, Op
 from kernelcheck.errors import Unavailable
 from kernelcheck.syscalls import number
+from refimpl.io_uring import iovecs
 
 IOCB_CMD_PREADV: Final = 7
 IOCB_CMD_PWRITEV: Final = 8
@@ -49,19 +50,7 @@ class _Event(ctypes.Structure):
     ]
 
 
-class _Iovec(ctypes.Structure):
-    _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
-
-
 assert ctypes.sizeof(_Iocb) == 64 and ctypes.sizeof(_Event) == 32
-
-
-def _address(view: memoryview) -> int:
-    """The address of a writable buffer's first byte (a read-only one is copied by the
-    caller: the kernel only reads it for a write)."""
-    if len(view) == 0:
-        return 0
-    return ctypes.addressof(ctypes.c_char.from_buffer(view))
 
 
 def _syscall(nr: int, *args: Any) -> int:
@@ -108,18 +97,15 @@ class Aio(Driver):
     def run(self, ops: Sequence[Op]) -> list[int]:
         out = [0] * len(ops)
         slot_of: dict[int, int] = {}
-        iovecs: dict[int, Any] = {}
+        alive: dict[int, Any] = {}
         for i, op in enumerate(ops):
             if op.offset == CURRENT_POS:
                 raise ValueError("native AIO has no file position: give an offset")
             while not self.free:
                 self._reap(out, slot_of, 1)
             slot = self.free.pop()
-            iov = (_Iovec * max(1, len(op.bufs)))()
-            for j, b in enumerate(op.bufs):
-                iov[j].iov_base = _address(b)
-                iov[j].iov_len = len(b)
-            iovecs[slot] = iov  # alive until the IO is done
+            iov = iovecs(op.bufs)
+            alive[slot] = iov  # until the IO is done
             cb = self.iocbs[slot]
             ctypes.memset(ctypes.byref(cb), 0, ctypes.sizeof(cb))
             cb.aio_data = i

@@ -1,12 +1,12 @@
-"""The io_uring device: queued IO is done by the kernel's io_uring, through the ``liburing``
-binding, and its completions are reaped on a thread of their own.
+"""The io_uring device: queued IO is done by the kernel's io_uring (refimpl.io_uring, the
+raw system calls), and its completions are reaped on a thread of their own.
 
 ``Ring`` is one io_uring instance. Submitters prepare a readv/writev SQE over their iovecs
 (a buffer from ``mmap`` is page aligned, so real O_DIRECT works; a misaligned O_DIRECT IO
-gets -EINVAL from the kernel in its CQE). The reaper thread sleeps in ``read`` on an
-eventfd registered with the ring: the binding's own wait for a CQE keeps Python's global
-lock, which would stop every other thread for as long as the IO takes. Each wake-up drains
-every CQE ready and calls its submitter's callback.
+gets -EINVAL from the kernel in its CQE). The reaper thread sleeps in io_uring_enter until
+a CQE is ready (ctypes lets go of Python's global lock for the call, so the other threads
+run meanwhile); each wake-up drains every CQE ready and calls its submitter's callback.
+No more IOs are in flight than the CQ holds, so no completion ever overflows it.
 
 ``UringDevice`` is the lower filesystem's device on top of it. A queued IO is a hold on the
 scheduler (refimpl.sched: the run is not over while it is in flight); the reaper hands its
@@ -19,7 +19,6 @@ completion still arrives on the reaper, with the planned error.
 
 from __future__ import annotations
 
-import errno
 import os
 import threading
 import time
@@ -27,30 +26,28 @@ from collections.abc import Callable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any, Final
 
-import liburing
-
-from refimpl.iovec import Unplaceable, iovec
+from refimpl.io_uring import IoUring, Unavailable, iovecs
 from refimpl.lower import DeviceIo
+from refimpl.probe import in_child
 
 if TYPE_CHECKING:
     from refimpl.lower import LowerFs
 
 _QUIT: Final[int] = 0  # user_data of the NOP that stops the reaper
-ENTRIES: Final[int] = 256  # SQ entries; the CQ has twice as many, and overflows wait
+ENTRIES: Final[int] = 256  # SQ entries; the CQ has twice as many
 
+UringUnavailable = Unavailable
 
-class UringUnavailable(RuntimeError):
-    """The kernel refuses io_uring here (disabled by sysctl, seccomp, too old)."""
+# What the probe runs: a ring, a NOP, a write and a read back (refimpl.io_uring.selftest).
+PROBE = "refimpl.io_uring:selftest"
 
 
 @cache
 def unavailable() -> str | None:
-    """Why io_uring cannot be used in this process, or None if it can."""
-    try:
-        Ring(2).close()
-    except UringUnavailable as e:
-        return str(e)
-    return None
+    """Why io_uring cannot be used here, or None if it can. The probe runs in a child
+    process: whatever kills it (SIGSYS from a seccomp filter, say) makes io_uring
+    unavailable with that reason, and leaves this process alone."""
+    return in_child(PROBE, "io_uring")
 
 
 Reaped = Callable[[int], None]
@@ -60,21 +57,11 @@ class Ring:
     """One io_uring instance and the thread that reaps its completions."""
 
     def __init__(self, entries: int = ENTRIES) -> None:
-        try:
-            iovec([bytearray(1)])  # the binding's Iovec can be aimed at any memory
-        except Unplaceable as e:
-            raise UringUnavailable(str(e)) from e
-        self._ring = liburing.Ring()
-        try:
-            liburing.io_uring_queue_init(entries, self._ring)
-        except OSError as e:
-            raise UringUnavailable(f"io_uring_queue_init: {e.strerror or e}") from e
-        self._efd = os.eventfd(0, os.EFD_CLOEXEC)
-        liburing.io_uring_register_eventfd(self._ring, self._efd)
+        self._ring = IoUring(entries)
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         # user_data -> (callback, what must stay alive until the CQE: the iovec array the
-        # kernel reads, which points into the caller's buffers)
+        # kernel reads, and the caller's buffers it points into)
         self._pending: dict[int, tuple[Reaped, Any]] = {}
         self._next = _QUIT + 1
         self._closed = False
@@ -89,32 +76,30 @@ class Ring:
 
     def readv(self, fd: int, segments: Sequence[memoryview], pos: int,
               reaped: Reaped) -> None:
-        self._rw(liburing.io_uring_prep_readv, fd, segments, pos, reaped)
+        self._rw(False, fd, segments, pos, reaped)
 
     def writev(self, fd: int, segments: Sequence[memoryview], pos: int,
                reaped: Reaped) -> None:
-        self._rw(liburing.io_uring_prep_writev, fd, segments, pos, reaped)
+        self._rw(True, fd, segments, pos, reaped)
 
     def nop(self, reaped: Reaped) -> None:
         with self._lock:
             ud = self._take(reaped, None)
-            sqe = self._sqe()
-            liburing.io_uring_prep_nop(sqe)
-            liburing.io_uring_sqe_set_data64(sqe, ud)
-            self._submit()
+            self._ring.prep_nop(ud)
+            self._ring.submit()
 
-    def _rw(self, prep: Callable[..., None], fd: int, segments: Sequence[memoryview],
-            pos: int, reaped: Reaped) -> None:
-        # the kernel reads the entries at submission, the memory until the completion
-        iov, keep = iovec(segments)
+    def _rw(self, write: bool, fd: int, segments: Sequence[memoryview], pos: int,
+            reaped: Reaped) -> None:
+        iov = iovecs(segments)
         with self._lock:
-            ud = self._take(reaped, (iov, keep))
-            sqe = self._sqe()
-            prep(sqe, fd, iov, pos)
-            liburing.io_uring_sqe_set_data64(sqe, ud)
-            self._submit()
+            ud = self._take(reaped, (iov, list(segments)))
+            self._ring.prep_rw(write, fd, iov, len(segments), pos, ud)
+            self._ring.submit()
 
     def _take(self, reaped: Reaped, keep: Any) -> int:
+        # the caller holds the lock; wait for room in the CQ (the reaper makes it)
+        while len(self._pending) >= self._ring.cq_entries - 1 and not self._closed:
+            self._idle.wait()
         if self._closed:
             raise RuntimeError("the ring is closed")
         ud = self._next
@@ -122,54 +107,23 @@ class Ring:
         self._pending[ud] = (reaped, keep)
         return ud
 
-    def _sqe(self) -> Any:
-        sqe = liburing.io_uring_get_sqe(self._ring)
-        while sqe is None:  # the SQ is full: hand it to the kernel, which empties it
-            self._submit()
-            sqe = liburing.io_uring_get_sqe(self._ring)
-        return sqe
-
-    def _submit(self) -> None:
-        while True:
-            try:
-                liburing.io_uring_submit(self._ring)
-                return
-            except OSError as e:
-                # EBUSY/EAGAIN: the CQ overflowed and the kernel wants it drained first;
-                # the reaper is draining it.
-                if e.errno not in (errno.EBUSY, errno.EAGAIN):
-                    raise
-            time.sleep(0.0005)
-
     def _reap(self) -> None:
-        cqe = liburing.Cqe()
         stop = False
         while not stop:
-            os.eventfd_read(self._efd)  # releases the global lock while it sleeps
-            while True:
-                try:
-                    # Also flushes completions that overflowed the CQ (no lost CQE).
-                    liburing.io_uring_peek_cqe(self._ring, cqe)
-                except OSError as e:
-                    if e.errno != errno.EAGAIN:
-                        self.errors.append(e)
-                    break
-                c = cqe[0]
-                ud = c.user_data
-                try:
-                    res = c.res
-                except OSError as e:  # the binding raises a negative res as OSError
-                    res = -(e.errno or errno.EIO)
-                liburing.io_uring_cqe_seen(self._ring, c)
-                if ud == _QUIT:
+            try:
+                self._ring.wait(1)
+            except OSError as e:
+                self.errors.append(e)
+                return
+            for c in self._ring.reap():
+                if c.user_data == _QUIT:
                     stop = True
                     continue
                 with self._lock:
-                    reaped, _ = self._pending.pop(ud)
-                    if not self._pending:
-                        self._idle.notify_all()
+                    reaped, _ = self._pending.pop(c.user_data)
+                    self._idle.notify_all()
                 try:
-                    reaped(res)
+                    reaped(c.res)
                 except BaseException as e:
                     self.errors.append(e)
 
@@ -183,17 +137,15 @@ class Ring:
                 self._idle.wait(0.1)
             self._closed = True
             stuck = len(self._pending)
-            sqe = self._sqe()
-            liburing.io_uring_prep_nop(sqe)
-            liburing.io_uring_sqe_set_data64(sqe, _QUIT)
-            self._submit()
+            self._idle.notify_all()
+            self._ring.prep_nop(_QUIT)
+            self._ring.submit()
         self._thread.join(timeout)
         if stuck or self._thread.is_alive():
             # Never free a ring the kernel may still write completions into.
             self.errors.append(TimeoutError(f"io_uring: {stuck} IO(s) still in flight"))
             return
-        liburing.io_uring_queue_exit(self._ring)
-        os.close(self._efd)
+        self._ring.close()
 
 
 class UringDevice:

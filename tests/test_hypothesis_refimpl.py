@@ -16,10 +16,8 @@ from checks.hypothesis_refimpl import FAULTS, PROFILES, Broken, machine, profile
 from checks.trace import check_replay, load
 from model.lang import Variant
 from refimpl.broken import SeedNoPutAfterSubmit
-from refimpl.uring import unavailable
 
-BACKENDS = ["thread", pytest.param("uring", marks=pytest.mark.skipif(
-    unavailable() is not None, reason=f"io_uring: {unavailable()}"))]
+BACKENDS = ["thread", pytest.param("uring", marks=pytest.mark.uring)]
 
 
 def _quiet(s: settings) -> settings:

@@ -19,7 +19,6 @@ from refimpl.kasan import FINDING_IDS, Checked, DoubleFree, Finding, KmemCache, 
 from refimpl.kernel import Kernel
 from refimpl.run import BLOCK, IoSpec, RunResult, Workspace, fd_count, run
 from refimpl.sched import COMPLETE_FIRES, LOWER_RETURNS, Controlled, Seeded
-from refimpl.uring import unavailable
 from refimpl.vfs import EINVAL, EIOCBQUEUED, File, Refcount, SuperBlock, fput, get_file
 
 VARIANTS = list(IMPLEMENTATIONS)
@@ -245,8 +244,7 @@ def test_the_v56_bug_shows_on_free_running_threads() -> None:
 
 # ---- the io_uring backend, real O_DIRECT, checking off ---------------------------------
 
-needs_uring = pytest.mark.skipif(unavailable() is not None,
-                                 reason=f"io_uring: {unavailable()}")
+needs_uring = pytest.mark.uring
 BACKENDS = ["thread", pytest.param("uring", marks=needs_uring)]
 
 
@@ -474,28 +472,30 @@ def test_a_free_run_that_stops_stepping_is_a_failure_not_a_hang() -> None:
 
     sched = Free(stall=1.0)
     release = threading.Event()
-    sched.spawn(lambda: release.wait(30), "stuck")
-    sched.run()
-    release.set()
+    sched.spawn(release.wait, "stuck")  # stuck until the run has given up on it
+    try:
+        sched.run()
+    finally:
+        release.set()
     assert [type(e) for e in sched.failures] == [TimeoutError]
     assert "no step for 1s" in str(sched.failures[0])
 
 
-@needs_uring
 def test_io_uring_iovecs_pin_no_buffer() -> None:
-    """The binding's Iovec keeps a buffer export of every memoryview it is given, for
-    ever; refimpl.iovec aims placeholder entries at the memory instead, so the buffers
-    are released (and real IO through them still lands: the stress tests check that)."""
+    """An iovec array reads its buffers' addresses and gives their exports back at once:
+    a buffer can be closed once its IO is done (a binding that kept an export of every
+    memoryview pinned one O_DIRECT mapping per IO, until mmap failed with ENOMEM)."""
     import mmap
 
-    from refimpl.iovec import address, iovec
+    from refimpl.io_uring import address, iovecs
 
     m = mmap.mmap(-1, 2 * BLOCK)
     view = memoryview(m)
     segs = [view[:BLOCK], view[BLOCK:]]
-    iov, keep = iovec(segs)
-    assert len(iov) == 2 and address(segs[1]) - address(segs[0]) == BLOCK
-    del iov, keep
+    iov = iovecs(segs)
+    assert len(iov) == 2 and iov[1].iov_base - iov[0].iov_base == BLOCK
+    assert iov[0].iov_base == address(segs[0]) and iov[1].iov_len == BLOCK
+    del iov
     for s in segs:
         s.release()
     view.release()
