@@ -31,6 +31,7 @@ from checks.prove import holds
 from checks.symbolic import (
     END_ACTOR,
     FINISHED,
+    RLIMIT,
     WIDTH,
     Candidate,
     Control,
@@ -38,6 +39,7 @@ from checks.symbolic import (
     Rule,
     System,
     build,
+    limit,
     split,
     topological,
 )
@@ -193,16 +195,21 @@ def longest_path(system: System) -> int:
     return max(depth.values()) + 1  # the last step may be one that breaks a property
 
 
-def bmc(variant: Variant, rtype: str, system: System | None = None,
-        timeout_ms: int = 60_000, lemmas: Candidate | None = None) -> BmcResult:
+def bmc(variant: Variant, rtype: str, system: System | None = None, *,
+        rlimit: int = RLIMIT, timeout_ms: int | None = None,
+        lemmas: Candidate | None = None) -> BmcResult:
     """Every property z3 can break for one request of ``rtype``, each with its shortest
     counterexample replayed in the model.
+
+    Each query is bounded by ``rlimit`` units of z3's work and, only when it is given, by
+    ``timeout_ms`` of wall-clock time (``checks.symbolic.limit``); an answer of unknown
+    goes to ``BmcResult.unknown``, never to a verdict.
 
     ``lemmas``: an invariant already proved inductive (``checks.prove``), added as
     "reached[L] -> x[L] is one of the invariant's vectors at L". Every run satisfies it,
     so the answers do not change; the solver just has far less to rule out."""
     started = time.perf_counter()
-    system = system or build(variant, rtype)
+    system = system or build(variant, rtype, rlimit=rlimit, timeout_ms=timeout_ms)
     try:
         bound = longest_path(system)
     except CyclicControl:
@@ -221,8 +228,7 @@ def bmc(variant: Variant, rtype: str, system: System | None = None,
     result.encode_seconds = time.perf_counter() - started
     # booleans and small bit-vectors: the finite-domain solver bit-blasts them straight
     # into its SAT core
-    solver = z3.SolverFor("QF_FD")
-    solver.set("timeout", timeout_ms)
+    solver = limit(z3.SolverFor("QF_FD"), rlimit, timeout_ms)
     solver.add(*enc.constraints)
     # one question first for every property at once: a variant that breaks none is done
     # with a single unsatisfiable query

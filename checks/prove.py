@@ -25,7 +25,9 @@ every run can end because control is acyclic (each step moves forward); a cyclic
 graph leaves it undecided. An unknown answer while the rules were derived leaves the proof
 undecided too: the rules may be incomplete.
 
-Every query is labelled with its rule (location, actor, choice) and property.
+Every query is labelled with its rule (location, actor, choice) and property, and bounded
+by a count of z3's own steps (``checks.symbolic.RLIMIT``), not by time: the same query
+decides, or not, on any machine under any load.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from checks.symbolic import (
     DATA_NAMES,
     END_ACTOR,
     FINISHED,
+    RLIMIT,
     SHARED_TOP,
     Candidate,
     Control,
@@ -46,6 +49,7 @@ from checks.symbolic import (
     Rule,
     System,
     build,
+    limit,
     split,
     topological,
 )
@@ -179,19 +183,22 @@ def candidate(variant: Variant, rtype: str) -> Candidate:
     return _reachable(System(variant, rtype, (), init_c, tuple(int(x) for x in init_d)))
 
 
-def prove(variant: Variant, rtype: str, system: System | None = None,
-          timeout_ms: int = 10_000) -> Proof:
+def prove(variant: Variant, rtype: str, system: System | None = None, *,
+          rlimit: int = RLIMIT, timeout_ms: int | None = None) -> Proof:
     """Check the candidate invariant against the rules: inductive, and no rule that breaks
     a property (nor a stuck location) inside it. Without ``system`` the rules are derived
-    on the candidate alone (``build(..., within=...)``), which is all the check needs."""
+    on the candidate alone (``build(..., within=...)``), which is all the check needs.
+
+    Each query is bounded by ``rlimit`` units of z3's work and, only when it is given, by
+    ``timeout_ms`` of wall-clock time (``checks.symbolic.limit``); an answer of unknown
+    goes to ``Proof.unknown`` and nothing is proved."""
     started = time.perf_counter()
     inv = candidate(variant, rtype)
-    system = system or build(variant, rtype, within=inv)
+    system = system or build(variant, rtype, within=inv, rlimit=rlimit, timeout_ms=timeout_ms)
     proof = Proof(variant.name, rtype, inv, locations=len(system.controls),
                   rules=len(system.rules))
     f = _Invariant(system, inv)
-    solver = z3.Solver()
-    solver.set("timeout", timeout_ms)
+    solver = limit(z3.Solver(), rlimit, timeout_ms)
     proof.unknown.extend(system.unknown)
     try:
         topological(system)
@@ -398,13 +405,15 @@ def _put_sites(proof: Proof, system: System) -> dict[int, str]:
     return sites
 
 
-def relational_invariant(proof: Proof, system: System) -> str | None:
+def relational_invariant(proof: Proof, system: System, rlimit: int = RLIMIT
+                         ) -> str | None:
     """The reference count as a sum over put sites: ``ref = [put in P still to come] +
     ...`` wherever the wrapper is live and its count held (before ``refcount_set`` and
     after the last put the count is 0), when that formula is exact. The sites still to come
     at a location are those on some path of the control graph from it; z3 then checks, one
-    query per location, that the invariant implies the formula. None when it does not
-    hold (or the variant has no reference count)."""
+    query per location (each within ``rlimit``), that the invariant implies the formula.
+    None when it does not hold, or z3 cannot tell (or the variant has no reference
+    count)."""
     ref, wrapper = DATA_NAMES.index("ref"), DATA_NAMES.index("wrapper")
     sites = _put_sites(proof, system)
     if not sites:
@@ -431,7 +440,7 @@ def relational_invariant(proof: Proof, system: System) -> str | None:
         return pending[c]
 
     f = _Invariant(system, proof.invariant)
-    solver = z3.Solver()
+    solver = limit(z3.Solver(), rlimit)
     xs = system.variables
     checked = 0
     for c, vectors in proof.invariant.items():
@@ -450,9 +459,10 @@ def relational_invariant(proof: Proof, system: System) -> str | None:
             "locations; a put is still to come when a path from the location reaches it)")
 
 
-def invariant_text(proof: Proof, system: System) -> list[str]:
+def invariant_text(proof: Proof, system: System, rlimit: int = RLIMIT) -> list[str]:
     """The invariant in words: the reference count as a function of where the actors are
-    (when it is one), and the facts that carry the any-N argument."""
+    (when it is one, checked by z3 within ``rlimit`` per query), and the facts that carry
+    the any-N argument."""
     ref = DATA_NAMES.index("ref")
     wrapper = DATA_NAMES.index("wrapper")
     by_ref: dict[str, list[str]] = {}
@@ -471,7 +481,7 @@ def invariant_text(proof: Proof, system: System) -> list[str]:
             key = " or ".join({0: "no wrapper", 2: "wrapper freed"}[w] for w in sorted(states))
         by_ref.setdefault(key, []).append(describe_location(system, c))
     lines = []
-    relation = relational_invariant(proof, system)
+    relation = relational_invariant(proof, system, rlimit)
     if relation is not None:
         lines.append(relation)
     for key in sorted(by_ref):

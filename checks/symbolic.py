@@ -34,6 +34,19 @@ WIDTH = 8  # bits per data field: counts and enums are small; signed, so -1 fits
 # included); checks.prove's any-N argument extends them beyond it by a cutoff.
 SHARED_TOP = 12
 
+# z3 reads its limits as unsigned 32-bit numbers: a larger value would wrap round to a
+# small limit, or to none at all (0), without a word
+LIMIT_TOP = 2**32 - 1
+# z3's resource limit per query, the default of every engine (deriving the rules, the
+# proof, bounded model checking). It counts z3's own steps ("rlimit count" in a solver's
+# statistics), so whether a query decides does not depend on the machine's speed or load
+# as a time limit would. The most any query has needed is 557 million: bounded model
+# checking of seed's writes over the rules for every data value (prove --generic --bmc).
+# The gate's need at most 57 million, the mutants' 120 million (searched without the
+# proved invariant), one question of the derivation or of the proof some thousands. The
+# limit is the most z3 takes: 7.7 times the largest need, 75 times the gate's.
+RLIMIT = LIMIT_TOP
+
 # Request fields that are control (kept concrete). Everything else is data.
 CONTROL_FIELDS = (ba.R_KIND, ba.R_SUBST, ba.R_LOWER, ba.R_COMPST, ba.R_WORKST)
 STACKS = {ba.R_SUB: "submitter", ba.R_COMP: "completion", ba.R_WORK: "worker"}
@@ -365,9 +378,31 @@ def _domain(xs: tuple[z3.BitVecRef, ...], ranges: dict[str, tuple[int, ...]]
 Candidate = dict[Control, set[tuple[int, ...]]]  # data vectors per control location
 
 
-def build(variant: Variant, rtype: str, within: Candidate | None = None) -> System:
+def limit(solver: z3.Solver, rlimit: int = RLIMIT, timeout_ms: int | None = None
+          ) -> z3.Solver:
+    """Bound every ``check`` of ``solver`` by ``rlimit`` units of z3's work, and by
+    ``timeout_ms`` of wall-clock time only when that is given. Both are per query: z3
+    counts each ``check`` from where the solver stands when it starts, however many came
+    before (an incremental solver's push and pop included). A query that runs out answers
+    unknown, which every engine reports as undecided, never as a verdict."""
+    if not 1 <= rlimit <= LIMIT_TOP:
+        raise ValueError(f"z3's resource limit must be between 1 and {LIMIT_TOP}, "
+                         f"got {rlimit}")
+    solver.set("rlimit", rlimit)
+    if timeout_ms is not None:
+        if not 1 <= timeout_ms <= LIMIT_TOP:
+            raise ValueError(f"z3's time limit must be between 1 and {LIMIT_TOP} ms, "
+                             f"got {timeout_ms}")
+        solver.set("timeout", timeout_ms)
+    return solver
+
+
+def build(variant: Variant, rtype: str, within: Candidate | None = None, *,
+          rlimit: int = RLIMIT, timeout_ms: int | None = None) -> System:
     """The rules of one request of type ``rtype``, by symbolic runs of the step function
-    from every control location reachable from the start.
+    from every control location reachable from the start. Each feasibility question is a
+    z3 query within ``rlimit`` (and ``timeout_ms``: see ``limit``); one that runs out
+    leaves ``System.unknown`` non-empty, and nothing proved on the rules counts.
 
     With ``within`` (a candidate invariant: data vectors per location), each location's
     rules are derived only for the data the candidate allows there: fields it fixes stay
@@ -381,7 +416,7 @@ def build(variant: Variant, rtype: str, within: Candidate | None = None) -> Syst
     seen = {init_c}
     todo = [init_c]
     system.controls.append(init_c)
-    solver = z3.Solver()
+    solver = limit(z3.Solver(), rlimit, timeout_ms)
     solver.add(*_domain(xs, _ranges(model)))
     while todo:
         c = todo.pop()

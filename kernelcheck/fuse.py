@@ -20,11 +20,12 @@ and the backing id in the OPEN reply), so this module speaks the protocol itself
 The mount is made with mount(2) (``fd=N,rootmode=40000,user_id=0,group_id=0``) and always
 undone; unmounting aborts the connection, which ends the server's read loop.
 
-The server runs in a child process (``python -m kernelcheck.fuse``), not on a thread: the
-liburing binding holds the GIL while it waits in io_uring_enter, and io_uring asks a FUSE
-file's poll method (a FUSE_POLL request) before issuing a read, so a server thread in the
-same interpreter could never answer. The child holds the connection's only descriptor: if
-it dies, the connection is aborted and every pending request fails instead of hanging.
+The server runs in a child process (``python -m kernelcheck.fuse``), not on a thread: a
+driver that waited in the kernel holding Python's global lock would starve a server thread
+(io_uring asks a FUSE file's poll method, a FUSE_POLL request, before issuing a read), and
+a process of its own answers whatever the driver does. The child holds the connection's
+only descriptor: if it dies, the connection is aborted and every pending request fails
+instead of hanging.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ import ctypes
 import errno
 import fcntl
 import os
-import select
 import shutil
 import struct
 import subprocess
@@ -285,8 +285,9 @@ def passthrough_mount(files: dict[str, bytes], parent: str | Path | None = None,
         os.close(devfd)  # the child's is now the connection's only descriptor
         devfd = -1
         with os.fdopen(ready_r) as ready:
-            sel = select.select([ready], [], [], timeout)[0]
-            line = ready.readline().strip() if sel else ""
+            # no deadline: the child holds the other end, so its death is an end of file
+            # (a loaded machine must not turn a slow start into a skip)
+            line = ready.readline().strip()
         if line != "passthrough":
             if line == "no passthrough":
                 raise Unavailable("the kernel does not offer FUSE passthrough "

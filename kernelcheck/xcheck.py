@@ -193,10 +193,12 @@ def _alone() -> Iterator[None]:
 
 @contextmanager
 def counting(kinds: tuple[str, ...], inodes: list[tuple[int, int]],
-             settle: float = 3.0) -> Iterator[Counts]:
-    """Count while the body runs. On the way out, wait (up to ``settle`` seconds) for the
-    frees still under way: an io_uring completion can reach user space before the io-wq
-    worker that submitted the IO has made its own put."""
+             settle: float = 120.0) -> Iterator[Counts]:
+    """Count while the body runs. On the way out, wait for the frees still under way: an
+    io_uring completion can reach user space before the io-wq worker that submitted the
+    IO has made its own put. The wait ends when the counts balance; ``settle`` seconds is
+    only a hang guard for a real leak (far beyond any wait seen: a loaded machine must
+    never turn a late free into a finding)."""
     c = Counts()
     with _alone(), Counters(counter_spec(kinds, inodes)) as ctr:
 

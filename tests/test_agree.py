@@ -51,14 +51,14 @@ def test_bad_usage_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) ->
     assert main(["nonsense"]) == 2
     assert main(["mutants", "--every", "0"]) == 2
     err = capsys.readouterr().err
-    assert all(line.startswith("agree:") for line in err.strip().splitlines())
+    assert all(line.startswith("checks.agree: error: ") for line in err.strip().splitlines())
 
 
 @pytest.mark.slow
 def test_explorer_bmc_and_proof_agree_on_the_catalogue_and_a_sample_of_mutants() -> None:
-    # the catalogue in full (plain bounded search), and every 20th mutant of the good
+    # the catalogue in full (plain bounded search), and every 100th mutant of the good
     # variants (strengthened with the proved invariant); `make agree` runs every mutant
-    variants = selection("catalogue") + selection("mutants")[::20]
+    variants = selection("catalogue") + selection("mutants")[::100]
     results = decide_all(variants, lemmas=True)
     problems = [f"{r.variant}: {p}" for r in results for p in r.problems]
     assert problems == []
@@ -66,4 +66,4 @@ def test_explorer_bmc_and_proof_agree_on_the_catalogue_and_a_sample_of_mutants()
     assert by_name["ovl-5.6"].bmc_failed == by_name["ovl-5.6"].hypothesis == {"UAF"}
     assert not any(by_name[n].hypothesis for n in ("seed", "ovl-5.16", "mainline"))
     assert all(by_name[n].all_n for n in ("seed", "ovl-5.16", "mainline"))
-    assert any(r.explorer[1] for r in results[4:]) and len(results) > 30
+    assert any(r.explorer[1] for r in results[4:]) and len(results) > 8

@@ -3,8 +3,6 @@ every counterexample it reports replays in the model."""
 
 from __future__ import annotations
 
-import pytest
-
 from checks.bmc import bmc, longest_path
 from checks.explorer import explore
 from checks.prove import candidate
@@ -59,18 +57,8 @@ def test_an_end_of_run_property_replays_at_the_end() -> None:
 
 
 def test_an_unknown_answer_is_never_a_verdict() -> None:
+    # one unit of z3's work per query: the search gives up (deterministically), and says so
     v = catalogue()["seed"]
-    found = bmc(v, "read", build(v, "read", within=candidate(v, "read")), timeout_ms=1)
-    assert not found.decided and found.unknown
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["seed", "ovl-5.6"])
-def test_the_rules_for_every_data_value_give_the_same_answers(name: str) -> None:
-    # no candidate invariant at all: the rules hold for every value of every field
-    v = catalogue()[name]
-    found = bmc(v, "read", build(v, "read"))
-    explored = explore(v, 1, kinds=["read"])
-    assert found.decided and found.failed == explored.failed
-    for prop, f in found.findings.items():
-        assert f.length == len(explored.counterexample(prop).actions)
+    found = bmc(v, "read", build(v, "read", within=candidate(v, "read")), rlimit=1)
+    assert not found.decided and found.unknown and not found.failed
+    assert all("unknown" in why for why in found.unknown)

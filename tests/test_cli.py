@@ -136,21 +136,57 @@ def test_prove_with_bmc_replays_the_counterexample(capsys: pytest.CaptureFixture
     assert "reproduces UAF" in capsys.readouterr().out
 
 
-def test_prove_says_when_z3_cannot_decide(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["prove", "seed", "--types", "read", "--timeout", "1"]) == 1
+@pytest.mark.parametrize("limit", [["--rlimit", "1"], ["--timeout", "1"]])
+def test_prove_says_when_z3_cannot_decide(capsys: pytest.CaptureFixture[str],
+                                          limit: list[str]) -> None:
+    # one unit of z3's work per query (deterministic), or one millisecond (the wall-clock
+    # limit a user may add on top)
+    assert main(["prove", "seed", "--types", "read", *limit]) == 1
     out = capsys.readouterr().out
     assert "NOT DECIDED" in out and "prove: FAILED" in out
-    code, _out, err = run("prove", "seed", "--timeout", "0")
-    assert code == 2 and err.count("\n") == 1 and "--timeout" in err
 
 
-def test_the_gate_fails_when_z3_cannot_decide(capsys: pytest.CaptureFixture[str]) -> None:
-    # one millisecond per query: z3 answers unknown, which the gate must never count as
-    # a proof (the explorer's rows still pass, so only the z3 section fails it)
-    assert main(["gate", "--no-mutants", "--max-requests", "1", "--timeout", "1"]) == 1
+# 5000 units decide each question of deriving the rules (a few thousand at most), but not
+# the bounded search's first query (tens of thousands, millions for asynchronous IO); with
+# 1 unit the derivation would give up too and fork both ways everywhere: slower
+@pytest.mark.parametrize("limit", [["--rlimit", "5000"], ["--timeout", "1"]])
+def test_the_gate_fails_when_z3_cannot_decide(capsys: pytest.CaptureFixture[str],
+                                              limit: list[str]) -> None:
+    # z3 answers unknown, which the gate must never count as a proof (the explorer's rows
+    # still pass, so only the z3 section fails it)
+    assert main(["gate", "--no-mutants", "--max-requests", "1", *limit]) == 1
     out = capsys.readouterr().out
     z3_section = out.split("z3 (bmc and proof")[1]
     assert z3_section.count("NOT DECIDED") == 4 and "holds for all N" not in z3_section
     assert "gate: FAILED" in out
-    code, _out, err = run("gate", "--no-mutants", "--timeout", "0")
-    assert code == 2 and err.count("\n") == 1 and "--timeout" in err
+
+
+def test_no_wall_clock_limit_unless_asked() -> None:
+    # a verdict must not depend on the machine's load: by default every z3 query is
+    # bounded by the resource count alone, from the command line down to each engine
+    import inspect
+
+    from checks.agree import decide, decide_all
+    from checks.bmc import bmc
+    from checks.cli import _parser
+    from checks.gate import check_z3
+    from checks.prove import prove
+    from checks.symbolic import RLIMIT, build
+
+    for argv in (["prove", "seed"], ["gate"]):
+        args = _parser().parse_args(argv)
+        assert args.timeout is None and args.rlimit is None, argv
+    for fn in (build, prove, bmc, decide, decide_all, check_z3):
+        params = inspect.signature(fn).parameters
+        assert params["timeout_ms"].default is None, fn.__name__
+        assert params["rlimit"].default in (RLIMIT, None), fn.__name__
+
+
+@pytest.mark.parametrize("command", [["prove", "seed"], ["gate", "--no-mutants"]])
+@pytest.mark.parametrize(("option", "value"), [("--rlimit", "0"), ("--rlimit", "4294967296"),
+                                               ("--timeout", "0"), ("--timeout", "-5")])
+def test_z3_limits_must_be_positive_and_fit(command: list[str], option: str,
+                                            value: str) -> None:
+    # 2**32 would wrap round to no limit at all inside z3: refused, like 0
+    code, out, err = run(*command, option, value)
+    assert code == 2 and out == "" and err.count("\n") == 1 and option in err

@@ -62,7 +62,10 @@ def test_profiles() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["seed", "ovl-5.16", "mainline"])
+@pytest.mark.parametrize("name", ["mainline"])
 def test_good_variants_hold_ci_profile(cat: dict[str, Variant], name: str) -> None:
+    # One variant: every good variant is already proved for all N by z3 and explored
+    # exhaustively to N = 3 (and `make agree` runs hypothesis on every variant); the long
+    # random runs here are a check of the machine itself on today's code.
     run_state_machine_as_test(machine(cat[name]),
                               settings=settings(profile("ci"), database=None))
