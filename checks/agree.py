@@ -20,25 +20,27 @@ property its run breaks (replayed in the model) is one the explorer breaks too, 
 variant proved for all N it breaks nothing. A variant it finds nothing in while the explorer
 does is counted as a miss, not a disagreement. Its runs are derandomized: the same every time.
 
-Anything z3 leaves undecided (unknown, a timeout, a counterexample the model does not
-replay, a candidate that is not inductive) is a disagreement: never a pass.
+Anything z3 leaves undecided (unknown, a resource or time limit reached, a counterexample
+the model does not replay, a candidate that is not inductive) is a disagreement: never a
+pass. Every z3 query is bounded by a count of z3's own steps (``checks.symbolic.RLIMIT``
+unless told otherwise), so the verdicts do not depend on the machine's load.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from checks.bmc import bmc
 from checks.explorer import explore
 from checks.gate import terminal_progress
 from checks.hypothesis_model import search
 from checks.prove import candidate, prove
-from checks.symbolic import build
+from checks.symbolic import RLIMIT, build
 from checks.trace import ReplayError, check_replay
 from checks.usage import OneLineParser, UsageError
 from model.backing_aio import REQUEST_TYPES
@@ -103,10 +105,12 @@ class Verdicts:
 
 def decide(variant: Variant, max_requests: int = 3,
            types: Sequence[str] = REQUEST_TYPES, lemmas: bool = False,
-           timeout_ms: int | None = None, hypothesis: bool = True) -> Verdicts:
-    """``timeout_ms``: z3's limit per query (default: each engine's own); an answer of
-    unknown becomes a problem, never a verdict. ``hypothesis``: run the random search too."""
-    limit = {} if timeout_ms is None else {"timeout_ms": timeout_ms}
+           rlimit: int = RLIMIT, timeout_ms: int | None = None,
+           hypothesis: bool = True) -> Verdicts:
+    """``rlimit``: z3's resource limit per query (deriving the rules, the proof and the
+    bounded search alike); ``timeout_ms``: a wall-clock limit per query on top of it, none
+    unless given. An answer of unknown becomes a problem, never a verdict.
+    ``hypothesis``: run the random search too."""
     started = time.perf_counter()
     out = Verdicts(variant.name)
     for n in range(1, max_requests + 1):
@@ -116,11 +120,12 @@ def decide(variant: Variant, max_requests: int = 3,
         for prop in single.failed:
             out.explorer_lengths[(rtype, prop)] = len(single.counterexample(prop).actions)
         inv = candidate(variant, rtype)
-        system = build(variant, rtype, within=inv)
-        proof = prove(variant, rtype, system=system, **limit)
+        system = build(variant, rtype, within=inv, rlimit=rlimit, timeout_ms=timeout_ms)
+        proof = prove(variant, rtype, system=system, rlimit=rlimit, timeout_ms=timeout_ms)
         # a candidate proved inductive may strengthen the search (same answers, faster)
         found = bmc(variant, rtype, system=system,
-                    lemmas=inv if lemmas and not proof.not_inductive else None, **limit)
+                    lemmas=inv if lemmas and not proof.not_inductive else None,
+                    rlimit=rlimit, timeout_ms=timeout_ms)
         out.proofs[rtype] = proof.failed
         out.proved_all_n[rtype] = proof.proved_all_n
         out.bmc[rtype] = found.failed
@@ -173,19 +178,19 @@ def hypothesis_check(variant: Variant, out: Verdicts) -> None:
                                                if out.all_n else ""))
 
 
-def _decide(args: tuple[Variant, int, bool, int | None, bool]) -> Verdicts:
-    variant, max_requests, lemmas, timeout_ms, hypothesis = args
-    return decide(variant, max_requests, lemmas=lemmas, timeout_ms=timeout_ms,
+def _decide(args: tuple[Variant, int, bool, int, int | None, bool]) -> Verdicts:
+    variant, max_requests, lemmas, rlimit, timeout_ms, hypothesis = args
+    return decide(variant, max_requests, lemmas=lemmas, rlimit=rlimit, timeout_ms=timeout_ms,
                   hypothesis=hypothesis)
 
 
 def decide_all(variants: Sequence[Variant], max_requests: int = 3, jobs: int | None = None,
                progress: Callable[[int, int], None] | None = None,
-               lemmas: bool = False, timeout_ms: int | None = None,
+               lemmas: bool = False, rlimit: int = RLIMIT, timeout_ms: int | None = None,
                hypothesis: bool = True) -> list[Verdicts]:
     names = set(catalogue())
     # catalogue entries are always searched without lemmas: the plain bounded search
-    work = [(v, max_requests, lemmas and v.name not in names, timeout_ms, hypothesis)
+    work = [(v, max_requests, lemmas and v.name not in names, rlimit, timeout_ms, hypothesis)
             for v in variants]
     jobs = jobs or os.cpu_count() or 1
     out: list[Verdicts] = []
@@ -215,6 +220,14 @@ def selection(which: str) -> list[Variant]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from checks.exits import run as run_command
+
+    return run_command("checks.agree", lambda: _main(argv), argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    from checks.outputs import output_path, write_text
+
     ap = OneLineParser(prog="python -m checks.agree", description=(
         "Explorer (N = 1..3), bounded z3 and unbounded z3 must give the same verdict."))
     ap.add_argument("which", nargs="?", default="catalogue",
@@ -225,17 +238,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--pure", action="store_true",
                     help="search mutants without the proved invariant as lemmas (slower)")
     ap.add_argument("--out", default=None, help="also write the lines to this file")
-    try:
-        args = ap.parse_args(argv)
-    except UsageError as e:
-        print(f"agree: {e}", file=sys.stderr)
-        return 2
+    args = ap.parse_args(argv)
     if args.every < 1:
-        print("agree: --every must be at least 1", file=sys.stderr)
-        return 2
+        raise UsageError(f"--every must be at least 1, got {args.every}")
+    if args.limit is not None and args.limit < 1:
+        raise UsageError(f"--limit must be at least 1, got {args.limit}")
+    if args.out:
+        output_path(Path(args.out))  # before the hour of work, not after it
     variants = selection(args.which)[:: args.every][: args.limit]
     started = time.perf_counter()
-    results = decide_all(variants, progress=terminal_progress(), lemmas=not args.pure)
+    results = decide_all(variants, progress=terminal_progress("variants decided"),
+                         lemmas=not args.pure)
     lines = [r.line() for r in results]
     for r in results:
         lines.extend(f"     {p}" for p in r.problems)
@@ -249,8 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                  f"fails" + (f"; missed: {', '.join(missed)}" if missed else ""))
     print("\n".join(lines))
     if args.out:
-        with open(args.out, "w") as f:
-            f.write("\n".join(lines) + "\n")
+        write_text(Path(args.out), "\n".join(lines) + "\n")
     return 1 if bad else 0
 
 

@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from checks.exits import run as run_command
+from checks.outputs import output_path, write_text
 from checks.usage import OneLineParser, UsageError
 
 _CHILD = """
@@ -69,24 +71,27 @@ def measure(variant: str, n: int, reduction: str, repeat: int) -> Measure:
 
 
 def main(argv: list[str] | None = None) -> int:
+    return run_command("checks.bench", lambda: _main(argv), argv)
+
+
+def _main(argv: list[str] | None) -> int:
     ap = OneLineParser(prog="python -m checks.bench", description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("bench/explorer.txt"))
     ap.add_argument("--variant", default="seed")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--proofs", type=Path, metavar="FILE",
                     help="also time the z3 proofs of every catalogue entry into FILE")
-    try:
-        args = ap.parse_args(argv)
-        from model.catalogue import catalogue
+    args = ap.parse_args(argv)
+    from model.catalogue import catalogue
 
-        if args.variant not in catalogue():
-            raise UsageError(f"unknown variant {args.variant!r} (built-in: "
-                             f"{', '.join(catalogue())})")
-        if args.repeat < 1:
-            raise UsageError(f"--repeat must be at least 1, got {args.repeat}")
-    except UsageError as e:
-        print(f"bench: {e}", file=sys.stderr)
-        return 2
+    if args.variant not in catalogue():
+        raise UsageError(f"unknown variant {args.variant!r} (built-in: "
+                         f"{', '.join(catalogue())})")
+    if args.repeat < 1:
+        raise UsageError(f"--repeat must be at least 1, got {args.repeat}")
+    output_path(args.out)
+    if args.proofs is not None:
+        output_path(args.proofs)
     rows = []
     for n in (1, 2, 3, 4):
         rows.append((n, "auto", measure(args.variant, n, "auto", args.repeat)))
@@ -115,8 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{red[n].seconds / full[n].seconds:.3f}"
         )
     text = "\n".join(lines) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    write_text(args.out, text)
     print(text, end="")
     # after the explorer's runs: z3 in this process would raise the peak RSS the
     # explorer's children inherit across fork (their baseline)
@@ -159,8 +163,7 @@ def _proof_times(out: Path) -> None:
     lines += ["", "total = extract + prove: the unbounded proof of one request type from "
               "scratch; generic: deriving the rules for every data value instead (the "
               "slow tests prove and search those too)."]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines) + "\n")
+    write_text(out, "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

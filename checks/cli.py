@@ -12,18 +12,24 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from checks import gate as gatemod
+from checks.exits import run as run_command
 from checks.explorer import REDUCTIONS, Counterexample, Result, StateLimit, explore
+from checks.outputs import file_stem, inside, output_dir
+from checks.progress import Progress
 from checks.trace import (
+    BreaksAnother,
     ReplayError,
+    TraceMismatch,
     check_replay,
     concretise,
     explain_rows,
     explain_text,
+    fits,
     load,
     save,
 )
@@ -32,9 +38,18 @@ from checks.userfile import UserFileError, load_variants
 from model.backing_aio import REQUEST_TYPES
 from model.catalogue import catalogue
 from model.lang import Variant, VariantError
-from model.properties import BY_ID, PROPERTIES, PROPERTY_IDS
+from model.properties import BY_ID, PROPERTIES, PROPERTY_IDS, SUBJECTS
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
+# The explorer keeps about 1 KiB per state (the state, its index entry, its parent and
+# successor lists): two million states fit in about 2 GiB.
+MAX_STATES = 2_000_000
+
+
+def fmt(command: str) -> str:
+    """The ``format`` of a command's JSON output: its name and the shape's version (the
+    shapes are documented in docs/json.md and checked against docs/schemas/)."""
+    return f"backing-aio-{command}/1"
 
 
 
@@ -53,7 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     ck.add_argument("--types", metavar="T,T",
                     help=f"exact request types ({', '.join(REQUEST_TYPES)})")
     ck.add_argument("--reduction", choices=REDUCTIONS, default="auto")
-    ck.add_argument("--max-states", type=int, default=5_000_000)
+    ck.add_argument("--max-states", type=int, default=MAX_STATES,
+                    help=f"stop with exit 2 beyond this many states (default {MAX_STATES:,}: "
+                    "about 2 GiB)")
     ck.add_argument("--save", type=Path, metavar="DIR",
                     help="write each counterexample to DIR as JSON (replay with 'replay')")
     ck.add_argument("--json", action="store_true")
@@ -84,8 +101,12 @@ def _parser() -> argparse.ArgumentParser:
     pv.add_argument("--save", metavar="DIR", type=Path, default=None,
                     help="with --bmc: save each counterexample as DIR/VARIANT-TYPE-PROP.json "
                     "(for backing-aio replay)")
-    pv.add_argument("--timeout", type=int, default=60_000, metavar="MS",
-                    help="z3's time limit per query (an answer of unknown is never a proof)")
+    pv.add_argument("--rlimit", type=int, default=None, metavar="N",
+                    help="z3's resource limit per query, a count of its steps that does not "
+                    "depend on load (default: a fixed count with a wide margin; an answer "
+                    "of unknown is never a proof)")
+    pv.add_argument("--timeout", type=int, default=None, metavar="MS",
+                    help="also a wall-clock limit per query, in milliseconds (default: none)")
     pv.add_argument("--json", action="store_true")
 
     gt = sub.add_parser("gate", help="the catalogue against its verdicts (N = 1..3) and mutants")
@@ -93,8 +114,12 @@ def _parser() -> argparse.ArgumentParser:
     gt.add_argument("--no-mutants", action="store_true")
     gt.add_argument("--no-proofs", action="store_true",
                     help="skip bounded model checking and the unbounded z3 proofs")
+    gt.add_argument("--rlimit", type=int, default=None, metavar="N",
+                    help="z3's resource limit per query, a count of its steps that does not "
+                    "depend on load (default: a fixed count with a wide margin; an answer "
+                    "of unknown fails the gate)")
     gt.add_argument("--timeout", type=int, default=None, metavar="MS",
-                    help="z3's time limit per query (an answer of unknown fails the gate)")
+                    help="also a wall-clock limit per query, in milliseconds (default: none)")
     gt.add_argument("--json", action="store_true")
     return p
 
@@ -126,10 +151,25 @@ def _requests(n: int) -> int:
     return n
 
 
+def _z3_limits(args: argparse.Namespace) -> None:
+    """``--rlimit`` and ``--timeout``, when given, are positive and fit z3's parameters."""
+    for option, value, unit in (("--rlimit", args.rlimit, "count"),
+                                ("--timeout", args.timeout, "number of milliseconds")):
+        if value is None:
+            continue
+        from checks.symbolic import LIMIT_TOP  # imports z3: only when a limit is given
+
+        if not 1 <= value <= LIMIT_TOP:
+            raise UsageError(f"{option} must be a positive {unit} up to {LIMIT_TOP}, "
+                             f"got {value}")
+
+
 def _types(text: str | None, n: int) -> list[str] | None:
     if text is None:
         return None
     types = [t.strip() for t in text.split(",") if t.strip()]
+    if not types:
+        raise UsageError(f"--types names no request type (known: {', '.join(REQUEST_TYPES)})")
     for t in types:
         if t not in REQUEST_TYPES:
             raise UsageError(f"unknown request type {t!r} (known: {', '.join(REQUEST_TYPES)})")
@@ -144,6 +184,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     cat = catalogue()
     if args.json:
         print(json.dumps({
+            "format": fmt("list"),
             "variants": [{"name": v.name, "summary": v.summary, "origin": v.origin,
                           "expect": sorted(v.expect, key=PROPERTY_IDS.index)}
                          for v in cat.values()],
@@ -166,7 +207,8 @@ def _cx_json(variant: Variant, cx: Counterexample, source: str) -> dict[str, Any
     return {**trace.as_json(), "explanation": explain_rows(variant, trace)}
 
 
-def _result_json(r: Result, v: Variant, source: str) -> dict[str, Any]:
+def _result_json(r: Result, v: Variant, source: str,
+                 saved: dict[tuple[str, str], str] | None = None) -> dict[str, Any]:
     return {
         "variant": v.name,
         "source": source,
@@ -178,33 +220,43 @@ def _result_json(r: Result, v: Variant, source: str) -> dict[str, Any]:
         "transitions": r.transitions,
         "seconds": round(r.seconds, 4),
         "reduction": r.reduction,
-        "counterexamples": [_cx_json(v, cx, source) for cx in r.violations.values()],
+        "counterexamples": [{**_cx_json(v, cx, source), "saved": (saved or {}).get(key)}
+                            for key, cx in r.violations.items()],
     }
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     n = _requests(args.requests)
     types = _types(args.types, n)
+    if args.max_states < 1:
+        raise UsageError(f"--max-states must be at least 1, got {args.max_states}")
     targets = [t for spec in args.variants for t in resolve(spec)]
+    if args.save is not None:
+        output_dir(args.save, "--save")  # before the search: a bad directory is bad input
     status = EXIT_OK
     out: list[dict[str, Any]] = []
+    progress = Progress()
     for v, source in targets:
         try:
             r = explore(v, n, kinds=types, reduction=args.reduction, max_states=args.max_states,
-                        progress=_state_progress())
+                        progress=progress.states if progress.enabled else None)
         except StateLimit as e:
             raise UsageError(f"{v.name}: {e}; use fewer --requests or a larger --max-states")\
                 from None
+        finally:
+            progress.clear()
         as_expected = r.failed == v.expect
         if not as_expected:
             status = EXIT_FOUND
-        if args.save:
-            args.save.mkdir(parents=True, exist_ok=True)
+        saved: dict[tuple[str, str], str] = {}
+        if args.save is not None:
             for (prop, subject), cx in r.violations.items():
-                stem = f"{v.name}-{prop}" + (f"-{subject.replace(' ', '_')}" if subject else "")
-                save(concretise(v, cx, source), args.save / f"{stem}.json")
+                stem = file_stem(f"{v.name}-{prop}" + (f"-{subject}" if subject else ""))
+                path = inside(args.save, f"{stem}.json")
+                save(concretise(v, cx, source), path)
+                saved[(prop, subject)] = str(path)
         if args.json:
-            out.append(_result_json(r, v, source))
+            out.append(_result_json(r, v, source, saved))
             continue
         expect = "holds" if not v.expect else "fails " + ",".join(sorted(v.expect))
         mark = "ok" if as_expected else "UNEXPECTED"
@@ -216,21 +268,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             if prop not in v.expect:
                 print(_indent(explain_text(v, concretise(v, cx, source))))
     if args.json:
-        print(json.dumps({"results": out, "ok": status == EXIT_OK}, indent=2))
+        print(json.dumps({"format": fmt("check"), "ok": status == EXIT_OK, "results": out},
+                         indent=2))
     return status
-
-
-def _state_progress() -> Callable[[int, float], None] | None:
-    """States explored and rate, on a terminal only (quiet in CI and in pipes)."""
-    if os.environ.get("CI") or not sys.stderr.isatty():
-        return None
-
-    def show(states: int, seconds: float) -> None:
-        rate = states / seconds if seconds else 0.0
-        sys.stderr.write(f"\r{states} states, {rate:,.0f}/s ")
-        sys.stderr.flush()
-
-    return show
 
 
 def _indent(text: str) -> str:
@@ -240,56 +280,85 @@ def _indent(text: str) -> str:
 def cmd_explain(args: argparse.Namespace) -> int:
     if args.property not in BY_ID:
         raise UsageError(f"unknown property {args.property!r} (known: {', '.join(PROPERTY_IDS)})")
+    if args.subject is not None and args.subject not in SUBJECTS:
+        raise UsageError(f"unknown subject {args.subject!r} (known: {', '.join(SUBJECTS)})")
+    n = _requests(args.requests)
     targets = resolve(args.variant)
     if len(targets) != 1:
         raise UsageError(f"{args.variant} defines several variants: name one with FILE.py:NAME")
     v, source = targets[0]
-    r = explore(v, _requests(args.requests))
+    progress = Progress()
+    try:
+        r = explore(v, n, progress=progress.states if progress.enabled else None)
+    finally:
+        progress.clear()
     found = {k: c for k, c in r.violations.items() if k[0] == args.property
              and (args.subject is None or k[1] == args.subject)}
     if not found:
-        msg = f"{v.name} meets {args.property} with {args.requests} request(s)"
-        print(json.dumps({"variant": v.name, "property": args.property, "holds": True})
-              if args.json else msg)
+        about = f" for subject {args.subject!r}" if args.subject else ""
+        if args.json:
+            print(json.dumps({"format": fmt("explain"), "variant": v.name,
+                              "property": args.property, "subject": args.subject,
+                              "requests": n, "holds": True, "counterexample": None}, indent=2))
+        else:
+            print(f"{v.name} meets {args.property}{about} with {n} request(s)")
         return EXIT_OK
     cx = min(found.values(), key=lambda c: len(c.actions))
     trace = concretise(v, cx, source)
     if args.json:
-        print(json.dumps(_cx_json(v, cx, source), indent=2))
+        print(json.dumps({"format": fmt("explain"), "variant": v.name,
+                          "property": args.property, "subject": cx.subject, "requests": n,
+                          "holds": False, "counterexample": _cx_json(v, cx, source)},
+                         indent=2))
     else:
         print(explain_text(v, trace))
     return EXIT_FOUND
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    trace = load(args.file)
+    trace = load(args.file)  # a malformed file is bad input (TraceMismatch)
     source = args.variant_file or (Path(trace.source) if trace.source else None)
     if source is not None:
         v, _ = resolve(f"{source}:{trace.variant}")[0]
     else:
         v, _ = resolve(trace.variant)[0]
+    fits(v, trace)  # a trace that does not fit its variant is bad input, never a fix
+    doc: dict[str, Any] = {"format": fmt("replay"), "file": str(args.file),
+                           "variant": v.name, "property": trace.prop}
     try:
         violation = check_replay(v, trace)
+    except TraceMismatch:
+        raise
+    except BreaksAnother as e:
+        # not the recorded property, but the steps still break one: a finding
+        violation = e.violation
+        doc.update(reproduces=False, breaks=violation.prop, subject=violation.subject,
+                   message=violation.message, why=str(e),
+                   explanation=explain_rows(v, trace))
+        print(json.dumps(doc, indent=2) if args.json
+              else f"{args.file}: {e}: {violation.message}")
+        return EXIT_FOUND
     except ReplayError as e:
-        print(json.dumps({"reproduces": False, "why": str(e)}) if args.json
+        doc.update(reproduces=False, breaks=None, subject=None, message=None, why=str(e),
+                   explanation=None)
+        print(json.dumps(doc, indent=2) if args.json
               else f"{args.file}: no longer reproduces: {e}")
         return EXIT_OK
+    doc.update(reproduces=True, breaks=violation.prop, subject=violation.subject,
+               message=violation.message, why=None, explanation=explain_rows(v, trace))
     if args.json:
-        print(json.dumps({"reproduces": True, "property": violation.prop,
-                          "subject": violation.subject, "message": violation.message,
-                          "explanation": explain_rows(v, trace)}, indent=2))
+        print(json.dumps(doc, indent=2))
     else:
         print(f"{args.file}: reproduces {violation.prop}: {violation.message}")
         print(explain_text(v, trace))
     return EXIT_FOUND
 
 
-
 def cmd_prove(args: argparse.Namespace) -> int:
     # z3 is slow to import: only here
     from checks.bmc import bmc
     from checks.prove import candidate, invariant_text, prove
-    from checks.symbolic import build
+    from checks.symbolic import RLIMIT, build
 
     targets = resolve(args.variant)
     if len(targets) != 1:
@@ -298,25 +367,29 @@ def cmd_prove(args: argparse.Namespace) -> int:
     if args.save is not None and not args.bmc:
         raise UsageError("--save needs --bmc (it saves bounded model checking's "
                          "counterexamples)")
-    if args.timeout < 1:
-        raise UsageError(f"--timeout must be a positive number of milliseconds, got "
-                         f"{args.timeout}")
+    _z3_limits(args)
+    rlimit: int = RLIMIT if args.rlimit is None else args.rlimit
+    timeout: int | None = args.timeout
     types = [t.strip() for t in args.types.split(",") if t.strip()]
+    if not types:
+        raise UsageError(f"--types names no request type (known: {', '.join(REQUEST_TYPES)})")
     for t in types:
         if t not in REQUEST_TYPES:
             raise UsageError(f"unknown request type {t!r} (known: {', '.join(REQUEST_TYPES)})")
+    if args.save is not None:
+        output_dir(args.save, "--save")  # before the proofs: a bad directory is bad input
     results: list[dict[str, Any]] = []
     for t in types:
         started = time.perf_counter()
-        system = build(v, t) if args.generic else build(v, t, within=candidate(v, t))
+        within = None if args.generic else candidate(v, t)
+        system = build(v, t, within, rlimit=rlimit, timeout_ms=timeout)
         extract = time.perf_counter() - started
-        proof = prove(v, t, system, timeout_ms=args.timeout)
-        found = bmc(v, t, system, timeout_ms=args.timeout) if args.bmc else None
+        proof = prove(v, t, system, rlimit=rlimit, timeout_ms=timeout)
+        found = bmc(v, t, system, rlimit=rlimit, timeout_ms=timeout) if args.bmc else None
         saved: dict[str, str] = {}
         if found is not None and args.save is not None:
-            args.save.mkdir(parents=True, exist_ok=True)
             for prop, finding in found.findings.items():
-                path = args.save / f"{v.name}-{t}-{prop}.json".replace("/", "_")
+                path = inside(args.save, file_stem(f"{v.name}-{t}-{prop}") + ".json")
                 save(finding.trace(v, t, source), path)
                 saved[prop] = str(path)
         results.append({
@@ -325,7 +398,8 @@ def cmd_prove(args: argparse.Namespace) -> int:
             "not_inductive": proof.not_inductive, "all_n_gaps": proof.all_n,
             "queries": proof.queries, "locations": proof.locations, "rules": proof.rules,
             "stuck": len(proof.stuck), "extract_seconds": round(extract, 2),
-            "seconds": round(proof.seconds, 2), "invariant": invariant_text(proof, system),
+            "seconds": round(proof.seconds, 2),
+            "invariant": invariant_text(proof, system, rlimit),
             "bmc": None if found is None else {
                 "bound": found.bound, "failed": sorted(found.failed),
                 "unknown": found.unknown, "replay_errors": found.replay_errors,
@@ -345,7 +419,8 @@ def cmd_prove(args: argparse.Namespace) -> int:
     ok = not undecided and failed == v.expect and all(
         r["holds_for_all_n"] or r["failed"] for r in results)
     if args.json:
-        print(json.dumps({"variant": v.name, "ok": ok, "results": results}, indent=2))
+        print(json.dumps({"format": fmt("prove"), "variant": v.name, "ok": ok,
+                          "results": results}, indent=2))
         return EXIT_OK if ok else EXIT_FOUND
     for r in results:
         if r["unknown"] or r["not_inductive"]:
@@ -381,9 +456,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
     n = args.max_requests
     if not 1 <= n <= 4:
         raise UsageError(f"--max-requests must be between 1 and 4, got {n}")
-    if args.timeout is not None and args.timeout < 1:
-        raise UsageError(f"--timeout must be a positive number of milliseconds, got "
-                         f"{args.timeout}")
+    _z3_limits(args)
     if not args.json:
         print(f"{'variant':<10} {'N':>2}  {'expected':<12} {'verdict':<22} {'states':>8} "
               f"{'seconds':>8}")
@@ -403,11 +476,14 @@ def cmd_gate(args: argparse.Namespace) -> int:
     ok = all(r.ok for r in rows)
     if report is not None:
         ok = ok and not report.unexplained and not stale
-    z3rows = [] if args.no_proofs else gatemod.check_z3(catalogue().values(), args.timeout)
+    z3rows = [] if args.no_proofs else gatemod.check_z3(
+        catalogue().values(), timeout_ms=args.timeout, rlimit=args.rlimit,
+        progress=None if args.json else gatemod.terminal_progress("z3, variants decided"))
     ok = ok and all(z.ok for z in z3rows)
     seconds += sum(z.seconds for z in z3rows) / max(1, os.cpu_count() or 1)
     if args.json:
         doc: dict[str, Any] = {
+            "format": fmt("gate"),
             "ok": ok,
             "seconds": round(seconds, 2),
             "catalogue": [{"variant": r.variant, "requests": r.requests,
@@ -469,19 +545,20 @@ def cmd_gate(args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_FOUND
 
 
+def _command(argv: Sequence[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        raise UsageError("a command is needed: list, check, explain, replay, prove or gate")
+    handler = {"list": cmd_list, "check": cmd_check, "explain": cmd_explain,
+               "replay": cmd_replay, "prove": cmd_prove, "gate": cmd_gate}[args.command]
+    return handler(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        args = _parser().parse_args(argv)
-        if args.command is None:
-            raise UsageError("a command is needed: list, check, explain, replay, prove or gate")
-        handler = {"list": cmd_list, "check": cmd_check, "explain": cmd_explain,
-                   "replay": cmd_replay, "prove": cmd_prove, "gate": cmd_gate}[args.command]
-        return handler(args)
-    except (UsageError, UserFileError, VariantError, ReplayError) as e:
-        print(f"backing-aio: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except BrokenPipeError:
-        return EXIT_OK
+    """The exit-code policy of checks.exits: 0, 1 a finding, 2 bad input (one line), 3 an
+    internal error, 130 interrupted; never a traceback."""
+    return run_command("backing-aio", lambda: _command(argv), argv,
+                       bad_input=(UserFileError, VariantError, ReplayError))
 
 
 if __name__ == "__main__":

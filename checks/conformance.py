@@ -35,7 +35,6 @@ can happen, and nothing else.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -598,12 +597,20 @@ def bench(variant: str, n: int, *, checked: bool, backend: str = "thread", seed:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m checks.conformance bench [-n N] [--variant V ...] [--backend B ...]
     [--out FILE]``"""
+    from checks.exits import run as run_command
+
+    return run_command("checks.conformance", lambda: _main(argv), argv,
+                       bad_input=(ValueError,))
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    from checks.outputs import output_path, write_text
     from checks.usage import OneLineParser, UsageError
     from refimpl.kernel import BACKENDS
     from refimpl.uring import unavailable
 
     p = OneLineParser(prog="python -m checks.conformance")
-    sub = p.add_subparsers(dest="cmd", required=True)
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=OneLineParser)
     b = sub.add_parser("bench", help="real-IO stress throughput, checked and unchecked")
     b.add_argument("-n", type=int, default=20_000,
                    help="real asynchronous completions per run (at least)")
@@ -613,15 +620,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     b.add_argument("--tasks", type=int, default=8)
     b.add_argument("--seed", type=int, default=1)
     b.add_argument("--out", help="also write the table to this file")
-    try:
-        args = p.parse_args(argv)
-        for v in args.variant or []:
-            implementation(v)  # an unknown name is a usage error, before any IO
-        if args.n < 1 or args.tasks < 1:
-            raise UsageError("-n and --tasks must be at least 1")
-    except (UsageError, ValueError) as e:
-        print(f"conformance: {e}", file=sys.stderr)
-        return 2
+    args = p.parse_args(argv)
+    for v in args.variant or []:
+        implementation(v)  # an unknown name is a usage error, before any IO
+    if args.n < 1 or args.tasks < 1:
+        raise UsageError("-n and --tasks must be at least 1")
+    if args.out:
+        output_path(Path(args.out))
     rows = []
     lines = [BENCH_HEADER]
     print(BENCH_HEADER, flush=True)
@@ -652,7 +657,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                              else f"not available ({ws.direct_reason})"))
     print("\n".join(notes[1:]), flush=True)
     if args.out:
-        Path(args.out).write_text("\n".join(lines + notes) + "\n")
+        write_text(Path(args.out), "\n".join(lines + notes) + "\n")
     bad = [r for r in rows if r.findings or not r.file_ok or r.conforms is False]
     return 1 if bad else 0
 

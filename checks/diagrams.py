@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import json
 import re
 import shutil
 import sys
@@ -35,7 +36,9 @@ from typing import Any, Final
 
 import graphviz  # type: ignore[import-untyped]
 
+from checks.exits import run as run_command
 from checks.explorer import cannot_end, explore
+from checks.outputs import file_stem, inside, output_dir, write_bytes
 from checks.trace import Trace, concretise, explain_rows, initial_state
 from checks.usage import OneLineParser, UsageError
 from model.backing_aio import (
@@ -67,7 +70,7 @@ from model.backing_aio import (
 )
 from model.catalogue import catalogue
 from model.lang import Val, Variant
-from model.properties import PROPERTY_IDS, Violation
+from model.properties import PROPERTY_IDS, SUBJECTS, Violation
 
 EXIT_OK, EXIT_USAGE = 0, 2
 INSTALL_HINT: Final[str] = (
@@ -694,13 +697,9 @@ def catalogue_traces(variants: Iterable[Variant] | None = None) -> list[tuple[Va
     return out
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.+-]+", "_", text).strip("_")
-
-
 def swimlane_stem(trace: Trace) -> str:
-    subject = f"-{_slug(trace.subject)}" if trace.subject else ""
-    return f"swimlane-{_slug(trace.variant)}-{trace.prop}{subject}"
+    subject = f"-{file_stem(trace.subject)}" if trace.subject else ""
+    return f"swimlane-{file_stem(trace.variant)}-{trace.prop}{subject}"
 
 
 @dataclass(frozen=True)
@@ -724,12 +723,12 @@ def catalogue_pictures() -> list[Picture]:
     for v in cat.values():
         for kind in KIND_TYPES:
             lc = cycles[v.name, kind] = lifecycle(v, kind)
-            out.append(Picture(f"lifecycle-{_slug(v.name)}-{kind}", "lifecycle",
+            out.append(Picture(f"lifecycle-{file_stem(v.name)}-{kind}", "lifecycle",
                                f"{v.name}: the lifecycle of one {kind}",
                                lifecycle_graph(lc, v)))
     for a, b in COMPARISONS:
         for kind in KIND_TYPES:
-            out.append(Picture(f"compare-{_slug(a)}-vs-{_slug(b)}-{kind}", "compare",
+            out.append(Picture(f"compare-{file_stem(a)}-vs-{file_stem(b)}-{kind}", "compare",
                                f"{a} vs {b}: one {kind}",
                                compare_graph(cycles[a, kind], cycles[b, kind])))
     for v, trace in catalogue_traces(cat.values()):
@@ -774,7 +773,7 @@ def write_graphs(graphs: Sequence[tuple[str, Any, bool]], out: Path, png: bool =
     """Write DOT, SVG (and PNG) for each graph; return (every file, files that changed).
     With ``prune`` remove generated files of earlier runs that are no longer made."""
     require_dot()
-    out.mkdir(parents=True, exist_ok=True)
+    output_dir(out)
     written: list[Path] = []
     changed: list[Path] = []
     for stem, graph, wants_png in graphs:
@@ -782,10 +781,10 @@ def write_graphs(graphs: Sequence[tuple[str, Any, bool]], out: Path, png: bool =
         if png and wants_png:
             outputs.append(("png", render(graph, "png")))
         for ext, data in outputs:
-            path = out / f"{stem}.{ext}"
-            written.append(path)
+            path = inside(out, f"{file_stem(stem)}.{ext}")
+            written.append(out / path.name)
             if not path.exists() or path.read_bytes() != data:
-                path.write_bytes(data)  # unchanged files keep their time stamps
+                write_bytes(path, data)  # unchanged files keep their time stamps
                 changed.append(path)
     if prune:
         keep = {p.name for p in written}
@@ -797,6 +796,9 @@ def write_graphs(graphs: Sequence[tuple[str, Any, bool]], out: Path, png: bool =
 
 
 # ---- the command line -------------------------------------------------------------------
+
+
+JSON_FORMAT: Final = "backing-aio-diagrams/1"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -821,6 +823,9 @@ def _parser() -> argparse.ArgumentParser:
         # not diagrams/: that holds exactly what `all` makes, and `all` prunes the rest
         one.add_argument("--out", type=Path, default=Path("out/diagrams"), metavar="DIR")
         one.add_argument("--png", action="store_true", help="a PNG as well")
+    for one in (al, lc, sw, cp):
+        one.add_argument("--json", action="store_true",
+                         help=f"the files written, as JSON ({JSON_FORMAT})")
     return p
 
 
@@ -843,6 +848,8 @@ def _swimlane(args: argparse.Namespace) -> tuple[str, Any]:
     if args.property not in PROPERTY_IDS:
         raise UsageError(f"unknown property {args.property!r} "
                          f"(known: {', '.join(PROPERTY_IDS)})")
+    if args.subject is not None and args.subject not in SUBJECTS:
+        raise UsageError(f"unknown subject {args.subject!r} (known: {', '.join(SUBJECTS)})")
     if not 1 <= args.requests <= 4:
         raise UsageError(f"--requests must be between 1 and 4, got {args.requests}")
     v = _variant(args.variant)
@@ -857,38 +864,46 @@ def _swimlane(args: argparse.Namespace) -> tuple[str, Any]:
     return swimlane_stem(trace), swimlane_graph(v, trace)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        args = _parser().parse_args(argv)
-        if args.command is None:
-            raise UsageError("a command is needed: all, lifecycle, swimlane or compare")
-        require_dot()
-        graphs: list[tuple[str, Any, bool]]
-        if args.command == "all":
-            graphs = catalogue_graphs()
-            written, changed = write_graphs(graphs, args.out, png=not args.no_png, prune=True)
-            print(f"diagrams: {len(written)} files in {args.out}/, {len(changed)} changed")
-            return EXIT_OK
-        if args.command == "lifecycle":
-            v = _variant(args.variant)
-            graphs = [(f"lifecycle-{_slug(v.name)}-{args.kind}",
-                       lifecycle_graph(lifecycle(v, args.kind), v), True)]
-        elif args.command == "compare":
-            a, b = _variant(args.first), _variant(args.second)
-            graphs = [(f"compare-{_slug(a.name)}-vs-{_slug(b.name)}-{args.kind}",
-                       compare_graph(lifecycle(a, args.kind), lifecycle(b, args.kind)), True)]
+def _command(args: argparse.Namespace) -> int:
+    if args.command is None:
+        raise UsageError("a command is needed: all, lifecycle, swimlane or compare")
+    require_dot()
+    output_dir(args.out)  # before the work: a bad --out is bad input, not a lost run
+    graphs: list[tuple[str, Any, bool]]
+    if args.command == "all":
+        graphs = catalogue_graphs()
+        written, changed = write_graphs(graphs, args.out, png=not args.no_png, prune=True)
+        if args.json:
+            print(json.dumps({"format": JSON_FORMAT, "ok": True,
+                              "files": [str(p) for p in written],
+                              "changed": [str(p) for p in changed]}, indent=2))
         else:
-            stem, graph = _swimlane(args)
-            graphs = [(stem, graph, True)]
-        written, _ = write_graphs(graphs, args.out, png=args.png)
+            print(f"diagrams: {len(written)} files in {args.out}/, {len(changed)} changed")
+        return EXIT_OK
+    if args.command == "lifecycle":
+        v = _variant(args.variant)
+        graphs = [(f"lifecycle-{file_stem(v.name)}-{args.kind}",
+                   lifecycle_graph(lifecycle(v, args.kind), v), True)]
+    elif args.command == "compare":
+        a, b = _variant(args.first), _variant(args.second)
+        graphs = [(f"compare-{file_stem(a.name)}-vs-{file_stem(b.name)}-{args.kind}",
+                   compare_graph(lifecycle(a, args.kind), lifecycle(b, args.kind)), True)]
+    else:
+        stem, graph = _swimlane(args)
+        graphs = [(stem, graph, True)]
+    written, changed = write_graphs(graphs, args.out, png=args.png)
+    if args.json:
+        print(json.dumps({"format": JSON_FORMAT, "ok": True,
+                          "files": [str(p) for p in written],
+                          "changed": [str(p) for p in changed]}, indent=2))
+    else:
         for path in written:
             print(path)
-        return EXIT_OK
-    except UsageError as e:
-        print(f"checks.diagrams: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except BrokenPipeError:
-        return EXIT_OK
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_command("checks.diagrams", lambda: _command(_parser().parse_args(argv)), argv)
 
 
 if __name__ == "__main__":

@@ -163,7 +163,7 @@ def _search(
             succ.append([])
             queue.append(index[s])
 
-    next_report = 50_000
+    next_report = 2_000
     while queue:
         i = queue.popleft()
         state = states[i]
@@ -193,7 +193,7 @@ def _search(
                 record(v, i, None)
         # a state with no step that is not final is stuck: TERMINATES below
         if progress is not None and len(states) >= next_report:
-            next_report += 50_000
+            next_report += 2_000  # the callback throttles what it shows
             progress(len(states), time.perf_counter() - started)
 
     _terminates(states, succ, ends, result, record)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -152,14 +151,22 @@ def run_gate(
     return rows, report, stale, time.perf_counter() - started
 
 
-def check_z3(variants: Iterable[Variant], timeout_ms: int | None = None) -> list[Z3Row]:
+def check_z3(variants: Iterable[Variant], timeout_ms: int | None = None,
+             rlimit: int | None = None,
+             progress: Callable[[int, int], None] | None = None) -> list[Z3Row]:
     """Bounded model checking and the unbounded proof of each catalogue entry (every
     request type), which must agree with the explorer and meet the expected verdict; for a
-    good variant the proof must hold for all N. Undecided (unknown) is a failure."""
+    good variant the proof must hold for all N. Undecided (unknown) is a failure.
+
+    Each z3 query is bounded by ``rlimit`` units of z3's work (default
+    ``checks.symbolic.RLIMIT``), a count rather than a time, so the gate gives the same
+    verdict on a busy machine; ``timeout_ms`` adds a wall-clock limit, only when given."""
     from checks.agree import decide_all  # z3 is slow to import: only when asked
+    from checks.symbolic import RLIMIT
 
     chosen = list(variants)
-    verdicts = decide_all(chosen, timeout_ms=timeout_ms, hypothesis=False)
+    verdicts = decide_all(chosen, rlimit=RLIMIT if rlimit is None else rlimit,
+                          timeout_ms=timeout_ms, hypothesis=False, progress=progress)
     return [Z3Row(v.name, v.expect, d.bmc_failed, d.proof_failed, d.all_n,
                   tuple(d.problems), d.seconds) for v, d in zip(chosen, verdicts, strict=True)]
 
@@ -188,15 +195,20 @@ class Z3Row:
         return "holds for all N" if self.all_n else "holds for one request"
 
 
-def terminal_progress() -> Callable[[int, int], None] | None:
-    """Progress on a terminal; quiet in CI and when output is redirected."""
-    if os.environ.get("CI") or not sys.stderr.isatty():
+def terminal_progress(what: str = "mutants") -> Callable[[int, int], None] | None:
+    """``done/total`` of ``what`` on a terminal after about a second of work, cleared
+    when the last one is done (checks.progress); None (quiet) in CI and in pipes."""
+    from checks.progress import Progress
+
+    line = Progress()
+    if not line.enabled:
         return None
 
     def show(i: int, total: int) -> None:
-        end = "\n" if i == total else ""
-        sys.stderr.write(f"\rmutants: {i}/{total}{end}")
-        sys.stderr.flush()
+        if i >= total:
+            line.clear()
+        else:
+            line.steps(what, i, total)
 
     return show
 

@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import argparse
 import html
+import json
 import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from checks import gate as gatemod
-from checks.diagrams import DotMissing, Picture, catalogue_pictures, render, require_dot
+from checks.diagrams import Picture, catalogue_pictures, render, require_dot
+from checks.exits import run as run_command
+from checks.outputs import output_path, write_text
 from checks.trace import explain_rows
 from checks.usage import OneLineParser, UsageError
 from model.catalogue import catalogue
@@ -294,35 +298,38 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-mutants", action="store_true", help="leave out the mutation run")
     p.add_argument("--proofs", action="store_true",
                    help="run the z3 proofs of the catalogue (a few minutes) and include them")
+    p.add_argument("--json", action="store_true",
+                   help="the file written and the gate's verdict, as JSON")
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        args = _parser().parse_args(argv)
-        if not 1 <= args.max_requests <= 4:
-            raise UsageError(f"--max-requests must be between 1 and 4, got {args.max_requests}")
-        require_dot()  # before the long gate run, not after it
-        rows, report, stale, seconds = gatemod.run_gate(
-            args.max_requests, with_mutants=not args.no_mutants,
-            progress=gatemod.terminal_progress())
-        proofs = run_proofs() if args.proofs else None
-        text = page(rows, report, stale, seconds, catalogue_pictures(), proofs)
-        try:
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(text, encoding="utf-8")
-        except OSError as e:
-            raise UsageError(f"cannot write {args.out}: {e.strerror}") from None
-        ok = gate_ok(rows, report, stale) and all(
-            not r.verdict.startswith("not decided") for r in proofs or [])
+JSON_FORMAT: Final = "backing-aio-report/1"
+
+
+def _command(args: argparse.Namespace) -> int:
+    if not 1 <= args.max_requests <= 4:
+        raise UsageError(f"--max-requests must be between 1 and 4, got {args.max_requests}")
+    require_dot()  # before the long gate run, not after it
+    output_path(args.out)
+    rows, report, stale, seconds = gatemod.run_gate(
+        args.max_requests, with_mutants=not args.no_mutants,
+        progress=gatemod.terminal_progress())
+    proofs = run_proofs() if args.proofs else None
+    text = page(rows, report, stale, seconds, catalogue_pictures(), proofs)
+    write_text(args.out, text)
+    ok = gate_ok(rows, report, stale) and all(
+        not r.verdict.startswith("not decided") for r in proofs or [])
+    if args.json:
+        print(json.dumps({"format": JSON_FORMAT, "ok": ok, "file": str(args.out),
+                          "bytes": len(text.encode())}, indent=2))
+    else:
         print(f"report: {args.out} ({len(text) // 1024} KiB); gate "
               + ("ok" if ok else "FAILED: see the verdict table"))
-        return EXIT_OK if ok else EXIT_FOUND
-    except (UsageError, DotMissing) as e:
-        print(f"checks.report: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except BrokenPipeError:
-        return EXIT_OK
+    return EXIT_OK if ok else EXIT_FOUND
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_command("checks.report", lambda: _command(_parser().parse_args(argv)), argv)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,10 @@ from typing import Any
 
 from checks.explorer import Counterexample
 from model.backing_aio import (
+    ACTORS,
     AIO_FREED,
     AIO_LIVE,
+    CHOICES,
     COMPLETION,
     DONE,
     LOWER,
@@ -42,13 +44,32 @@ from model.backing_aio import (
     request_type,
 )
 from model.lang import Variant, value_name
-from model.properties import Violation
+from model.properties import PROPERTY_IDS, SUBJECTS, Violation
 
 FORMAT = "backing-aio-counterexample/1"
 
 
+# The longest step list a saved counterexample may have: far above any shortest
+# counterexample the explorer finds (tens of steps), and a bound on the work a file can ask.
+MAX_STEPS = 10_000
+
+
 class ReplayError(Exception):
     """A step list does not replay: the message says at which step and why (one line)."""
+
+
+class TraceMismatch(ReplayError):
+    """The file does not fit its variant (another variant's trace, a request, actor,
+    choice or property that does not exist, no steps, steps after the violation): bad
+    input, never a sign that the bug was fixed."""
+
+
+class BreaksAnother(ReplayError):
+    """The steps still break a property, but not the one recorded: still a finding."""
+
+    def __init__(self, message: str, violation: Violation) -> None:
+        super().__init__(message)
+        self.violation = violation
 
 
 @dataclass(frozen=True)
@@ -56,11 +77,14 @@ class Step:
     request: int
     actor: str
     choice: str = ""
+    proc: str = ""  # the procedure the actor's step runs in ("" for the environment's)
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"request": self.request, "actor": self.actor}
         if self.choice:
             out["choice"] = self.choice
+        if self.proc:
+            out["proc"] = self.proc
         return out
 
 
@@ -99,7 +123,8 @@ def concretise(variant: Variant, cx: Counterexample, source: str = "") -> Trace:
     perm = list(range(len(kinds)))  # canonical index -> stable number
     steps: list[Step] = []
     for n, a in enumerate(cx.actions):
-        step = Step(perm[a.req], a.actor, a.choice)
+        where = model.where(state[1 + a.req], a.actor)
+        step = Step(perm[a.req], a.actor, a.choice, where.proc if where.stmt else "")
         steps.append(step)
         if n == len(cx.actions) - 1 and not cx.at_end:
             break  # the last action commits the violation: no state after it
@@ -116,12 +141,47 @@ def initial_state(model: BackingAio, kinds: tuple[str, ...]) -> State:
     return (1, *(model.new_request(k) for k in kinds))
 
 
-def replay(variant: Variant, trace: Trace) -> list[Violation]:
-    """Run the steps; return the violations they lead to, or raise ReplayError."""
-    model = BackingAio(variant)
+def fits(variant: Variant, trace: Trace) -> None:
+    """Check, before replaying, that ``trace`` can be a trace of ``variant``; raise
+    TraceMismatch naming what does not fit."""
+    if trace.variant != variant.name:
+        raise TraceMismatch(f"the trace is of variant {trace.variant!r}, not {variant.name!r}")
+    if trace.prop not in PROPERTY_IDS:
+        raise TraceMismatch(f"the trace names property {trace.prop!r}, which does not exist "
+                            f"(known: {', '.join(PROPERTY_IDS)})")
+    if trace.subject and trace.subject not in SUBJECTS:
+        raise TraceMismatch(f"the trace names subject {trace.subject!r}, which does not exist "
+                            f"(known: {', '.join(SUBJECTS)})")
+    if not trace.kinds:
+        raise TraceMismatch("the trace has no requests")
     for k in trace.kinds:
         if k not in REQUEST_TYPES:
-            raise ReplayError(f"unknown request type {k!r}")
+            raise TraceMismatch(f"unknown request type {k!r} (known: "
+                                f"{', '.join(REQUEST_TYPES)})")
+    if not trace.steps:
+        raise TraceMismatch("the trace has no steps")
+    if len(trace.steps) > MAX_STEPS:
+        raise TraceMismatch(f"the trace has {len(trace.steps)} steps, more than the "
+                            f"{MAX_STEPS} a saved counterexample may have")
+    for n, step in enumerate(trace.steps, 1):
+        if not 0 <= step.request < len(trace.kinds):
+            raise TraceMismatch(f"step {n}: there is no request {step.request} (the trace "
+                                f"has {len(trace.kinds)})")
+        if step.actor not in ACTORS:
+            raise TraceMismatch(f"step {n}: unknown actor {step.actor!r} (known: "
+                                f"{', '.join(ACTORS)})")
+        if step.choice not in CHOICES:
+            raise TraceMismatch(f"step {n}: unknown choice {step.choice!r}")
+        if step.proc and step.proc not in variant.procs:
+            raise TraceMismatch(f"step {n} runs in procedure {step.proc!r}, which "
+                                f"{variant.name} does not have: another variant's trace?")
+
+
+def replay(variant: Variant, trace: Trace) -> list[Violation]:
+    """Run the steps; return the violations they lead to, or raise ReplayError
+    (TraceMismatch when the trace does not fit the variant)."""
+    fits(variant, trace)
+    model = BackingAio(variant)
     state = initial_state(model, trace.kinds)
     for n, step in enumerate(trace.steps, 1):
         if not 0 <= step.request < len(trace.kinds):
@@ -132,7 +192,8 @@ def replay(variant: Variant, trace: Trace) -> list[Violation]:
             raise ReplayError(f"step {n}: {e}") from None
         if isinstance(nxt, list):
             if n != len(trace.steps):
-                raise ReplayError(f"step {n} already breaks {nxt[0].prop}: {nxt[0].message}")
+                raise TraceMismatch(f"step {n} already breaks {nxt[0].prop}, and the trace "
+                                    f"goes on for {len(trace.steps) - n} step(s) after it")
             return nxt
         state = nxt
     if not trace.at_end:
@@ -174,29 +235,37 @@ def check_replay(variant: Variant, trace: Trace) -> Violation:
         if v.prop == trace.prop and (not trace.subject or v.subject == trace.subject):
             return v
     v = found[0]
-    raise ReplayError(
+    raise BreaksAnother(
         f"the steps now break {v.prop} ({v.subject or '-'}), not {trace.prop} "
-        f"({trace.subject or '-'})"
-    )
+        f"({trace.subject or '-'})", v)
 
 
 def save(trace: Trace, path: Path) -> None:
-    path.write_text(json.dumps(trace.as_json(), indent=2) + "\n")
+    """Write the trace to ``path`` atomically (checks.outputs)."""
+    from checks.outputs import write_text
+
+    write_text(path, json.dumps(trace.as_json(), indent=2) + "\n")
 
 
 def load(path: Path) -> Trace:
-    """Read a saved counterexample; malformed files raise ReplayError (one line)."""
+    """Read a saved counterexample; malformed files raise TraceMismatch (one line)."""
     try:
-        data = json.loads(path.read_text())
+        raw = path.read_bytes()
     except OSError as e:
-        raise ReplayError(f"cannot read {path}: {e.strerror}") from None
+        raise TraceMismatch(f"cannot read {path}: {e.strerror}") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise TraceMismatch(f"{path} is not a text file (a saved counterexample is "
+                            "JSON)") from None
     except json.JSONDecodeError as e:
-        raise ReplayError(f"{path} is not JSON: {e.msg} at line {e.lineno}") from None
+        raise TraceMismatch(f"{path} is not JSON: {e.msg} at line {e.lineno}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ReplayError(f"{path} is not a saved counterexample ({FORMAT})")
+        raise TraceMismatch(f"{path} is not a saved counterexample ({FORMAT})")
     try:
         steps = tuple(
-            Step(int(s["request"]), str(s["actor"]), str(s.get("choice", "")))
+            Step(int(s["request"]), str(s["actor"]), str(s.get("choice", "")),
+                 str(s.get("proc", "")))
             for s in data["steps"]
         )
         return Trace(
@@ -209,8 +278,8 @@ def load(path: Path) -> Trace:
             at_end=bool(data["at_end"]),
             source=str(data.get("source", "")),
         )
-    except (KeyError, TypeError, ValueError) as e:
-        raise ReplayError(f"{path}: missing or malformed field ({e})") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise TraceMismatch(f"{path}: missing or malformed field ({e})") from None
 
 
 # ---- explanation ----------------------------------------------------------------------

@@ -4,11 +4,18 @@ The file builds variants with ``model.lang`` (``stmt``, ``Variant``) and exposes
 as a module-level ``VARIANTS`` list or simply as module-level ``Variant`` objects. Anything
 wrong with the file (missing, not Python, a statement with a missing argument, a jump to
 nowhere) becomes a ``UserFileError`` with a one-line message naming the file and line.
+
+The file is the user's code, run in this process, so it is kept from changing the outcome:
+what it prints while it is imported is captured (it would corrupt ``--json``), and
+``sys.exit`` or any other exception it raises is bad input naming the file, never the
+process's exit code.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import sys
 import traceback
 from pathlib import Path
@@ -43,17 +50,28 @@ def load_variants(path: Path) -> dict[str, Variant]:
         raise UserFileError(f"{path}: cannot be imported")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    printed = io.StringIO()
     try:
-        spec.loader.exec_module(module)
+        with contextlib.redirect_stdout(printed):
+            spec.loader.exec_module(module)
+    except SystemExit as e:
+        raise UserFileError(f"{_where(path, e)}: the file calls sys.exit({e.code!r}) "
+                            "while it is loaded") from None
+    except KeyboardInterrupt:
+        raise
     except VariantError as e:
         raise UserFileError(f"{_where(path, e)}: {e}") from None
     except SyntaxError as e:
         raise UserFileError(f"{_where(path, e)}: syntax error: {e.msg}") from None
-    except Exception as e:  # the user's code: any failure is bad input, reported in one line
+    except BaseException as e:  # the user's code: any failure is bad input, in one line
         msg = str(e).splitlines()[0] if str(e) else ""
         raise UserFileError(f"{_where(path, e)}: {type(e).__name__}: {msg}") from None
     finally:
         sys.modules.pop(name, None)
+    if printed.getvalue():
+        lines = len(printed.getvalue().splitlines()) or 1
+        sys.stderr.write(f"note: {path} printed {lines} line(s) while it was loaded "
+                         "(ignored: standard output carries only the results)\n")
     found: list[Variant]
     listed = getattr(module, "VARIANTS", None)
     if listed is not None:

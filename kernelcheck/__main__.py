@@ -8,11 +8,13 @@
 buffered and O_DIRECT; read and write) with ``-n`` IOs each, then the edge-case program on
 every filesystem and driver against the reference implementation, and prints one row per
 mode. Exit status: 0 every identity holds and every result equals the reference's; 1 one
-does not; 2 bad usage or the machine cannot run it (one line saying why).
+does not; 2 bad usage or the machine cannot run it (one line saying why); see
+checks.exits for the rest. ``--json`` prints one object (``backing-aio-kernelcheck/1``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,7 +22,10 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+from checks.exits import run as run_command
+from checks.outputs import output_path, write_text
 from checks.usage import OneLineParser, UsageError
 from kernelcheck.errors import Unavailable
 
@@ -50,7 +55,21 @@ def _row(cells: Sequence[object]) -> str:
                                                                        strict=True))
 
 
-def table(n: int, depth: int, fuse: bool, load: bool, out: Path | None) -> int:
+JSON_FORMAT = "backing-aio-kernelcheck/1"
+
+
+def _compare_json(fs: str, drv: str, cmp: Any) -> dict[str, Any]:
+    c = cmp.counts
+    return {"fs": fs, "driver": drv, "steps": len(cmp.steps), "ok": cmp.ok,
+            "differences": [str(d) for d in cmp.differences],
+            "identities": [{"text": str(x), "ok": x.ok} for x in cmp.checks],
+            "notes": [str(x) for x in cmp.notes],
+            "counts": {"alloc": c.alloc, "cleanup": c.cleanup, "completion": c.completion,
+                       "first_put": c.first_put, "queued": c.queued}}
+
+
+def table(n: int, depth: int, fuse: bool, load: bool, out: Path | None,
+          as_json: bool = False) -> int:
     from kernelcheck.programs import compare, edge_cases
     from kernelcheck.sites import calibrate
     from kernelcheck.xcheck import all_modes, preflight, run_mode
@@ -71,8 +90,12 @@ def table(n: int, depth: int, fuse: bool, load: bool, out: Path | None) -> int:
                                                     "load on every CPU" if load else ""),
              *("  " + ks.describe() for ks in calibrate().values()), "",
              _row(HEADER)]
+    if out is not None:
+        output_path(out)  # before the IO: a bad --out is bad input, not a lost run
     ok = True
     failures: list[str] = []
+    modes: list[dict[str, Any]] = []
+    programs_out: list[dict[str, Any]] = []
     seen_sites = {"cleanup": 0, "completion": 0, "first put": 0}
     for mode in all_modes(fuse):
         started = time.perf_counter()
@@ -84,7 +107,12 @@ def table(n: int, depth: int, fuse: bool, load: bool, out: Path | None) -> int:
         lines.append(_row((r.mode, c.ios, c.alloc, c.cleanup, c.completion, c.first_put,
                            c.other, c.queued, c.work_run, c.in_use_delta,
                            "ok" if r.ok else "FAIL", f"{time.perf_counter() - started:.1f}")))
-        print(lines[-1], file=sys.stderr, flush=True)
+        modes.append({"mode": r.mode, "ok": r.ok, "ios": c.ios, "alloc": c.alloc,
+                      "cleanup": c.cleanup, "completion": c.completion,
+                      "first_put": c.first_put, "other": c.other, "queued": c.queued,
+                      "punted": c.work_run, "in_use_delta": c.in_use_delta})
+        if not as_json:
+            print(lines[-1], file=sys.stderr, flush=True)
         if not r.ok:
             ok = False
             failures += [f"{r.mode}: {f}" for f in r.failures()]
@@ -102,6 +130,7 @@ def table(n: int, depth: int, fuse: bool, load: bool, out: Path | None) -> int:
     for fs in (("overlay", "fuse") if fuse else ("overlay",)):
         for drv in ("io_uring", "aio"):
             cmp = compare(edge_cases(), fs, drv)
+            programs_out.append(_compare_json(fs, drv, cmp))
             c = cmp.counts
             verdict = "same results" if not cmp.differences else "DIFFERENT"
             ident = "identities ok" if all(x.ok for x in cmp.checks) else "identities FAIL"
@@ -118,36 +147,57 @@ def table(n: int, depth: int, fuse: bool, load: bool, out: Path | None) -> int:
         lines += [f"FAIL {f}" for f in failures]
     text = "\n".join(lines) + "\n"
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
-    print(text, end="")
+        write_text(out, text)
+    if as_json:
+        print(json.dumps({"format": JSON_FORMAT, "command": "table", "ok": ok,
+                          "kernel": os.uname().release, "ios_per_mode": n, "modes": modes,
+                          "programs": programs_out, "failures": failures}, indent=2))
+    else:
+        print(text, end="")
     return 0 if ok else 1
 
 
-def programs(fss: list[str], drivers: list[str]) -> int:
+def programs(fss: list[str], drivers: list[str], as_json: bool = False) -> int:
     from kernelcheck.programs import compare, edge_cases
     from kernelcheck.xcheck import preflight
 
     preflight()
     ok = True
+    found: list[dict[str, Any]] = []
     for fs in fss:
         for drv in drivers:
             cmp = compare(edge_cases(), fs, drv)
-            print(cmp.report())
+            found.append(_compare_json(fs, drv, cmp))
+            if not as_json:
+                print(cmp.report())
             ok = ok and cmp.ok
+    if as_json:
+        print(json.dumps({"format": JSON_FORMAT, "command": "programs", "ok": ok,
+                          "programs": found}, indent=2))
     return 0 if ok else 1
 
 
-def predict_cmd() -> int:
+def predict_cmd(as_json: bool = False) -> int:
     from kernelcheck.predict import mainline
 
+    kinds: list[dict[str, Any]] = []
     for kind in ("read", "write"):
         p = mainline(kind)
+        kinds.append({"kind": kind, "paths": p.paths,
+                      "outcomes": sorted(str(o) for o in p.outcomes),
+                      "free_sites": [{"role": s.role, "actor": s.actor,
+                                      "chain": list(s.chain)}
+                                     for s in sorted(p.sites, key=lambda s: s.role)]})
+        if as_json:
+            continue
         print(f"mainline, one async {kind} ({p.paths} (state, facts) pairs walked):")
         for o in sorted(p.outcomes):
             print(f"  {o}")
         for s in sorted(p.sites, key=lambda s: s.role):
             print(f"  free site {s.role}: {s.actor}, {' -> '.join(s.chain)}")
+    if as_json:
+        print(json.dumps({"format": JSON_FORMAT, "command": "predict", "ok": True,
+                          "kinds": kinds}, indent=2))
     return 0
 
 
@@ -160,9 +210,9 @@ def _list(arg: str, known: Sequence[str], what: str) -> list[str]:
     return items
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> OneLineParser:
     parser = OneLineParser(prog="python -m kernelcheck", description=__doc__)
-    sub = parser.add_subparsers(dest="cmd")
+    sub = parser.add_subparsers(dest="cmd", parser_class=OneLineParser)
     t = sub.add_parser("table", help="every mode, with exact counts, and the programs")
     t.add_argument("-n", type=int, default=100_000, help="IOs per mode")
     t.add_argument("--depth", type=int, default=32)
@@ -173,25 +223,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("programs", help="the edge-case program against the reference")
     p.add_argument("--fs", default="overlay,fuse")
     p.add_argument("--driver", default="io_uring,aio")
-    sub.add_parser("predict", help="the outcomes the model allows one request")
-    try:
-        args = parser.parse_args(argv)
-        if args.cmd == "table":
-            if args.n < 1 or args.depth < 1:
-                raise UsageError("-n and --depth must be at least 1")
-            return table(args.n, args.depth, not args.no_fuse, args.load, args.out)
-        if args.cmd == "programs":
-            return programs(_list(args.fs, ("overlay", "fuse"), "filesystem"),
-                            _list(args.driver, ("io_uring", "aio"), "driver"))
-        if args.cmd == "predict":
-            return predict_cmd()
-        raise UsageError("give a command: table, programs or predict")
-    except (UsageError, Unavailable) as e:
-        print(f"kernelcheck: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("kernelcheck: interrupted", file=sys.stderr)
-        return 2
+    d = sub.add_parser("predict", help="the outcomes the model allows one request")
+    for one in (t, p, d):
+        one.add_argument("--json", action="store_true", help=f"as JSON ({JSON_FORMAT})")
+    return parser
+
+
+def _command(args: Any) -> int:
+    if args.cmd == "table":
+        if args.n < 1 or args.depth < 1:
+            raise UsageError("-n and --depth must be at least 1")
+        return table(args.n, args.depth, not args.no_fuse, args.load, args.out, args.json)
+    if args.cmd == "programs":
+        return programs(_list(args.fs, ("overlay", "fuse"), "filesystem"),
+                        _list(args.driver, ("io_uring", "aio"), "driver"), args.json)
+    if args.cmd == "predict":
+        return predict_cmd(args.json)
+    raise UsageError("give a command: table, programs or predict")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_command("kernelcheck", lambda: _command(_parser().parse_args(argv)), argv,
+                       bad_input=(Unavailable,))
 
 
 if __name__ == "__main__":

@@ -98,6 +98,13 @@ REQUEST_TYPES: Final[tuple[str, ...]] = ("read", "write", "sync-read", "sync-wri
 SUBMITTER, LOWER, COMPLETION, WORKER = "submitter", "lower", "completion", "worker"
 ACTORS: Final[tuple[str, ...]] = (SUBMITTER, LOWER, COMPLETION, WORKER)
 ENV_BIT: Final[dict[str, int]] = {name: 1 << (2 * i) for i, name in enumerate(ENV_CONDITIONS)}
+# Every choice the environment can make at a step ("" where a step has one outcome): what
+# BackingAio.choices returns, and what a saved counterexample may name.
+CHOICES: Final[frozenset[str]] = frozenset({
+    "", "res RES", "res -EIO", "alloc ok", "alloc fails", "borrowed", "opened (FDPUT_FPUT)",
+    "returns RES", "returns -EIO", "queues", "wq ok", "wq fails",
+    *(f"{name}: {answer}" for name in ENV_BIT for answer in ("yes", "no")),
+})
 
 State = tuple[Any, ...]  # (shared, req, req, ...)
 Req = tuple[Any, ...]
@@ -538,6 +545,7 @@ class BackingAio:
         return (s.shared, *reqs)
 
     def choices(self, r: Req, actor: str) -> list[str]:
+        """The environment's choices for ``actor``'s next step (all of them in CHOICES)."""
         if actor == LOWER:
             return [""]
         if actor == COMPLETION and r[R_COMPST] == 1:

@@ -396,3 +396,78 @@ def validate(v: Variant) -> None:
             for s in body:
                 if s.op in ("set_ki_complete", "queue_work") and s.arg("proc") in entries:
                     raise VariantError(f"{pw}: an entry procedure cannot be a completion")
+    _check_finite(v, where)
+
+
+# Statements that set a field to a value and count nothing: a loop through only these
+# revisits the same states, so it can spin (TERMINATES judges that) but never grow the
+# state. Every other statement counts something (a reference, a callback run, freeze
+# protection, a stack frame) and could count without bound inside a loop. An operation
+# added later is outside this set until someone decides otherwise: the safe default.
+REPEATABLE: Final[frozenset[str]] = frozenset({
+    "goto", "if_goto", "assign", "return_", "load_res", "load_orig", "store_res",
+    "init_orig_iocb", "init_callback", "set_ki_flags", "set_ki_complete", "update_pos",
+    "fd_clear_flags", "fd_move_to_wrapper",
+})
+
+
+def _successors(body: tuple[Stmt, ...], i: int, tags: dict[str, int]) -> list[int]:
+    """Where control may go after statement ``i`` of a procedure (END and a return leave)."""
+    s = body[i]
+    out: list[int] = []
+    if s.op not in ("goto", "return_"):
+        out.append(i + 1)
+    for spec in OPS[s.op].args:
+        if spec.kind == "tag" and s.arg(spec.name) in tags:
+            out.append(tags[s.arg(spec.name)])
+    return [j for j in out if j < len(body)]
+
+
+def _cycle_through(body: tuple[Stmt, ...], tags: dict[str, int]) -> int | None:
+    """A statement outside REPEATABLE that lies on a cycle of the control graph, if any."""
+    succ = {i: _successors(body, i, tags) for i in range(len(body))}
+    for start, s in enumerate(body):
+        if s.op in REPEATABLE:
+            continue
+        seen: set[int] = set()
+        work = list(succ[start])
+        while work:
+            j = work.pop()
+            if j == start:
+                return start
+            if j not in seen:
+                seen.add(j)
+                work.extend(succ[j])
+    return None
+
+
+def _check_finite(v: Variant, where: str) -> None:
+    """A variant's state space is finite by construction: no procedure calls itself,
+    directly or through others (every call pushes a frame), and no loop repeats a
+    statement that counts (see REPEATABLE)."""
+    calls = {name: [s.arg("proc") for s in body if s.op == "call"]
+             for name, body in v.procs.items()}
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        for callee in calls[name]:
+            if state.get(callee) == 1:
+                cycle = [*path[path.index(callee):], callee]
+                raise VariantError(f"{where}: procedure {callee!r} calls itself "
+                                   f"({' -> '.join(cycle)}): recursion has no bound")
+            if callee not in state:
+                visit(callee, [*path, callee])
+        state[name] = 2
+
+    for name in v.procs:
+        if name not in state:
+            visit(name, [name])
+    for name, body in v.procs.items():
+        tags = {s.tag: i for i, s in enumerate(body) if s.tag is not None}
+        at = _cycle_through(body, tags)
+        if at is not None:
+            s = body[at]
+            raise VariantError(f"{where}, procedure {name!r}: {s.op} ({s.label!r}) lies on "
+                               "a loop, and repeating it can count without bound (only "
+                               "statements that set a value may repeat)")

@@ -48,6 +48,14 @@ PROPERTY_IDS: Final[tuple[str, ...]] = tuple(p.id for p in PROPERTIES)
 BY_ID: Final[dict[str, Property]] = {p.id: p for p in PROPERTIES}
 
 
+# What a finding can be about (``Violation.subject``): the objects a property can be broken
+# on separately. "" is a finding about the request as a whole.
+SUBJECTS: Final[tuple[str, ...]] = (
+    "wrapper", "original kiocb", "ki_filp", "shared file", "file opened on the fly",
+    "s_dio_done_wq",
+)
+
+
 class Violation(Exception):
     """Raised by a step (or a final-state check) that breaks a property.
 
@@ -58,6 +66,7 @@ class Violation(Exception):
 
     def __init__(self, prop: str, message: str, subject: str = "") -> None:
         assert prop in BY_ID, prop
+        assert not subject or subject in SUBJECTS, subject
         super().__init__(f"{prop}: {message}")
         self.prop = prop
         self.message = message

@@ -31,11 +31,9 @@ from refimpl.helpers import Helpers
 from refimpl.kernel import Kernel
 from refimpl.run import BLOCK, IoSpec, Workspace, stress
 from refimpl.sched import Free
-from refimpl.uring import unavailable
 
 TYPES = ["read", "write", "sync-read", "sync-write"]
-needs_uring = pytest.mark.skipif(unavailable() is not None,
-                                 reason=f"io_uring: {unavailable()}")
+needs_uring = pytest.mark.uring
 BACKENDS = ["thread", pytest.param("uring", marks=needs_uring)]
 
 
@@ -286,7 +284,7 @@ def test_bench_usage_errors_are_one_line_exit_2(argv: list[str],
 
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("conformance: ")
+    assert err.count("\n") == 1 and err.startswith("checks.conformance: error: ")
 
 
 @pytest.mark.parametrize("argv", [["--variant", "nope"], ["--repeat", "0"], ["--bogus"]])
@@ -296,7 +294,7 @@ def test_explorer_bench_usage_errors_are_one_line_exit_2(
 
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("bench: ")
+    assert err.count("\n") == 1 and err.startswith("checks.bench: error: ")
 
 
 def test_a_run_the_harness_broke_agrees_with_nothing(ws: Workspace,

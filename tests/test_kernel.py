@@ -2,9 +2,11 @@
 native AIO, counted with tracepoints (kernelcheck/).
 
 Needs root, overlayfs and tracepoint access (FUSE tests: /dev/fuse and passthrough); each
-test skips with the one-line reason otherwise. The counters are system-wide, so these tests
-run serially (one file; the suite does not run tests in parallel). Exact counts are printed
-(pytest -s) and are in every assertion message.
+test skips with the one-line reason otherwise. The counters are system-wide and the tests
+compare the set of mounts before and after, so they run serially, in one worker (the suite
+gives each worker whole files); no other test mounts anything in this mount namespace or
+does overlay or FUSE IO. Exact counts are printed (pytest -s) and are in every assertion
+message.
 """
 
 from __future__ import annotations

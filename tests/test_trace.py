@@ -84,3 +84,26 @@ def cat_seed() -> Variant:
     from model.catalogue import catalogue
 
     return catalogue()["seed"]
+
+
+def test_every_choice_the_model_offers_is_in_its_vocabulary(cat: dict[str, Variant]) -> None:
+    """A saved trace's choices are checked against CHOICES before it is replayed: the
+    model must never offer a choice outside it."""
+    from model.backing_aio import ACTORS, CHOICES, BackingAio
+
+    for v in cat.values():
+        model = BackingAio(v)
+        for kind in ("read", "write", "sync-read", "sync-write"):
+            seen = {(1, model.new_request(kind))}
+            work = list(seen)
+            while work:
+                state = work.pop()
+                for r in state[1:]:
+                    if isinstance(r, tuple):
+                        for actor in ACTORS:
+                            if actor in model.enabled_actors(r):
+                                assert set(model.choices(r, actor)) <= CHOICES
+                for _, nxt in model.successors(state, "none"):
+                    if isinstance(nxt, tuple) and nxt not in seen:
+                        seen.add(nxt)
+                        work.append(nxt)
