@@ -4,7 +4,7 @@ Each variant is the C code written one statement per atomic step in the statemen
 language; labels quote the C line a statement stands for. Lines that cannot change a
 property (override_creds/revert_creds, inode locking, rw flag conversion) are left out.
 
-- ``seed``: fs/backing_file.c as introduced by the 2023 refactor (shared/seed), with
+- ``seed``: fs/backing_file.c as introduced by the 2023 refactor (the seed patch), with
   overlayfs's ovl_read_iter/ovl_write_iter around it (struct fd, fdput).
 - ``ovl-5.6``: overlayfs's first async IO (v5.6): the wrapper owns the caller's struct fd,
   no reference count, the cleanup frees. Known use-after-free through L2.
@@ -115,8 +115,8 @@ def _seed() -> Variant:
     return Variant(
         name="seed",
         summary="fs/backing_file.c as the 2023 refactor introduced it, under overlayfs",
-        origin="shared/seed/000_ada88cb21cad2e11.txt (ovl: factor out some common helpers "
-        "for backing files io, Sept 2023)",
+        origin="the patch 'ovl: factor out some common helpers for backing files io' "
+        "(Sept 2023, the series that made fs/backing_file.c)",
         procs={
             "ovl_read_iter": ovl_read,
             "ovl_write_iter": ovl_write,

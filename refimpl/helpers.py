@@ -13,7 +13,7 @@ a run's events can be replayed on the model statement by statement, and
 
 A class per version:
 
-- ``Seed``: fs/backing_file.c as the 2023 refactor introduced it (shared/seed), with
+- ``Seed``: fs/backing_file.c as the 2023 refactor introduced it (the seed patch), with
   overlayfs's ovl_read_iter/ovl_write_iter around it (model: ``seed``).
 - ``Ovl56``: overlayfs's first async IO, v5.6: no reference count, the cleanup frees the
   wrapper (model: ``ovl-5.6``; use-after-free through L2). ``Ovl516``: the v5.16 fix.
