@@ -379,12 +379,18 @@ def cmd_prove(args: argparse.Namespace) -> int:
     if args.save is not None:
         output_dir(args.save, "--save")  # before the proofs: a bad directory is bad input
     results: list[dict[str, Any]] = []
-    for t in types:
+    line = Progress()
+    for i, t in enumerate(types):
         started = time.perf_counter()
+        line.update(f"z3: {v.name} {t} ({i + 1}/{len(types)}): deriving the rules")
         within = None if args.generic else candidate(v, t)
         system = build(v, t, within, rlimit=rlimit, timeout_ms=timeout)
         extract = time.perf_counter() - started
+        line.update(f"z3: {v.name} {t} ({i + 1}/{len(types)}): proving over "
+                    f"{len(system.rules)} rules")
         proof = prove(v, t, system, rlimit=rlimit, timeout_ms=timeout)
+        if args.bmc:
+            line.update(f"z3: {v.name} {t} ({i + 1}/{len(types)}): bounded model checking")
         found = bmc(v, t, system, rlimit=rlimit, timeout_ms=timeout) if args.bmc else None
         saved: dict[str, str] = {}
         if found is not None and args.save is not None:
@@ -409,6 +415,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
                                         "saved": saved.get(p)}
                                     for p, f in found.findings.items()}},
         })
+    line.clear()
     # the verdict of the proofs against the variant's expected one
     failed = frozenset(p for r in results for p in r["failed"])
     undecided = any(r["unknown"] or r["not_inductive"] or (r["bmc"] and (
