@@ -3,13 +3,16 @@
 Shown on stderr when stderr is a terminal and ``CI`` is not set (pipes, files and CI get
 nothing), first after about a second of work (short runs stay silent), redrawn at most
 ten times a second, and cleared before the result is printed, so the result is never
-mixed with it. The clock decides only what is shown, never a verdict.
+mixed with it. The work says what it is doing with ``update``; a small drawing thread
+shows the latest text, so a long phase (one z3 query, say) is shown while it lasts. The
+clock decides only what is shown, never a verdict.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from typing import Final, TextIO
 
@@ -29,31 +32,58 @@ def wanted(stream: TextIO | None = None) -> bool:
 class Progress:
     """``update(text)`` as often as convenient; ``clear()`` before printing results."""
 
-    def __init__(self, stream: TextIO | None = None, force: bool | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, force: bool | None = None,
+                 threaded: bool = True) -> None:
         self.stream = stream or sys.stderr
         self.enabled = wanted(self.stream) if force is None else force
         self.started = time.monotonic()
-        self._last = 0.0
+        self._threaded = threaded
+        self._text = ""
+        self._shown = ""
         self._width = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def update(self, text: str) -> None:
         if not self.enabled:
             return
-        now = time.monotonic()
-        if now - self.started < DELAY or now - self._last < INTERVAL:
-            return
-        self._last = now
-        line = text[:120]
-        pad = max(0, self._width - len(line))
-        self.stream.write("\r" + line + " " * pad)
-        self.stream.flush()
-        self._width = len(line)
+        with self._lock:
+            self._text = text[:120]
+        if not self._threaded:
+            self.draw()
+        elif self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="progress", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        wait = max(0.0, DELAY - (time.monotonic() - self.started))
+        while not self._stop.wait(wait):
+            self.draw()
+            wait = INTERVAL
+
+    def draw(self) -> None:
+        """Show the latest text, once the first second of work has passed."""
+        with self._lock:
+            if time.monotonic() - self.started < DELAY or self._text == self._shown:
+                return
+            line = self._text
+            pad = max(0, self._width - len(line))
+            self.stream.write("\r" + line + " " * pad)
+            self.stream.flush()
+            self._shown, self._width = line, len(line)
 
     def clear(self) -> None:
-        if self.enabled and self._width:
-            self.stream.write("\r" + " " * self._width + "\r")
-            self.stream.flush()
-            self._width = 0
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+        with self._lock:
+            if self.enabled and self._width:
+                self.stream.write("\r" + " " * self._width + "\r")
+                self.stream.flush()
+            self._width, self._shown = 0, ""
 
     def states(self, count: int, seconds: float) -> None:
         """The explorer's callback: states so far and their rate."""
@@ -61,5 +91,5 @@ class Progress:
         self.update(f"{count:,} states, {rate:,.0f}/s")
 
     def steps(self, what: str, done: int, total: int) -> None:
-        """A count of finished pieces of work (mutants, variants, z3 queries)."""
+        """A count of finished pieces of work (mutants, variants, request types)."""
         self.update(f"{what}: {done}/{total}")

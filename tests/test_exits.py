@@ -408,7 +408,7 @@ def test_progress_is_cleared_before_the_result() -> None:
     from checks.progress import DELAY, Progress
 
     out = io.StringIO()
-    line = Progress(out, force=True)
+    line = Progress(out, force=True, threaded=False)  # drawn by the caller: no clock here
     line.update("too early")  # within the first second: nothing
     assert out.getvalue() == ""
     line.started -= 2 * DELAY  # as if the work had gone on for longer
