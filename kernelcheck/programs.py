@@ -325,9 +325,15 @@ def compare(prog: Program, fs: str = "overlay", driver: str = "io_uring") -> Com
     for i, (st, k, r) in enumerate(cmp.steps, 1):
         p = plain.steps[i - 1]
         known = [u for u in UPPER_LAYER if u.applies(driver, st, k, r)]
-        if (k.result, k.data, k.pos) != (r.result, r.data, r.pos) and k == p and known:
+        # The plain file must give the same result and bytes. Its position may differ
+        # from the stacked file's: whether io_uring completed the IO inline (f_pos
+        # advanced) or from io-wq (not) is the device's timing, and FUSE passthrough
+        # punts more IOs to io-wq; the rule itself admits only that one difference.
+        if (k.result, k.data, k.pos) != (r.result, r.data, r.pos) and known and (
+                (k.result, k.data) == (p.result, p.data)):
+            same = "does the same" if k == p else "gives the same result and bytes"
             cmp.notes.append(f"step {i} ({st}): kernel {k.result} pos {k.pos}, reference "
-                             f"{r.result} pos {r.pos}; a plain file does the same: "
+                             f"{r.result} pos {r.pos}; a plain file {same}: "
                              f"{known[0].reason}")
             continue
         if k.result != r.result:

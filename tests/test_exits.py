@@ -292,7 +292,10 @@ def test_an_interrupt_is_130_in_one_line(tmp_path: Path) -> None:
     """A real SIGINT (raised by the variant file while it loads) ends the command with
     130 and one line."""
     f = tmp_path / "interrupts.py"
-    f.write_text("import signal\nsignal.raise_signal(signal.SIGINT)\n")
+    # Python's own handler, in case the run was started with SIGINT ignored (a background
+    # job of a non-interactive shell is)
+    f.write_text("import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+                 "signal.raise_signal(signal.SIGINT)\n")
     done = _cli("check", str(f))
     assert done.returncode == EXIT_INTERRUPTED
     assert done.stderr.count("\n") == 1 and "interrupted" in done.stderr
