@@ -21,11 +21,10 @@ from model.catalogue import catalogue
 
 pytestmark = pytest.mark.slow
 
-# One request type of each catalogue entry, and both of seed's (the agreement with the
-# model checks the rules of both kinds; the proofs take one kind per variant)
-PAIRS = [("seed", "read"), ("seed", "write"), ("ovl-5.6", "read"), ("mainline", "write"),
-         ("ovl-5.16", "read")]
-PROVED = [p for p in PAIRS if p != ("seed", "write")]
+# One request type of each catalogue entry, reads and writes among them (the rules derived
+# on the candidate invariant are checked against the model for every type, in
+# tests/test_symbolic.py)
+PAIRS = [("seed", "read"), ("ovl-5.6", "read"), ("mainline", "write"), ("ovl-5.16", "read")]
 
 
 @cache
@@ -37,7 +36,7 @@ def _params(pairs: list[tuple[str, str]]) -> list[object]:
     return [pytest.param(n, t, id=f"{n}-{t}") for n, t in pairs]
 
 
-@pytest.mark.parametrize(("name", "rtype"), _params(PAIRS[:4]))
+@pytest.mark.parametrize(("name", "rtype"), _params(PAIRS[:3]))
 def test_rules_agree_with_the_model(name: str, rtype: str) -> None:
     system = rules(name, rtype)
     assert len(system.variables) == len(DATA_NAMES)
@@ -46,7 +45,7 @@ def test_rules_agree_with_the_model(name: str, rtype: str) -> None:
         assert any(r.violation is not None and r.violation.prop == "UAF" for r in system.rules)
 
 
-@pytest.mark.parametrize(("name", "rtype"), _params(PROVED))
+@pytest.mark.parametrize(("name", "rtype"), _params(PAIRS))
 def test_proof_over_rules_for_every_data_value_agrees_with_the_explorer(
         name: str, rtype: str) -> None:
     v = catalogue()[name]
