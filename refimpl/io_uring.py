@@ -292,7 +292,11 @@ class IoUring:
                         continue
                     return
                 raise
-            todo -= done
+            if done == 0 and todo:
+                # without SQPOLL the kernel consumes SQEs only here: none taken and no
+                # error would mean a ring this module does not understand
+                raise OSError(errno.EIO, "io_uring_enter consumed no SQE")
+            todo = self._unconsumed()
             if todo <= 0:
                 return
             wait = 0  # the rest are still in the SQ: hand them over before waiting again
