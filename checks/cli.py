@@ -54,6 +54,15 @@ def fmt(command: str) -> str:
 
 
 
+def _z3_options(p: argparse.ArgumentParser, unknown: str) -> None:
+    p.add_argument("--rlimit", type=int, default=None, metavar="N",
+                   help="z3's resource limit per query, a count of its steps that does not "
+                   f"depend on load (default: a fixed count with a wide margin; an answer "
+                   f"of unknown {unknown})")
+    p.add_argument("--timeout", type=int, default=None, metavar="MS",
+                   help="also a wall-clock limit per query, in milliseconds (default: none)")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="backing-aio", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
@@ -101,12 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     pv.add_argument("--save", metavar="DIR", type=Path, default=None,
                     help="with --bmc: save each counterexample as DIR/VARIANT-TYPE-PROP.json "
                     "(for backing-aio replay)")
-    pv.add_argument("--rlimit", type=int, default=None, metavar="N",
-                    help="z3's resource limit per query, a count of its steps that does not "
-                    "depend on load (default: a fixed count with a wide margin; an answer "
-                    "of unknown is never a proof)")
-    pv.add_argument("--timeout", type=int, default=None, metavar="MS",
-                    help="also a wall-clock limit per query, in milliseconds (default: none)")
+    _z3_options(pv, "is never a proof")
     pv.add_argument("--json", action="store_true")
 
     gt = sub.add_parser("gate", help="the catalogue against its verdicts (N = 1..3) and mutants")
@@ -114,12 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     gt.add_argument("--no-mutants", action="store_true")
     gt.add_argument("--no-proofs", action="store_true",
                     help="skip bounded model checking and the unbounded z3 proofs")
-    gt.add_argument("--rlimit", type=int, default=None, metavar="N",
-                    help="z3's resource limit per query, a count of its steps that does not "
-                    "depend on load (default: a fixed count with a wide margin; an answer "
-                    "of unknown fails the gate)")
-    gt.add_argument("--timeout", type=int, default=None, metavar="MS",
-                    help="also a wall-clock limit per query, in milliseconds (default: none)")
+    _z3_options(gt, "fails the gate")
     gt.add_argument("--json", action="store_true")
     return p
 
