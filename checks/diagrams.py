@@ -36,6 +36,7 @@ from typing import Any, Final
 
 import graphviz  # type: ignore[import-untyped]
 
+from checks.exits import EXIT_OK
 from checks.exits import run as run_command
 from checks.explorer import cannot_end, explore
 from checks.outputs import file_stem, inside, output_dir, write_bytes
@@ -72,7 +73,6 @@ from model.catalogue import catalogue
 from model.lang import Val, Variant
 from model.properties import PROPERTY_IDS, SUBJECTS, Violation
 
-EXIT_OK, EXIT_USAGE = 0, 2
 INSTALL_HINT: Final[str] = (
     "the Graphviz 'dot' program is not on PATH; install it with 'apt-get install graphviz' "
     "(Debian/Ubuntu) or your system's graphviz package"

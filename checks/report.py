@@ -23,14 +23,13 @@ from typing import Final
 
 from checks import gate as gatemod
 from checks.diagrams import Picture, catalogue_pictures, render, require_dot
+from checks.exits import EXIT_FOUND, EXIT_OK
 from checks.exits import run as run_command
 from checks.outputs import output_path, write_text
 from checks.trace import explain_rows
 from checks.usage import OneLineParser, UsageError
 from model.catalogue import catalogue
 from model.properties import PROPERTIES
-
-EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
 
 # The proofs section sits between stable markers (tools may extract it).
 PROOFS_BEGIN = "<!-- PROOFS:BEGIN (filled in by the z3 proofs; see DESIGN.md section 2) -->"

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any, Final
 
-from refimpl.io_uring import IoUring, Unavailable, iovecs
+from refimpl.io_uring import IoUring, iovecs
 from refimpl.lower import DeviceIo
 from refimpl.probe import in_child
 
@@ -35,8 +35,6 @@ if TYPE_CHECKING:
 
 _QUIT: Final[int] = 0  # user_data of the NOP that stops the reaper
 ENTRIES: Final[int] = 256  # SQ entries; the CQ has twice as many
-
-UringUnavailable = Unavailable
 
 # What the probe runs: a ring, a NOP, a write and a read back (refimpl.io_uring.selftest).
 PROBE = "refimpl.io_uring:selftest"
