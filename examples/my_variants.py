@@ -3,14 +3,14 @@
     backing-aio check examples/my_variants.py
     backing-aio check examples/my_variants.py:mainline-no-punt -n 1
 
-A file defines variants with the statement language (model.lang) and lists them in
+A file defines variants with the statement language (backing_aio.model.lang) and lists them in
 VARIANTS (or leaves them as module-level Variant objects). Each statement is one atomic
 step of the C code; the label is the C line, for every output.
 """
 
-from model.catalogue import catalogue
-from model.lang import Variant
-from model.lang import stmt as S
+from backing_aio.model.catalogue import catalogue
+from backing_aio.model.lang import Variant
+from backing_aio.model.lang import stmt as S
 
 # 1. Written from scratch: serve every request synchronously, no wrapper at all. Legal
 #    (an async kiocb may be completed before returning), so every property holds.

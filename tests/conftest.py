@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from model.catalogue import catalogue
-from model.lang import Stmt, Variant
-from model.mutants import mutants
+from backing_aio.model.catalogue import catalogue
+from backing_aio.model.lang import Stmt, Variant
+from backing_aio.model.mutants import mutants
 
 pytest_plugins = ["pytester"]  # tests/test_probe.py runs a small test session of its own
 
@@ -41,7 +41,7 @@ def untag(s: Stmt) -> Stmt:
 
 
 # ---- facilities a test needs -----------------------------------------------------------
-# Native facilities are probed in a child process (refimpl.probe), never at import of a
+# Native facilities are probed in a child process (backing_aio.refimpl.probe), never at import of a
 # test module and never in this process, so a crash in a probe is a skip that names the
 # signal, not the end of the run.
 # - io_uring: a test that needs it carries ``@pytest.mark.uring``; probed when the first
@@ -61,7 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
     if collection_path.name in Z3_MODULES:
-        from checks.z3native import unavailable
+        from backing_aio.verify.z3native import unavailable
 
         why = unavailable()
         if why is not None:
@@ -72,13 +72,13 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("uring") is not None:
-        from refimpl.uring import unavailable as uring_unavailable
+        from backing_aio.refimpl.uring import unavailable as uring_unavailable
 
         why = uring_unavailable()
         if why is not None:
             pytest.skip(why)
     if item.get_closest_marker("z3") is not None:
-        from checks.z3native import unavailable as z3_unavailable
+        from backing_aio.verify.z3native import unavailable as z3_unavailable
 
         why = z3_unavailable()
         if why is not None:
@@ -95,7 +95,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         reasons[text.removeprefix("Skipped: ")] += 1
     # modules left out where z3 cannot run (with xdist the workers decide that, so the
     # controller asks the same cached probe)
-    from checks.z3native import unavailable as z3_unavailable
+    from backing_aio.verify.z3native import unavailable as z3_unavailable
 
     why = z3_unavailable() if not _not_collected else None
     left_out = dict(_not_collected) or ({name: why for name in Z3_MODULES} if why else {})

@@ -1,4 +1,4 @@
-"""Probe targets for tests/test_probe.py: each is run by refimpl.probe in a child process."""
+"""Probe targets for tests/test_probe.py: each runs in a child (refimpl.probe)."""
 
 from __future__ import annotations
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from checks.agree import Verdicts, decide, decide_all, hypothesis_check, main, selection
-from checks.gate import check_z3
-from model.catalogue import catalogue
-from model.mutants import Mutant, mutants
+from backing_aio.model.catalogue import catalogue
+from backing_aio.model.mutants import Mutant, mutants
+from backing_aio.verify.agree import Verdicts, decide, decide_all, hypothesis_check, main, selection
+from backing_aio.verify.gate import check_z3
 
 
 def _mutant(name: str) -> Mutant:
@@ -51,7 +51,8 @@ def test_bad_usage_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) ->
     assert main(["nonsense"]) == 2
     assert main(["mutants", "--every", "0"]) == 2
     err = capsys.readouterr().err
-    assert all(line.startswith("checks.agree: error: ") for line in err.strip().splitlines())
+    lines = err.strip().splitlines()
+    assert all(line.startswith("backing_aio.verify.agree: error: ") for line in lines)
 
 
 @pytest.mark.slow

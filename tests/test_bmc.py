@@ -3,14 +3,14 @@ every counterexample it reports replays in the model."""
 
 from __future__ import annotations
 
-from checks.bmc import bmc, longest_path
-from checks.explorer import explore
-from checks.prove import candidate
-from checks.symbolic import build
-from model.backing_aio import Action, BackingAio
-from model.catalogue import catalogue
-from model.lang import Variant
-from model.mutants import mutants
+from backing_aio.model.catalogue import catalogue
+from backing_aio.model.lang import Variant
+from backing_aio.model.mutants import mutants
+from backing_aio.model.semantics import Action, BackingAio
+from backing_aio.verify.bmc import bmc, longest_path
+from backing_aio.verify.explorer import explore
+from backing_aio.verify.prove import candidate
+from backing_aio.verify.symbolic import build
 
 
 def _replays(v: Variant, rtype: str, prop: str, actions: tuple[Action, ...],

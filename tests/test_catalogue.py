@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from checks.explorer import explore
-from checks.trace import concretise, explain_rows
-from model.lang import Variant, stmt
+from backing_aio.model.lang import Variant, stmt
+from backing_aio.verify.explorer import explore
+from backing_aio.verify.trace import concretise, explain_rows
 from tests.conftest import edit, mutant
 
 # (variant, N) -> (states, verdict). A change to the model or the explorer that moves these

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from checks.cli import main
+from backing_aio.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "my_variants.py"
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    p = subprocess.run([sys.executable, "-m", "checks", *args], capture_output=True, text=True,
+    p = subprocess.run([sys.executable, "-m", "backing_aio", *args], capture_output=True, text=True,
                        cwd=ROOT, timeout=300)
     return p.returncode, p.stdout, p.stderr
 
@@ -53,8 +53,8 @@ def test_user_file_is_checked_without_editing_the_package() -> None:
 def test_unsafe_user_variant_is_a_finding(tmp_path: Path) -> None:
     f = tmp_path / "mine.py"
     f.write_text(
-        "from model.catalogue import catalogue\n"
-        "from model.mutants import mutants\n"
+        "from backing_aio.model.catalogue import catalogue\n"
+        "from backing_aio.model.mutants import mutants\n"
         "v = catalogue()['seed']\n"
         "VARIANTS = [m.variant for m in mutants(v)\n"
         "            if m.name == 'seed:ref1:backing_file_read_iter#11(refcount_set)']\n"
@@ -81,10 +81,11 @@ def test_explain_and_replay(tmp_path: Path) -> None:
 
 BAD_FILES = {
     "syntax.py": ("def (:\n", "syntax error"),
-    "missing_arg.py": ("from model.lang import stmt\nstmt('refcount_set', 'refcount_set(r);')\n",
+    "missing_arg.py": ("from backing_aio.model.lang import stmt\n"
+                       "stmt('refcount_set', 'refcount_set(r);')\n",
                        "missing argument 'n'"),
     "nowhere.py": (
-        "from model.lang import Variant, stmt as S\n"
+        "from backing_aio.model.lang import Variant, stmt as S\n"
         "v = Variant(name='x', summary='', freeze='caller', callbacks={},\n"
         "    entry={'read': 'r', 'write': 'r'},\n"
         "    procs={'r': (S('goto', 'goto out;', target='out'),)})\n",
@@ -166,12 +167,12 @@ def test_no_wall_clock_limit_unless_asked() -> None:
     # bounded by the resource count alone, from the command line down to each engine
     import inspect
 
-    from checks.agree import decide, decide_all
-    from checks.bmc import bmc
-    from checks.cli import _parser
-    from checks.gate import check_z3
-    from checks.prove import prove
-    from checks.symbolic import RLIMIT, build
+    from backing_aio.cli.main import _parser
+    from backing_aio.verify.agree import decide, decide_all
+    from backing_aio.verify.bmc import bmc
+    from backing_aio.verify.gate import check_z3
+    from backing_aio.verify.prove import prove
+    from backing_aio.verify.symbolic import RLIMIT, build
 
     for argv in (["prove", "seed"], ["gate"]):
         args = _parser().parse_args(argv)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from checks.conformance import (
+from backing_aio.crosscheck.conformance import (
     Conformance,
     as_trace,
     check_run,
@@ -22,15 +22,15 @@ from checks.conformance import (
     run_trace,
     variant_named,
 )
-from checks.explorer import explore as explore_model
-from checks.trace import check_replay, concretise
-from model.lang import Variant
-from refimpl.broken import BROKEN, SeedCleanupAlsoQueued, SeedNoPutAfterSubmit
-from refimpl.env import ALL_OPTIONS, MODEL_OPTIONS, NO_FAULTS
-from refimpl.helpers import Helpers
-from refimpl.kernel import Kernel
-from refimpl.run import BLOCK, IoSpec, Workspace, stress
-from refimpl.sched import Free
+from backing_aio.model.lang import Variant
+from backing_aio.refimpl.broken import BROKEN, SeedCleanupAlsoQueued, SeedNoPutAfterSubmit
+from backing_aio.refimpl.env import ALL_OPTIONS, MODEL_OPTIONS, NO_FAULTS
+from backing_aio.refimpl.helpers import Helpers
+from backing_aio.refimpl.kernel import Kernel
+from backing_aio.refimpl.run import BLOCK, IoSpec, Workspace, stress
+from backing_aio.refimpl.sched import Free
+from backing_aio.verify.explorer import explore as explore_model
+from backing_aio.verify.trace import check_replay, concretise
 
 TYPES = ["read", "write", "sync-read", "sync-write"]
 needs_uring = pytest.mark.uring
@@ -280,28 +280,28 @@ def test_bench_rows_checked_next_to_unchecked(tmp_path: Path) -> None:
                                   ["bench", "--backend", "floppy"]])
 def test_bench_usage_errors_are_one_line_exit_2(argv: list[str],
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    from checks.conformance import main
+    from backing_aio.crosscheck.conformance import main
 
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("checks.conformance: error: ")
+    assert err.count("\n") == 1 and err.startswith("backing_aio.crosscheck.conformance: error: ")
 
 
 @pytest.mark.parametrize("argv", [["--variant", "nope"], ["--repeat", "0"], ["--bogus"]])
 def test_explorer_bench_usage_errors_are_one_line_exit_2(
         argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    from checks.bench import main
+    from backing_aio.verify.bench import main
 
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("checks.bench: error: ")
+    assert err.count("\n") == 1 and err.startswith("backing_aio.verify.bench: error: ")
 
 
 def test_a_run_the_harness_broke_agrees_with_nothing(ws: Workspace,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """A crash of the harness is not a run of the code: its (empty) trace must not pass
     for a clean run that the model agrees with."""
-    from refimpl.upper import Upper
+    from backing_aio.refimpl.upper import Upper
 
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("harness bug")

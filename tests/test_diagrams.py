@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from checks import diagrams as dg
-from checks import gate as gatemod
-from checks import report as rp
-from checks.explorer import explore
-from checks.trace import concretise
-from model.lang import Variant, stmt
+from backing_aio.model.lang import Variant, stmt
+from backing_aio.present import diagrams as dg
+from backing_aio.present import report as rp
+from backing_aio.verify import gate as gatemod
+from backing_aio.verify.explorer import explore
+from backing_aio.verify.trace import concretise
 from tests.conftest import edit, mutant
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -252,12 +252,12 @@ def _run(args: list[str], path: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
 
 
-@pytest.mark.parametrize("module", ["checks.diagrams", "checks.report"])
+@pytest.mark.parametrize("module", ["backing_aio.present.diagrams", "backing_aio.present.report"])
 def test_missing_dot_is_exit_2_with_an_install_hint(tmp_path: Path, module: str) -> None:
     empty = tmp_path / "bin"
     empty.mkdir()
     out = tmp_path / "out"
-    args = ["all", "--out", str(out)] if module == "checks.diagrams" else \
+    args = ["all", "--out", str(out)] if module == "backing_aio.present.diagrams" else \
         ["--no-mutants", "--out", str(out / "r.html")]
     p = _run([sys.executable, "-m", module, *args], str(empty))
     assert p.returncode == 2
@@ -350,4 +350,4 @@ def test_report_shows_the_proofs(cat: dict[str, Variant]) -> None:
 def test_report_without_proofs_says_how_to_get_them(cat: dict[str, Variant]) -> None:
     rows = gatemod.check_catalogue([cat["seed"]], 1)
     text = rp.page(rows, None, [], 0.5, [])
-    assert "checks.report --proofs" in text
+    assert "backing_aio.present.report --proofs" in text

@@ -1,4 +1,4 @@
-"""The exit-code policy (checks.exits) across every command: a finding is 1 whatever
+"""The exit-code policy (backing_aio.cli.exits) across every command: a finding is 1 whatever
 happens to stdout, bad input is 2 with one line naming the problem, an interrupt is 130,
 never a traceback; outputs are checked before the work and never land outside their
 directory; a user's file cannot take the process over."""
@@ -14,35 +14,35 @@ from pathlib import Path
 
 import pytest
 
-import checks.cli
-from checks.exits import EXIT_INTERRUPTED, EXIT_USAGE, run
-from checks.trace import concretise, save
-from checks.userfile import UserFileError, load_variants
-from model.catalogue import catalogue
+import backing_aio.cli.main
+from backing_aio.cli.exits import EXIT_INTERRUPTED, EXIT_USAGE, run
+from backing_aio.cli.userfile import UserFileError, load_variants
+from backing_aio.model.catalogue import catalogue
+from backing_aio.verify.trace import concretise, save
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Each command's module, imported when its first case runs (checks.agree imports z3:
+# Each command's module, imported when its first case runs (backing_aio.verify.agree imports z3:
 # its cases carry the z3 marker, so where z3 cannot run they skip instead of crashing).
 MAINS: dict[str, str] = {
-    "backing-aio": "checks.cli",
-    "diagrams": "checks.diagrams",
-    "report": "checks.report",
-    "bench": "checks.bench",
-    "conformance": "checks.conformance",
-    "agree": "checks.agree",
-    "kernelcheck": "kernelcheck.__main__",
+    "backing-aio": "backing_aio.cli.main",
+    "diagrams": "backing_aio.present.diagrams",
+    "report": "backing_aio.present.report",
+    "bench": "backing_aio.verify.bench",
+    "conformance": "backing_aio.crosscheck.conformance",
+    "agree": "backing_aio.verify.agree",
+    "kernelcheck": "backing_aio.kernelcheck.__main__",
 }
 NEEDS_Z3 = {"agree"}
 
-UNSAFE = ("from model.catalogue import catalogue\n"
-          "from model.mutants import mutants\n"
+UNSAFE = ("from backing_aio.model.catalogue import catalogue\n"
+          "from backing_aio.model.mutants import mutants\n"
           "VARIANTS = [m.variant for m in mutants(catalogue()['seed'])\n"
           "            if m.name == 'seed:ref1:backing_file_read_iter#11(refcount_set)']\n")
-SEED_COPY = "from model.catalogue import catalogue\nVARIANTS = [catalogue()['seed']]\n"
+SEED_COPY = "from backing_aio.model.catalogue import catalogue\nVARIANTS = [catalogue()['seed']]\n"
 RECURSIVE = """
-from model.catalogue import catalogue
-from model.lang import stmt
+from backing_aio.model.catalogue import catalogue
+from backing_aio.model.lang import stmt
 v = catalogue()["seed"]
 procs = dict(v.procs)
 procs["backing_aio_cleanup"] = (stmt("call", "backing_aio_cleanup(aio, res);",
@@ -51,8 +51,8 @@ procs["backing_aio_cleanup"] = (stmt("call", "backing_aio_cleanup(aio, res);",
 VARIANTS = [v.with_procs(procs, name="seed-recursive")]
 """
 GROWING = """
-from model.catalogue import catalogue
-from model.lang import stmt
+from backing_aio.model.catalogue import catalogue
+from backing_aio.model.lang import stmt
 v = catalogue()["seed"]
 procs = dict(v.procs)
 procs["backing_aio_cleanup"] = (stmt("get_file", "get_file(file);", tag="again"),
@@ -82,7 +82,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     put("empty.py", "x = 1\n")
     put("recursive.py", RECURSIVE)
     put("growing.py", GROWING)
-    put("twice.py", "from model.catalogue import catalogue\n"
+    put("twice.py", "from backing_aio.model.catalogue import catalogue\n"
         "from dataclasses import replace\n"
         "a = catalogue()['seed']\nb = a.with_procs(dict(a.procs))\nVARIANTS = [a, b]\n")
     put("seedcopy.py", SEED_COPY)
@@ -91,7 +91,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     put("otherformat.json", json.dumps({"format": "something-else/1"}))
     put("existing.txt", "I am a file\n")
     v = catalogue()["ovl-5.6"]
-    from checks.explorer import explore
+    from backing_aio.verify.explorer import explore
 
     cx = explore(v, 1, kinds=["read"]).counterexample("UAF")
     good = concretise(v, cx).as_json()
@@ -232,7 +232,7 @@ def test_there_are_at_least_fifty_kinds_of_bad_input_over_every_command() -> Non
 
 
 def test_with_json_an_error_is_json_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
-    assert checks.cli.main(["check", "nope", "--json"]) == EXIT_USAGE
+    assert backing_aio.cli.main.main(["check", "nope", "--json"]) == EXIT_USAGE
     out, err = capsys.readouterr()
     doc = json.loads(err)
     assert out == "" and doc["format"] == "backing-aio-error/1" and doc["exit"] == 2
@@ -251,7 +251,8 @@ def test_an_unexpected_error_is_one_line_exit_3(capsys: pytest.CaptureFixture[st
 # ---- through a real process: pipes, signals -----------------------------------------
 
 def _cli(*args: str, stdout: int | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "checks.cli", *args], cwd=ROOT, text=True,
+    return subprocess.run([sys.executable, "-m", "backing_aio.cli.main", *args], cwd=ROOT,
+                          text=True,
                           stdout=stdout if stdout is not None else subprocess.PIPE,
                           stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, check=False)
 
@@ -305,7 +306,7 @@ def test_an_interrupt_is_130_in_one_line(tmp_path: Path) -> None:
 
 def test_a_saved_name_never_leaves_the_save_directory(tmp_path: Path) -> None:
     f = tmp_path / "escape.py"
-    f.write_text("from model.catalogue import catalogue\n"
+    f.write_text("from backing_aio.model.catalogue import catalogue\n"
                  "VARIANTS = [catalogue()['ovl-5.6'].with_procs("
                  "dict(catalogue()['ovl-5.6'].procs), name='../../escape/x')]\n")
     save_dir = tmp_path / "deep" / "er" / "saved"
@@ -319,8 +320,8 @@ def test_a_saved_name_never_leaves_the_save_directory(tmp_path: Path) -> None:
 
 
 def test_a_device_is_never_replaced() -> None:
-    from checks.exits import BadInput
-    from checks.outputs import write_text
+    from backing_aio.cli.exits import BadInput
+    from backing_aio.cli.outputs import write_text
 
     with pytest.raises(BadInput, match="not a regular file"):
         write_text(Path("/dev/full"), "x" * 10)
@@ -330,8 +331,8 @@ def test_a_device_is_never_replaced() -> None:
 _FULL_DISK = """
 import sys
 from pathlib import Path
-from checks.exits import BadInput
-from checks.outputs import write_text
+from backing_aio.cli.exits import BadInput
+from backing_aio.cli.outputs import write_text
 target = Path(sys.argv[1]) / "out.txt"
 write_text(target, "old\\n")
 try:
@@ -361,7 +362,7 @@ def test_a_full_disk_keeps_the_old_file_and_leaves_no_partial_one(tmp_path: Path
 
 
 def test_a_saved_counterexample_is_written_whole(tmp_path: Path) -> None:
-    from checks.explorer import explore
+    from backing_aio.verify.explorer import explore
 
     v = catalogue()["ovl-5.6"]
     path = tmp_path / "t.json"
@@ -393,7 +394,7 @@ def test_sys_exit_in_a_users_file_is_bad_input(tmp_path: Path) -> None:
 def test_progress_is_quiet_off_a_terminal_and_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     import io
 
-    from checks.progress import Progress
+    from backing_aio.cli.progress import Progress
 
     assert not Progress(io.StringIO()).enabled  # not a terminal
     monkeypatch.setenv("CI", "true")
@@ -408,7 +409,7 @@ def test_progress_is_quiet_off_a_terminal_and_in_ci(monkeypatch: pytest.MonkeyPa
 def test_progress_is_cleared_before_the_result() -> None:
     import io
 
-    from checks.progress import DELAY, Progress
+    from backing_aio.cli.progress import DELAY, Progress
 
     out = io.StringIO()
     line = Progress(out, force=True, threaded=False)  # drawn by the caller: no clock here

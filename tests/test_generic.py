@@ -13,11 +13,11 @@ from functools import cache
 
 import pytest
 
-from checks.bmc import bmc
-from checks.explorer import explore
-from checks.prove import invariant_text, prove
-from checks.symbolic import DATA_NAMES, System, agrees_with_model, build
-from model.catalogue import catalogue
+from backing_aio.model.catalogue import catalogue
+from backing_aio.verify.bmc import bmc
+from backing_aio.verify.explorer import explore
+from backing_aio.verify.prove import invariant_text, prove
+from backing_aio.verify.symbolic import DATA_NAMES, System, agrees_with_model, build
 
 pytestmark = pytest.mark.slow
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from checks.hypothesis_model import PROFILES, Found, machine, minimal, profile
-from checks.trace import Step, Trace, check_replay, load
-from model.lang import Variant
+from backing_aio.model.lang import Variant
+from backing_aio.verify.hypothesis_model import PROFILES, Found, machine, minimal, profile
+from backing_aio.verify.trace import Step, Trace, check_replay, load
 
 
 @pytest.mark.parametrize("name", ["seed", "ovl-5.16", "mainline"])

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
-import checks.hypothesis_refimpl as hr
-from checks.hypothesis_refimpl import FAULTS, PROFILES, Broken, machine, profile
-from checks.trace import check_replay, load
-from model.lang import Variant
-from refimpl.broken import SeedNoPutAfterSubmit
+import backing_aio.crosscheck.hypothesis_refimpl as hr
+from backing_aio.crosscheck.hypothesis_refimpl import FAULTS, PROFILES, Broken, machine, profile
+from backing_aio.model.lang import Variant
+from backing_aio.refimpl.broken import SeedNoPutAfterSubmit
+from backing_aio.verify.trace import check_replay, load
 
 BACKENDS = ["thread", pytest.param("uring", marks=pytest.mark.uring)]
 

@@ -13,10 +13,10 @@ from typing import Any
 import fastjsonschema
 import pytest
 
-import checks.cli
-import checks.diagrams
-import checks.report
-import kernelcheck.__main__
+import backing_aio.cli.main
+import backing_aio.kernelcheck.__main__
+import backing_aio.present.diagrams
+import backing_aio.present.report
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "docs" / "schemas"
@@ -52,24 +52,24 @@ def test_every_schema_is_documented() -> None:
 ], ids=lambda a: " ".join(a) if isinstance(a, list) else str(a))
 def test_backing_aio_json(args: list[str], code: int,
                           capsys: pytest.CaptureFixture[str]) -> None:
-    doc = _json(checks.cli.main, args, code, capsys)
+    doc = _json(backing_aio.cli.main.main, args, code, capsys)
     validator(args[0])(doc)
     assert doc["format"] == f"backing-aio-{args[0]}/1"
 
 
 def test_replay_json_both_ways(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert checks.cli.main(["check", "ovl-5.6", "-n", "1", "--save", str(tmp_path)]) == 0
+    assert backing_aio.cli.main.main(["check", "ovl-5.6", "-n", "1", "--save", str(tmp_path)]) == 0
     capsys.readouterr()
     saved = next(tmp_path.glob("*.json"))
-    doc = _json(checks.cli.main, ["replay", str(saved), "--json"], 1, capsys)
+    doc = _json(backing_aio.cli.main.main, ["replay", str(saved), "--json"], 1, capsys)
     validator("replay")(doc)
     assert doc["reproduces"] and doc["breaks"] == "UAF"
     # the same steps on the fixed version: a user's file that names it ovl-5.6
     fixed = tmp_path / "fixed.py"
-    fixed.write_text("from model.catalogue import catalogue\n"
+    fixed.write_text("from backing_aio.model.catalogue import catalogue\n"
                      "v = catalogue()['ovl-5.16']\n"
                      "VARIANTS = [v.with_procs(dict(v.procs), name='ovl-5.6')]\n")
-    doc = _json(checks.cli.main, ["replay", str(saved), "--variant-file", str(fixed),
+    doc = _json(backing_aio.cli.main.main, ["replay", str(saved), "--variant-file", str(fixed),
                                   "--json"], 0, capsys)
     validator("replay")(doc)
     assert not doc["reproduces"] and doc["why"]
@@ -77,19 +77,19 @@ def test_replay_json_both_ways(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 @pytest.mark.z3
 def test_prove_json(capsys: pytest.CaptureFixture[str]) -> None:
-    doc = _json(checks.cli.main, ["prove", "ovl-5.6", "--types", "read", "--bmc", "--json"],
-                0, capsys)
+    doc = _json(backing_aio.cli.main.main,
+                ["prove", "ovl-5.6", "--types", "read", "--bmc", "--json"], 0, capsys)
     validator("prove")(doc)
 
 
 def test_an_error_with_json_is_the_error_shape(capsys: pytest.CaptureFixture[str]) -> None:
-    assert checks.cli.main(["check", "nope", "--json"]) == 2
+    assert backing_aio.cli.main.main(["check", "nope", "--json"]) == 2
     validator("error")(json.loads(capsys.readouterr().err))
 
 
 @needs_dot
 def test_diagrams_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    doc = _json(checks.diagrams.main, ["lifecycle", "seed", "--out", str(tmp_path),
+    doc = _json(backing_aio.present.diagrams.main, ["lifecycle", "seed", "--out", str(tmp_path),
                                        "--json"], 0, capsys)
     validator("diagrams")(doc)
     assert all(Path(f).parent == tmp_path for f in doc["files"])
@@ -98,14 +98,14 @@ def test_diagrams_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 @needs_dot
 def test_report_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "r.html"
-    doc = _json(checks.report.main, ["--out", str(out), "--no-mutants", "--max-requests",
-                                     "1", "--json"], 0, capsys)
+    doc = _json(backing_aio.present.report.main,
+                ["--out", str(out), "--no-mutants", "--max-requests", "1", "--json"], 0, capsys)
     validator("report")(doc)
     assert doc["file"] == str(out) and out.stat().st_size == doc["bytes"]
 
 
 def test_kernelcheck_predict_json(capsys: pytest.CaptureFixture[str]) -> None:
-    doc = _json(kernelcheck.__main__.main, ["predict", "--json"], 0, capsys)
+    doc = _json(backing_aio.kernelcheck.__main__.main, ["predict", "--json"], 0, capsys)
     validator("kernelcheck")(doc)
     assert {k["kind"] for k in doc["kinds"]} == {"read", "write"}
 

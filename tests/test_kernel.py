@@ -19,17 +19,17 @@ from pathlib import Path
 
 import pytest
 
-from kernelcheck.errors import Unavailable
-from kernelcheck.mounts import mount_points
-from kernelcheck.predict import CLEANUP, COMPLETION_FREE, FIRST_PUT, Outcome, mainline
-from kernelcheck.xcheck import Mode, all_modes, counting, run_mode
+from backing_aio.kernelcheck.errors import Unavailable
+from backing_aio.kernelcheck.mounts import mount_points
+from backing_aio.kernelcheck.predict import CLEANUP, COMPLETION_FREE, FIRST_PUT, Outcome, mainline
+from backing_aio.kernelcheck.xcheck import Mode, all_modes, counting, run_mode
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def kernel() -> None:
-    from kernelcheck.xcheck import preflight
+    from backing_aio.kernelcheck.xcheck import preflight
 
     try:
         preflight()
@@ -39,7 +39,7 @@ def kernel() -> None:
 
 @pytest.fixture(scope="module")
 def fuse(kernel: None) -> None:
-    from kernelcheck.fuse import fuse_file
+    from backing_aio.kernelcheck.fuse import fuse_file
 
     try:
         with fuse_file(b"probe"):
@@ -94,7 +94,7 @@ def test_mainline_predicts_three_free_sites_and_punts_only_writes() -> None:
 
 
 def test_not_root_is_a_one_line_reason(monkeypatch: pytest.MonkeyPatch) -> None:
-    from kernelcheck.overlay import require_root
+    from backing_aio.kernelcheck.overlay import require_root
 
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     with pytest.raises(Unavailable) as e:
@@ -104,7 +104,7 @@ def test_not_root_is_a_one_line_reason(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_cli_usage_errors_are_one_line_exit_2() -> None:
     for args in (["bogus"], ["table", "-n", "0"], ["programs", "--fs", "ext9"], []):
-        p = subprocess.run([sys.executable, "-m", "kernelcheck", *args], cwd=ROOT,
+        p = subprocess.run([sys.executable, "-m", "backing_aio.kernelcheck", *args], cwd=ROOT,
                            capture_output=True, text=True, timeout=60)
         assert p.returncode == 2, (args, p.stdout, p.stderr)
         assert p.stderr.count("\n") == 1 and "Traceback" not in p.stderr, p.stderr
@@ -145,7 +145,7 @@ def test_fuse_passthrough_counts_hold_allowing_for_retries(fuse: None, mode: Mod
 @pytest.mark.parametrize("fs", ["overlay", "fuse"])
 def test_edge_cases_give_the_reference_implementations_results(
         kernel: None, request: pytest.FixtureRequest, fs: str, driver: str) -> None:
-    from kernelcheck.programs import compare, edge_cases
+    from backing_aio.kernelcheck.programs import compare, edge_cases
 
     if fs == "fuse":
         request.getfixturevalue("fuse")
@@ -161,7 +161,7 @@ def test_a_difference_from_the_reference_is_never_waved_through(
     excuse a difference: only the listed upper-layer differences are notes."""
     import dataclasses
 
-    import kernelcheck.programs as programs
+    import backing_aio.kernelcheck.programs as programs
 
     original = programs.run_reference
 
@@ -179,7 +179,7 @@ def test_a_difference_from_the_reference_is_never_waved_through(
 
 
 def test_each_step_is_judged_against_its_own_kind() -> None:
-    from kernelcheck.xcheck import Counts, retried, step_checks
+    from backing_aio.kernelcheck.xcheck import Counts, retried, step_checks
 
     queued = dict(alloc=1, completion=1, queued=1)
     assert step_checks("write", Counts(**queued, work_queued=1, work_run=1)) == []
@@ -193,7 +193,7 @@ def test_each_step_is_judged_against_its_own_kind() -> None:
 
 
 def test_a_failing_body_leaves_nothing_mounted_and_no_tracing_state(kernel: None) -> None:
-    from kernelcheck.overlay import Overlay
+    from backing_aio.kernelcheck.overlay import Overlay
 
     before = set(mount_points())
     with pytest.raises(RuntimeError, match="deliberate"), \
@@ -210,7 +210,7 @@ def test_a_failing_body_leaves_nothing_mounted_and_no_tracing_state(kernel: None
 
 
 def test_a_failing_body_inside_fuse_leaves_nothing_mounted(fuse: None) -> None:
-    from kernelcheck.fuse import passthrough_mount
+    from backing_aio.kernelcheck.fuse import passthrough_mount
 
     before = set(mount_points())
     with pytest.raises(RuntimeError, match="deliberate"), \
@@ -223,13 +223,13 @@ def test_a_failing_body_inside_fuse_leaves_nothing_mounted(fuse: None) -> None:
 
 @pytest.mark.slow
 def test_large_run_every_mode_identities_and_all_three_free_sites(kernel: None) -> None:
-    from kernelcheck.__main__ import busy_load
+    from backing_aio.kernelcheck.__main__ import busy_load
 
     seen = {CLEANUP: 0, COMPLETION_FREE: 0, FIRST_PUT: 0}
     modes = [m for m in OVERLAY if m.direct] + [Mode("overlay", "io_uring", False, "read")]
     try:
         request_fuse = True
-        from kernelcheck.fuse import fuse_file
+        from backing_aio.kernelcheck.fuse import fuse_file
 
         with fuse_file(b"probe"):
             pass
@@ -249,7 +249,7 @@ def test_large_run_every_mode_identities_and_all_three_free_sites(kernel: None) 
 
 
 def test_system_call_numbers_are_per_architecture() -> None:
-    from kernelcheck.syscalls import number
+    from backing_aio.kernelcheck.syscalls import number
 
     assert number("perf_event_open", "x86_64") == 298
     assert number("perf_event_open", "aarch64") == 241
@@ -259,7 +259,7 @@ def test_system_call_numbers_are_per_architecture() -> None:
 
 
 def test_a_full_sampling_ring_is_reported_not_undercounted(kernel: None) -> None:
-    from kernelcheck.perf import sample_call_sites
+    from backing_aio.kernelcheck.perf import sample_call_sites
 
     def many_frees() -> None:
         for _ in range(3000):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from model.lang import Variant, VariantError, stmt
+from backing_aio.model.lang import Variant, VariantError, stmt
 
 
 def _variant(read: tuple[object, ...], **extra: object) -> Variant:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from checks.gate import check_mutants
-from model.catalogue import catalogue
-from model.equivalents import EQUIVALENT, REASONS
-from model.mutants import mutants
+from backing_aio.model.catalogue import catalogue
+from backing_aio.model.equivalents import EQUIVALENT, REASONS
+from backing_aio.model.mutants import mutants
+from backing_aio.verify.gate import check_mutants
 
 
 def test_mutant_counts_are_pinned() -> None:

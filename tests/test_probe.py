@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import refimpl.uring
-from checks import z3native
-from refimpl.probe import in_child
+import backing_aio.refimpl.uring
+from backing_aio.refimpl.probe import in_child
+from backing_aio.verify import z3native
 from tests.conftest import Z3_MODULES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,8 +46,8 @@ def test_the_io_uring_probe_runs_in_a_child(monkeypatch: pytest.MonkeyPatch) -> 
     """io_uring's availability comes from the child: aimed at a probe that dies by
     SIGILL, the reason names it (and this process lives). Run in-process, the probe would
     kill the test run instead."""
-    monkeypatch.setattr(refimpl.uring, "PROBE", "tests.probes:dies_by_sigill")
-    why = refimpl.uring.unavailable.__wrapped__()
+    monkeypatch.setattr(backing_aio.refimpl.uring, "PROBE", "tests.probes:dies_by_sigill")
+    why = backing_aio.refimpl.uring.unavailable.__wrapped__()
     assert why == "io_uring: the probe was killed by SIGILL on this machine"
 
 
@@ -56,8 +56,9 @@ def test_the_uring_marker_skips_with_the_probes_reason(pytester: pytest.Pytester
     pytester.makeconftest(f"""
 import sys
 sys.path.insert(0, {str(ROOT)!r})
-import refimpl.uring
-refimpl.uring.unavailable = lambda: "io_uring: the probe was killed by SIGILL on this machine"
+import backing_aio.refimpl.uring
+backing_aio.refimpl.uring.unavailable = (
+    lambda: "io_uring: the probe was killed by SIGILL on this machine")
 from tests.conftest import pytest_configure, pytest_runtest_setup, pytest_terminal_summary
 """)
     pytester.makepyfile("""

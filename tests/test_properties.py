@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from checks.explorer import explore
-from checks.trace import check_replay, concretise
-from model.lang import Variant, stmt
-from model.properties import PROPERTY_IDS
+from backing_aio.model.lang import Variant, stmt
+from backing_aio.model.properties import PROPERTY_IDS
+from backing_aio.verify.explorer import explore
+from backing_aio.verify.trace import check_replay, concretise
 from tests.conftest import edit, mutant
 
 # One generated mutant per property, each killed by that property (among others perhaps).

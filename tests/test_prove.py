@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from checks.explorer import explore
-from checks.prove import candidate, invariant_text, prove
-from checks.symbolic import build
-from model.catalogue import catalogue
-from model.lang import Variant
+from backing_aio.model.catalogue import catalogue
+from backing_aio.model.lang import Variant
+from backing_aio.verify.explorer import explore
+from backing_aio.verify.prove import candidate, invariant_text, prove
+from backing_aio.verify.symbolic import build
 
 
 @pytest.mark.parametrize("name", ["seed", "ovl-5.16", "mainline", "ovl-5.6"])
@@ -44,8 +44,8 @@ def test_an_unknown_answer_is_never_a_proof() -> None:
 def test_a_loop_is_never_proved_to_terminate() -> None:
     """'Some rule can be taken everywhere' shows termination only when every step moves
     forward; a variant that spins must not be proved (the explorer fails TERMINATES)."""
-    from checks.bmc import bmc
-    from model.lang import stmt
+    from backing_aio.model.lang import stmt
+    from backing_aio.verify.bmc import bmc
 
     body = (stmt("if_goto", "if (!iov_iter_count(iter))", cond="zero_length",
                  target="zero"),
@@ -79,7 +79,7 @@ def test_the_resource_limit_bounds_each_query_not_the_solver_s_total() -> None:
     solver (the derivation's) gets the same limit for its last question as for its first."""
     import z3
 
-    from checks.symbolic import limit
+    from backing_aio.verify.symbolic import limit
 
     def used() -> int:
         return int(z3.Solver().statistics().get_key_value("rlimit count"))
@@ -110,8 +110,8 @@ def test_any_n_rests_on_a_cutoff_within_the_checked_counts() -> None:
 
     import z3
 
-    from checks.prove import DATA_NAMES
-    from checks.symbolic import SHARED_TOP
+    from backing_aio.verify.prove import DATA_NAMES
+    from backing_aio.verify.symbolic import SHARED_TOP
 
     v = catalogue()["mainline"]
     system = build(v, "read", within=candidate(v, "read"))

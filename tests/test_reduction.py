@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from checks.explorer import explore
-from model.catalogue import catalogue
-from model.lang import Variant
+from backing_aio.model.catalogue import catalogue
+from backing_aio.model.lang import Variant
+from backing_aio.verify.explorer import explore
 from tests.conftest import mutant
 
 MUTANTS = [

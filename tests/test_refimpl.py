@@ -11,15 +11,22 @@ from pathlib import Path
 
 import pytest
 
-from model.lang import Variant
-from refimpl import kasan
-from refimpl.env import ALL_OPTIONS, MODEL_OPTIONS, NO_FAULTS, STRESS_WEIGHTS, Env
-from refimpl.helpers import IMPLEMENTATIONS
-from refimpl.kasan import FINDING_IDS, Checked, DoubleFree, Finding, KmemCache, UseAfterFree
-from refimpl.kernel import Kernel
-from refimpl.run import BLOCK, IoSpec, RunResult, Workspace, fd_count, run
-from refimpl.sched import COMPLETE_FIRES, LOWER_RETURNS, Controlled, Seeded
-from refimpl.vfs import EINVAL, EIOCBQUEUED, File, Refcount, SuperBlock, fput, get_file
+from backing_aio.model.lang import Variant
+from backing_aio.refimpl import kasan
+from backing_aio.refimpl.env import ALL_OPTIONS, MODEL_OPTIONS, NO_FAULTS, STRESS_WEIGHTS, Env
+from backing_aio.refimpl.helpers import IMPLEMENTATIONS
+from backing_aio.refimpl.kasan import (
+    FINDING_IDS,
+    Checked,
+    DoubleFree,
+    Finding,
+    KmemCache,
+    UseAfterFree,
+)
+from backing_aio.refimpl.kernel import Kernel
+from backing_aio.refimpl.run import BLOCK, IoSpec, RunResult, Workspace, fd_count, run
+from backing_aio.refimpl.sched import COMPLETE_FIRES, LOWER_RETURNS, Controlled, Seeded
+from backing_aio.refimpl.vfs import EINVAL, EIOCBQUEUED, File, Refcount, SuperBlock, fput, get_file
 
 VARIANTS = list(IMPLEMENTATIONS)
 TYPES = ["read", "write", "sync-read", "sync-write"]
@@ -116,7 +123,7 @@ def test_freeze_protection_must_balance() -> None:
 
 
 def test_finding_ids_are_the_models_plus_data() -> None:
-    from model.properties import PROPERTY_IDS
+    from backing_aio.model.properties import PROPERTY_IDS
 
     assert set(FINDING_IDS) == {*PROPERTY_IDS, "DATA"}
 
@@ -230,7 +237,7 @@ def test_the_v56_bug_shows_on_free_running_threads() -> None:
     """No script, no controlled scheduler: real completion threads racing the submitter
     hit the v5.6 use-after-free, typically within a few hundred queued IOs (the cap is
     far above the longest of 60 measured runs, so the test does not depend on luck)."""
-    from refimpl.run import stress
+    from backing_aio.refimpl.run import stress
 
     queue_all = {**ALL_OPTIONS, "alloc": ("alloc ok",), "submit": ("queues",),
                  "complete": ("res RES",)}
@@ -322,7 +329,7 @@ def test_checking_off_keeps_the_slab_bookkeeping() -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_stress_checking_off_keeps_data(backend: str) -> None:
-    from refimpl.run import stress
+    from backing_aio.refimpl.run import stress
 
     with Workspace(size=256 * BLOCK) as w:
         r = stress("mainline", None, device_ios=400, workspace=w, seed=2, tasks=4,
@@ -339,7 +346,7 @@ def test_the_v56_bug_shows_with_uring_on_free_running_threads() -> None:
     inside submit: the v5.6 use-after-free shows with no scheduler's help. It takes longer
     than with completion threads (60 runs: median about 400 requests, longest 3,400), so
     the cap is 30,000 requests, which a working race detector never reaches."""
-    from refimpl.run import stress
+    from backing_aio.refimpl.run import stress
 
     queue_all = {**ALL_OPTIONS, "alloc": ("alloc ok",), "submit": ("queues",),
                  "complete": ("res RES",)}
@@ -354,7 +361,7 @@ def test_the_v56_bug_shows_with_uring_on_free_running_threads() -> None:
 
 @needs_uring
 def test_uring_ring_stops_cleanly() -> None:
-    from refimpl.uring import Ring
+    from backing_aio.refimpl.uring import Ring
 
     before = fd_count()
     ring = Ring(8)
@@ -468,7 +475,7 @@ def test_a_read_that_returns_other_bytes_than_the_file_holds_is_caught(
 def test_a_free_run_that_stops_stepping_is_a_failure_not_a_hang() -> None:
     import threading
 
-    from refimpl.sched import Free
+    from backing_aio.refimpl.sched import Free
 
     sched = Free(stall=1.0)
     release = threading.Event()
@@ -487,7 +494,7 @@ def test_io_uring_iovecs_pin_no_buffer() -> None:
     memoryview pinned one O_DIRECT mapping per IO, until mmap failed with ENOMEM)."""
     import mmap
 
-    from refimpl.io_uring import address, iovecs
+    from backing_aio.refimpl.io_uring import address, iovecs
 
     m = mmap.mmap(-1, 2 * BLOCK)
     view = memoryview(m)

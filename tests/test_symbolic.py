@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 import z3
 
-from checks.symbolic import WIDTH, Sym, _Paths, agrees_with_model, build
-from model.catalogue import catalogue
+from backing_aio.model.catalogue import catalogue
+from backing_aio.verify.symbolic import WIDTH, Sym, _Paths, agrees_with_model, build
 
 
 def test_forking_explores_both_sides_of_a_branch() -> None:
@@ -31,7 +31,7 @@ def test_forking_explores_both_sides_of_a_branch() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["seed", "ovl-5.6", "ovl-5.16", "mainline"])
 def test_rules_on_the_candidate_agree_with_the_model(name: str) -> None:
-    from checks.prove import candidate
+    from backing_aio.verify.prove import candidate
 
     v = catalogue()[name]
     for rtype in ("read", "write", "sync-read", "sync-write"):

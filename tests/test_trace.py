@@ -8,9 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from checks.explorer import explore
-from checks.trace import ReplayError, check_replay, concretise, explain_text, load, replay, save
-from model.lang import Variant
+from backing_aio.model.lang import Variant
+from backing_aio.verify.explorer import explore
+from backing_aio.verify.trace import (
+    ReplayError,
+    check_replay,
+    concretise,
+    explain_text,
+    load,
+    replay,
+    save,
+)
 from tests.conftest import mutant
 
 BAD = [
@@ -81,7 +89,7 @@ def test_malformed_files_are_one_line_errors(tmp_path: Path, content: str) -> No
 
 
 def cat_seed() -> Variant:
-    from model.catalogue import catalogue
+    from backing_aio.model.catalogue import catalogue
 
     return catalogue()["seed"]
 
@@ -89,7 +97,7 @@ def cat_seed() -> Variant:
 def test_every_choice_the_model_offers_is_in_its_vocabulary(cat: dict[str, Variant]) -> None:
     """A saved trace's choices are checked against CHOICES before it is replayed: the
     model must never offer a choice outside it."""
-    from model.backing_aio import ACTORS, CHOICES, BackingAio
+    from backing_aio.model.semantics import ACTORS, CHOICES, BackingAio
 
     for v in cat.values():
         model = BackingAio(v)

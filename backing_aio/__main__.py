@@ -1,0 +1,5 @@
+import sys
+
+from backing_aio.cli.main import main
+
+sys.exit(main())

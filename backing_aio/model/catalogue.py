@@ -1,0 +1,363 @@
+"""The built-in catalogue: versions of the helpers across the kernel's history.
+
+Each variant is the C code written one statement per atomic step in the statement
+language; labels quote the C line a statement stands for. Lines that cannot change a
+property (override_creds/revert_creds, inode locking, rw flag conversion) are left out.
+
+- ``seed``: fs/backing_file.c as introduced by the 2023 refactor (the seed patch), with
+  overlayfs's ovl_read_iter/ovl_write_iter around it (struct fd, fdput).
+- ``ovl-5.6``: overlayfs's first async IO (v5.6): the wrapper owns the caller's struct fd,
+  no reference count, the cleanup frees. Known use-after-free through L2.
+- ``ovl-5.16``: the reference-count fix (count 2, the submitter puts after submit); the
+  wrapper still owns the caller's struct fd.
+- ``mainline``: today's fs/backing-file.c: write completions punted to a workqueue,
+  vfs_iocb_iter_write starts freeze protection and ends it unless the IO was queued, the
+  helper ends it only in the queued completion; the caller's file is borrowed.
+"""
+
+from __future__ import annotations
+
+from backing_aio.model.lang import Stmt, Variant, stmt
+
+S = stmt  # short alias: the tables below are easier to read against the C
+
+
+def _seed() -> Variant:
+    put = (
+        S("refcount_dec_and_test", "if (refcount_dec_and_test(&aio_req->ref)) {",
+          else_goto="END"),
+        S("fput_clone", "fput(aio_req->iocb.ki_filp);"),
+        S("kmem_cache_free", "kmem_cache_free(backing_aio_req_cachep, aio_req);"),
+    )
+    cleanup = (
+        S("if_goto", "if (iocb->ki_flags & IOCB_WRITE)", cond="!write", target="pos"),
+        S("kiocb_end_write", "kiocb_end_write(iocb);"),
+        S("update_pos", "orig_iocb->ki_pos = iocb->ki_pos;", tag="pos"),
+        S("callback", "if (aio_req->cleanup) aio_req->cleanup(orig_iocb, res);",
+          via="wrapper", reads_pos=True, passes_result=True),
+        S("call", "backing_aio_put(aio_req);", proc="backing_aio_put"),
+    )
+    complete = (
+        S("load_orig", "struct kiocb *orig_iocb = aio_req->orig_iocb;"),
+        S("call", "backing_aio_cleanup(aio_req, res);", proc="backing_aio_cleanup"),
+        S("ki_complete", "orig_iocb->ki_complete(orig_iocb, res);"),
+    )
+    read = (
+        S("if_goto", "if (!iov_iter_count(iter))", cond="zero_length", target="ret0"),
+        S("if_goto", "if (iocb->ki_flags & IOCB_DIRECT && !(file->f_mode & FMODE_CAN_ODIRECT))",
+          cond="odirect_unsupported", target="einval"),
+        S("if_goto", "if (is_sync_kiocb(iocb)) {", cond="!sync_kiocb", target="async"),
+        S("vfs_iter", "ret = vfs_iter_read(file, iter, &iocb->ki_pos, rwf);"),
+        S("callback", "if (cleanup) cleanup(iocb, ret);", via="direct", reads_pos=True,
+          passes_result=True),
+        S("return_", "return ret;", value="ret"),
+        S("kmem_cache_zalloc", "aio_req = kmem_cache_zalloc(...); if (!aio_req)",
+          tag="async", on_fail="enomem"),
+        S("init_orig_iocb", "aio_req->orig_iocb = iocb;"),
+        S("init_callback", "aio_req->cleanup = cleanup;"),
+        S("kiocb_clone", "kiocb_clone(&aio_req->iocb, iocb, get_file(file));", get_file=True),
+        S("set_ki_complete", "aio_req->iocb.ki_complete = backing_aio_rw_complete;",
+          proc="backing_aio_rw_complete"),
+        S("refcount_set", "refcount_set(&aio_req->ref, 2);", n=2),
+        S("vfs_iocb_iter", "ret = vfs_iocb_iter_read(file, &aio_req->iocb, iter);"),
+        S("call", "backing_aio_put(aio_req);", proc="backing_aio_put"),
+        S("if_goto", "if (ret != -EIOCBQUEUED)", cond="queued", target="out"),
+        S("call", "backing_aio_cleanup(aio_req, ret);", proc="backing_aio_cleanup"),
+        S("return_", "return ret;", tag="out", value="ret"),
+        S("return_", "return 0;", tag="ret0", value="0"),
+        S("return_", "return -EINVAL;", tag="einval", value="-EINVAL"),
+        S("return_", "return -ENOMEM;", tag="enomem", value="-ENOMEM"),
+    )
+    write = (
+        S("if_goto", "if (!iov_iter_count(iter))", cond="zero_length", target="ret0"),
+        S("if_goto", "if (iocb->ki_flags & IOCB_DIRECT && !(file->f_mode & FMODE_CAN_ODIRECT))",
+          cond="odirect_unsupported", target="einval"),
+        S("if_goto", "if (is_sync_kiocb(iocb)) {", cond="!sync_kiocb", target="async"),
+        S("file_start_write", "file_start_write(file);"),
+        S("vfs_iter", "ret = vfs_iter_write(file, iter, &iocb->ki_pos, rwf);"),
+        S("file_end_write", "file_end_write(file);"),
+        S("callback", "if (cleanup) cleanup(iocb, ret);", via="direct", reads_pos=True,
+          passes_result=True),
+        S("return_", "return ret;", value="ret"),
+        S("kmem_cache_zalloc", "aio_req = kmem_cache_zalloc(...); if (!aio_req)",
+          tag="async", on_fail="enomem"),
+        S("init_orig_iocb", "aio_req->orig_iocb = iocb;"),
+        S("init_callback", "aio_req->cleanup = cleanup;"),
+        S("kiocb_clone", "kiocb_clone(&aio_req->iocb, iocb, get_file(file));", get_file=True),
+        S("set_ki_flags", "aio_req->iocb.ki_flags = flags;"),
+        S("set_ki_complete", "aio_req->iocb.ki_complete = backing_aio_rw_complete;",
+          proc="backing_aio_rw_complete"),
+        S("refcount_set", "refcount_set(&aio_req->ref, 2);", n=2),
+        S("kiocb_start_write", "kiocb_start_write(&aio_req->iocb);"),
+        S("vfs_iocb_iter", "ret = vfs_iocb_iter_write(file, &aio_req->iocb, iter);"),
+        S("call", "backing_aio_put(aio_req);", proc="backing_aio_put"),
+        S("if_goto", "if (ret != -EIOCBQUEUED)", cond="queued", target="out"),
+        S("call", "backing_aio_cleanup(aio_req, ret);", proc="backing_aio_cleanup"),
+        S("return_", "return ret;", tag="out", value="ret"),
+        S("return_", "return 0;", tag="ret0", value="0"),
+        S("return_", "return -EINVAL;", tag="einval", value="-EINVAL"),
+        S("return_", "return -ENOMEM;", tag="enomem", value="-ENOMEM"),
+    )
+    ovl_read = (
+        S("fdget", "ret = ovl_real_fdget(file, &real);"),
+        S("call", "ret = backing_file_read_iter(real.file, iter, iocb, iocb->ki_flags, "
+          "ovl_rw_complete);", proc="backing_file_read_iter"),
+        S("fdput", "fdput(real);"),
+        S("return_", "return ret;", value="ret"),
+    )
+    ovl_write = (
+        S("fdget", "ret = ovl_real_fdget(file, &real);"),
+        S("call", "ret = backing_file_write_iter(real.file, iter, iocb, flags, "
+          "ovl_rw_complete);", proc="backing_file_write_iter"),
+        S("fdput", "fdput(real);"),
+        S("return_", "return ret;", value="ret"),
+    )
+    return Variant(
+        name="seed",
+        summary="fs/backing_file.c as the 2023 refactor introduced it, under overlayfs",
+        origin="the patch 'ovl: factor out some common helpers for backing files io' "
+        "(Sept 2023, the series that made fs/backing_file.c)",
+        procs={
+            "ovl_read_iter": ovl_read,
+            "ovl_write_iter": ovl_write,
+            "backing_file_read_iter": read,
+            "backing_file_write_iter": write,
+            "backing_aio_put": put,
+            "backing_aio_cleanup": cleanup,
+            "backing_aio_rw_complete": complete,
+        },
+        entry={"read": "ovl_read_iter", "write": "ovl_write_iter"},
+        freeze="caller",
+        callbacks={"read": {"submitted": 1}, "write": {"submitted": 1}},
+    )
+
+
+def _ovl(refcount: bool) -> Variant:
+    """overlayfs's own async IO before the helpers moved out (v5.6, and v5.16 with the fix)."""
+    done: tuple[Stmt, ...]
+    if refcount:
+        done = (S("call", "ovl_aio_put(aio_req);", proc="ovl_aio_put"),)
+    else:
+        done = (
+            S("fdput_wrapper", "fdput(aio_req->fd);"),
+            S("kmem_cache_free", "kmem_cache_free(ovl_aio_request_cachep, aio_req);"),
+        )
+    cleanup = (
+        S("if_goto", "if (iocb->ki_flags & IOCB_WRITE) {", cond="!write", target="pos"),
+        S("kiocb_end_write", "file_end_write(iocb->ki_filp);"),
+        S("callback", "ovl_copyattr(ovl_inode_real(inode), inode);", via="direct"),
+        S("update_pos", "orig_iocb->ki_pos = iocb->ki_pos;", tag="pos"),
+        *done,
+    )
+    put = (
+        S("refcount_dec_and_test", "if (refcount_dec_and_test(&aio_req->ref)) {",
+          else_goto="END"),
+        S("fdput_wrapper", "fdput(aio_req->fd);"),
+        S("kmem_cache_free", "kmem_cache_free(ovl_aio_request_cachep, aio_req);"),
+    )
+    complete = (
+        S("load_orig", "struct kiocb *orig_iocb = aio_req->orig_iocb;"),
+        S("call", "ovl_aio_cleanup_handler(aio_req);", proc="ovl_aio_cleanup_handler"),
+        S("ki_complete", "orig_iocb->ki_complete(orig_iocb, res, res2);"),
+    )
+    ref_set: tuple[Stmt, ...] = ()
+    ref_put: tuple[Stmt, ...] = ()
+    if refcount:
+        ref_set = (S("refcount_set", "refcount_set(&aio_req->ref, 2);", n=2),)
+        ref_put = (S("call", "ovl_aio_put(aio_req);", proc="ovl_aio_put"),)
+    read = (
+        S("if_goto", "if (!iov_iter_count(iter))", cond="zero_length", target="ret0"),
+        S("fdget", "ret = ovl_real_fdget(file, &real);"),
+        S("if_goto", "if (is_sync_kiocb(iocb)) {", cond="!sync_kiocb", target="async"),
+        S("vfs_iter", "ret = vfs_iter_read(real.file, iter, &iocb->ki_pos, ...);"),
+        S("goto", "} else {", target="out"),
+        S("assign", "ret = -ENOMEM;", tag="async", value="-ENOMEM"),
+        S("kmem_cache_zalloc", "aio_req = kmem_cache_zalloc(...); if (!aio_req) goto out;",
+          on_fail="out"),
+        S("fd_move_to_wrapper", "aio_req->fd = real;"),
+        S("fd_clear_flags", "real.flags = 0;"),
+        S("init_orig_iocb", "aio_req->orig_iocb = iocb;"),
+        S("kiocb_clone", "kiocb_clone(&aio_req->iocb, iocb, real.file);", get_file=False),
+        S("set_ki_complete", "aio_req->iocb.ki_complete = ovl_aio_rw_complete;",
+          proc="ovl_aio_rw_complete"),
+        *ref_set,
+        S("vfs_iocb_iter", "ret = vfs_iocb_iter_read(real.file, &aio_req->iocb, iter);"),
+        *ref_put,
+        S("if_goto", "if (ret != -EIOCBQUEUED)", cond="queued", target="out"),
+        S("call", "ovl_aio_cleanup_handler(aio_req);", proc="ovl_aio_cleanup_handler"),
+        S("callback", "ovl_file_accessed(file);", tag="out", via="direct"),
+        S("fdput", "fdput(real);"),
+        S("return_", "return ret;", value="ret"),
+        S("return_", "return 0;", tag="ret0", value="0"),
+    )
+    write = (
+        S("if_goto", "if (!iov_iter_count(iter))", cond="zero_length", target="ret0"),
+        S("fdget", "ret = ovl_real_fdget(file, &real);"),
+        S("if_goto", "if (is_sync_kiocb(iocb)) {", cond="!sync_kiocb", target="async"),
+        S("file_start_write", "file_start_write(real.file);"),
+        S("vfs_iter", "ret = vfs_iter_write(real.file, iter, &iocb->ki_pos, ...);"),
+        S("file_end_write", "file_end_write(real.file);"),
+        S("callback", "ovl_copyattr(ovl_inode_real(inode), inode);", via="direct"),
+        S("goto", "} else {", target="out"),
+        S("assign", "ret = -ENOMEM;", tag="async", value="-ENOMEM"),
+        S("kmem_cache_zalloc", "aio_req = kmem_cache_zalloc(...); if (!aio_req) goto out;",
+          on_fail="out"),
+        S("file_start_write", "file_start_write(real.file);"),
+        S("fd_move_to_wrapper", "aio_req->fd = real;"),
+        S("fd_clear_flags", "real.flags = 0;"),
+        S("init_orig_iocb", "aio_req->orig_iocb = iocb;"),
+        S("kiocb_clone", "kiocb_clone(&aio_req->iocb, iocb, real.file);", get_file=False),
+        S("set_ki_flags", "aio_req->iocb.ki_flags = ifl;"),
+        S("set_ki_complete", "aio_req->iocb.ki_complete = ovl_aio_rw_complete;",
+          proc="ovl_aio_rw_complete"),
+        *ref_set,
+        S("vfs_iocb_iter", "ret = vfs_iocb_iter_write(real.file, &aio_req->iocb, iter);"),
+        *ref_put,
+        S("if_goto", "if (ret != -EIOCBQUEUED)", cond="queued", target="out"),
+        S("call", "ovl_aio_cleanup_handler(aio_req);", proc="ovl_aio_cleanup_handler"),
+        S("fdput", "fdput(real);", tag="out"),
+        S("return_", "return ret;", value="ret"),
+        S("return_", "return 0;", tag="ret0", value="0"),
+    )
+    procs: dict[str, tuple[Stmt, ...]] = {
+        "ovl_read_iter": read,
+        "ovl_write_iter": write,
+        "ovl_aio_cleanup_handler": cleanup,
+        "ovl_aio_rw_complete": complete,
+    }
+    if refcount:
+        procs["ovl_aio_put"] = put
+        return Variant(
+            name="ovl-5.16",
+            summary="overlayfs async IO with the reference-count fix (count 2, put after "
+            "submit); the wrapper owns the caller's struct fd",
+            origin="v5.16: ovl: fix use after free in struct ovl_aio_req (Fixes: 2406a307ac7d)",
+            procs=procs,
+            entry={"read": "ovl_read_iter", "write": "ovl_write_iter"},
+            freeze="caller",
+            callbacks={"read": {"submitted": 1, "alloc_failed": 1}, "write": {"submitted": 1}},
+        )
+    return Variant(
+        name="ovl-5.6",
+        summary="overlayfs's first async IO: no reference count, the cleanup frees the wrapper",
+        origin="v5.6: 2406a307ac7d ovl: implement async IO routines",
+        procs=procs,
+        entry={"read": "ovl_read_iter", "write": "ovl_write_iter"},
+        freeze="caller",
+        callbacks={"read": {"submitted": 1, "alloc_failed": 1}, "write": {"submitted": 1}},
+        expect=frozenset({"UAF"}),
+        notes=("the completion may free the wrapper while the lower filesystem, still inside "
+               "submit, touches the clone (found under KASAN in 2021)",),
+    )
+
+
+def _mainline() -> Variant:
+    put = (
+        S("refcount_dec_and_test", "if (refcount_dec_and_test(&aio->ref)) {", else_goto="END"),
+        S("fput_clone", "fput(aio->iocb.ki_filp);"),
+        S("kmem_cache_free", "kmem_cache_free(backing_aio_cachep, aio);"),
+    )
+    cleanup = (
+        S("update_pos", "orig_iocb->ki_pos = iocb->ki_pos;"),
+        S("callback", "if (aio->end_write) aio->end_write(orig_iocb, res);", via="wrapper",
+          reads_pos=True, passes_result=True),
+        S("call", "backing_aio_put(aio);", proc="backing_aio_put"),
+    )
+    complete = (
+        S("load_orig", "struct kiocb *orig_iocb = aio->orig_iocb;"),
+        S("if_goto", "if (iocb->ki_flags & IOCB_WRITE)", cond="!write", target="cleanup"),
+        S("kiocb_end_write", "kiocb_end_write(iocb);"),
+        S("call", "backing_aio_cleanup(aio, res);", tag="cleanup", proc="backing_aio_cleanup"),
+        S("ki_complete", "orig_iocb->ki_complete(orig_iocb, res);"),
+    )
+    work = (
+        S("load_res", "backing_aio_rw_complete(&aio->iocb, aio->res); /* aio->res */"),
+        S("call", "backing_aio_rw_complete(&aio->iocb, aio->res);",
+          proc="backing_aio_rw_complete"),
+    )
+    queue = (
+        S("store_res", "aio->res = res;"),
+        S("queue_work", "INIT_WORK(&aio->work, ...); queue_work(...->s_dio_done_wq, &aio->work);",
+          proc="backing_aio_complete_work"),
+    )
+    read = (
+        S("if_goto", "if (!iov_iter_count(iter))", cond="zero_length", target="ret0"),
+        S("if_goto", "if (iocb->ki_flags & IOCB_DIRECT && !(file->f_mode & FMODE_CAN_ODIRECT))",
+          cond="odirect_unsupported", target="einval"),
+        S("if_goto", "if (is_sync_kiocb(iocb)) {", cond="!sync_kiocb", target="async"),
+        S("vfs_iter", "ret = vfs_iter_read(file, iter, &iocb->ki_pos, rwf);"),
+        S("goto", "} else {", target="out"),
+        S("assign", "ret = -ENOMEM;", tag="async", value="-ENOMEM"),
+        S("kmem_cache_zalloc", "aio = kmem_cache_zalloc(...); if (!aio) goto out;",
+          on_fail="out"),
+        S("init_orig_iocb", "aio->orig_iocb = iocb;"),
+        S("kiocb_clone", "kiocb_clone(&aio->iocb, iocb, get_file(file));", get_file=True),
+        S("set_ki_complete", "aio->iocb.ki_complete = backing_aio_rw_complete;",
+          proc="backing_aio_rw_complete"),
+        S("refcount_set", "refcount_set(&aio->ref, 2);", n=2),
+        S("vfs_iocb_iter", "ret = vfs_iocb_iter_read(file, &aio->iocb, iter);"),
+        S("call", "backing_aio_put(aio);", proc="backing_aio_put"),
+        S("if_goto", "if (ret != -EIOCBQUEUED)", cond="queued", target="out"),
+        S("call", "backing_aio_cleanup(aio, ret);", proc="backing_aio_cleanup"),
+        S("callback", "if (ctx->accessed) ctx->accessed(iocb->ki_filp);", tag="out",
+          via="direct"),
+        S("return_", "return ret;", value="ret"),
+        S("return_", "return 0;", tag="ret0", value="0"),
+        S("return_", "return -EINVAL;", tag="einval", value="-EINVAL"),
+    )
+    write = (
+        S("if_goto", "if (!iov_iter_count(iter))", cond="zero_length", target="ret0"),
+        S("if_goto", "if (iocb->ki_flags & IOCB_DIRECT && !(file->f_mode & FMODE_CAN_ODIRECT))",
+          cond="odirect_unsupported", target="einval"),
+        S("if_goto", "if (is_sync_kiocb(iocb)) {", cond="!sync_kiocb", target="async"),
+        S("vfs_iter", "ret = vfs_iter_write(file, iter, &iocb->ki_pos, rwf);"),
+        S("callback", "if (ctx->end_write) ctx->end_write(iocb, ret);", via="direct",
+          reads_pos=True, passes_result=True),
+        S("return_", "return ret;", value="ret"),
+        S("init_wq", "ret = backing_aio_init_wq(iocb); if (ret) goto out;", tag="async",
+          on_fail="out"),
+        S("assign", "ret = -ENOMEM;", value="-ENOMEM"),
+        S("kmem_cache_zalloc", "aio = kmem_cache_zalloc(...); if (!aio) goto out;",
+          on_fail="out"),
+        S("init_orig_iocb", "aio->orig_iocb = iocb;"),
+        S("init_callback", "aio->end_write = ctx->end_write;"),
+        S("kiocb_clone", "kiocb_clone(&aio->iocb, iocb, get_file(file));", get_file=True),
+        S("set_ki_flags", "aio->iocb.ki_flags = flags;"),
+        S("set_ki_complete", "aio->iocb.ki_complete = backing_aio_queue_completion;",
+          proc="backing_aio_queue_completion"),
+        S("refcount_set", "refcount_set(&aio->ref, 2);", n=2),
+        S("vfs_iocb_iter", "ret = vfs_iocb_iter_write(file, &aio->iocb, iter);"),
+        S("call", "backing_aio_put(aio);", proc="backing_aio_put"),
+        S("if_goto", "if (ret != -EIOCBQUEUED)", cond="queued", target="out"),
+        S("call", "backing_aio_cleanup(aio, ret);", proc="backing_aio_cleanup"),
+        S("return_", "return ret;", tag="out", value="ret"),
+        S("return_", "return 0;", tag="ret0", value="0"),
+        S("return_", "return -EINVAL;", tag="einval", value="-EINVAL"),
+    )
+    return Variant(
+        name="mainline",
+        summary="today's fs/backing-file.c: write completions punted to a workqueue, "
+        "vfs_iocb_iter_write owns freeze protection unless the IO is queued",
+        origin="fs/backing-file.c (v6.12 and later): backing_file_read_iter/write_iter",
+        procs={
+            "backing_file_read_iter": read,
+            "backing_file_write_iter": write,
+            "backing_aio_put": put,
+            "backing_aio_cleanup": cleanup,
+            "backing_aio_rw_complete": complete,
+            "backing_aio_complete_work": work,
+            "backing_aio_queue_completion": queue,
+        },
+        entry={"read": "backing_file_read_iter", "write": "backing_file_write_iter"},
+        freeze="callee",
+        callbacks={"read": {"submitted": 1, "alloc_failed": 1}, "write": {"submitted": 1}},
+        # overlayfs serialises its size/mtime update (ovl_file_end_write) with a lock that
+        # is not irq-safe: the reason write completions were punted to a workqueue.
+        process_context=frozenset({"write"}),
+    )
+
+
+def catalogue() -> dict[str, Variant]:
+    """The built-in variants by name, in catalogue order."""
+    variants = [_seed(), _ovl(refcount=False), _ovl(refcount=True), _mainline()]
+    return {v.name: v for v in variants}

@@ -1,0 +1,337 @@
+"""One self-contained HTML page about the catalogue: ``python -m backing_aio.present.report``.
+
+The page holds the gate's verdict table, the mutation score, the lifecycle, comparison and
+counterexample pictures (SVG inlined: no external file, no script, readable offline) and
+every counterexample as a table of steps. A section is reserved for proofs, which a later
+checker fills in.
+
+Exit codes: 0 the page is written and every verdict is as expected; 1 the page is written
+but the gate found a problem (it says which); 2 bad usage or no ``dot`` (one line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from backing_aio.cli.exits import EXIT_FOUND, EXIT_OK
+from backing_aio.cli.exits import run as run_command
+from backing_aio.cli.outputs import output_path, write_text
+from backing_aio.cli.usage import OneLineParser, UsageError
+from backing_aio.model.catalogue import catalogue
+from backing_aio.model.properties import PROPERTIES
+from backing_aio.present.diagrams import Picture, catalogue_pictures, render, require_dot
+from backing_aio.verify import gate as gatemod
+from backing_aio.verify.trace import explain_rows
+
+# The proofs section sits between stable markers (tools may extract it).
+PROOFS_BEGIN = "<!-- PROOFS:BEGIN (filled in by the z3 proofs; see DESIGN.md section 2) -->"
+PROOFS_END = "<!-- PROOFS:END -->"
+
+CSS = """
+body { font-family: Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1200px;
+       padding: 0 1em; color: #222; line-height: 1.4; }
+h1 { font-size: 1.8em; } h2 { border-bottom: 2px solid #ddd; padding-bottom: .2em;
+       margin-top: 2em; } h3 { margin-top: 1.5em; }
+table { border-collapse: collapse; margin: .5em 0 1em; font-size: .9em; }
+th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: left; vertical-align: top; }
+th { background: #f2f2f2; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.bad td { background: #fde2e2; } tr.fail td { background: #fde2e2; font-weight: bold; }
+.ok { color: #1b5e20; font-weight: bold; } .bad { color: #c62828; font-weight: bold; }
+code, td.code { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: .92em; }
+/* pictures use the whole window and fit its width; "actual size" (no script: a checkbox)
+   shows them unscaled, to scroll through */
+.picture { overflow: auto; border: 1px solid #ddd; margin: .3em 0 1.5em; background: #fff;
+           width: 96vw; position: relative; left: 50%; margin-left: -48vw; }
+.picture svg { display: block; width: 100%; height: auto; margin: 0 auto; }
+.zoom:checked + label + .picture svg { width: var(--w); max-width: none !important; }
+label { font-size: .9em; color: #444; cursor: pointer; }
+.placeholder { border: 2px dashed #999; padding: 1em; background: #fafafa; }
+details > summary { cursor: pointer; font-weight: bold; margin: .4em 0; }
+nav ul { columns: 2; }
+"""
+
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+_PROLOGUE = re.compile(r"^.*?(?=<svg\b)", re.S)
+_COMMENT = re.compile(r"<!--.*?-->\n?", re.S)
+
+
+_SIZE = re.compile(r'<svg width="([\d.]+)pt" height="[\d.]+pt"')
+
+
+def inline_svg(svg: bytes, prefix: str) -> str:
+    """An SVG document as an element for the page: no XML prologue, its ids prefixed so
+    that the many pictures on one page do not share ids, and sized to fit the page's width
+    (the height follows from the viewBox) but never beyond its own size."""
+    text = _PROLOGUE.sub("", svg.decode(), count=1)
+    text = _COMMENT.sub("", text)
+    text = _SIZE.sub(lambda m: f'<svg style="--w: {m.group(1)}pt; max-width: {m.group(1)}pt"',
+                     text, count=1)
+    return re.sub(r'\bid="([^"]*)"', lambda m: f'id="{prefix}-{m.group(1)}"', text)
+
+
+def _verdicts(rows: list[gatemod.Row]) -> str:
+    out = ["<table><tr><th>variant</th><th>N</th><th>expected</th><th>verdict</th>"
+           "<th>states</th><th>seconds</th><th></th></tr>"]
+    for r in rows:
+        mark = '<span class="ok">ok</span>' if r.ok else '<span class="bad">MISMATCH</span>'
+        out.append(
+            f'<tr class="{"" if r.ok else "bad"}"><td>{_e(r.variant)}</td>'
+            f'<td class="num">{r.requests}</td><td>{_e(r.expected_text())}</td>'
+            f"<td>{_e(r.result.verdict())}</td><td class=\"num\">{r.result.states}</td>"
+            f'<td class="num">{r.result.seconds:.3f}</td><td>{mark}</td></tr>')
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _mutation(report: gatemod.MutationReport | None, stale: list[str]) -> str:
+    if report is None:
+        return "<p>Mutants were not run for this page (<code>--no-mutants</code>).</p>"
+    out = [
+        f"<p><b>mutation score: {report.score:.1%}</b> (killed / non-equivalent): "
+        f"{len(report.outcomes)} mutants generated, {len(report.killed)} killed, "
+        f"{len(report.equivalent)} equivalent (listed with reasons), "
+        f"{len(report.unexplained)} unexplained.</p>",
+        "<table><tr><th>property</th><th>mutants it kills</th></tr>",
+    ]
+    for prop, count in report.by_property().items():
+        out.append(f'<tr><td>{_e(prop)}</td><td class="num">{count}</td></tr>')
+    out.append("</table>")
+    if report.unexplained:
+        out.append('<p class="bad">Survivors not listed as equivalent:</p><ul>')
+        out += [f"<li><code>{_e(o.name)}</code>: {_e(o.description)}</li>"
+                for o in report.unexplained]
+        out.append("</ul>")
+    if stale:
+        out.append('<p class="bad">Stale equivalences (mutant killed or gone):</p><ul>')
+        out += [f"<li><code>{_e(name)}</code></li>" for name in stale]
+        out.append("</ul>")
+    if report.equivalent:
+        out.append(f"<details><summary>the {len(report.equivalent)} equivalent mutants and "
+                   "why</summary><table><tr><th>mutant</th><th>why it behaves like the "
+                   "original</th></tr>")
+        out += [f"<tr><td class=\"code\">{_e(o.name)}</td><td>{_e(gatemod.reason(o.name))}"
+                "</td></tr>" for o in report.equivalent]
+        out.append("</table></details>")
+    return "\n".join(out)
+
+
+def _picture(p: Picture) -> str:
+    svg = inline_svg(render(p.graph, "svg"), p.stem)
+    return (f'<h3 id="{_e(p.stem)}">{_e(p.caption)}</h3>\n'
+            f'<input type="checkbox" class="zoom" id="zoom-{_e(p.stem)}">'
+            f'<label for="zoom-{_e(p.stem)}"> actual size</label>\n'
+            f'<div class="picture">{svg}</div>')
+
+
+def _steps(p: Picture) -> str:
+    assert p.variant is not None and p.trace is not None
+    out = ["<details open><summary>the steps as a table</summary>",
+           "<table><tr><th>#</th><th>request</th><th>actor</th><th>place</th>"
+           "<th>statement</th><th>choice</th><th>effects</th></tr>"]
+    for row in explain_rows(p.variant, p.trace):
+        req = "" if row["request"] is None else f"#{row['request']} {row['kind']}"
+        out.append(
+            f'<tr><td class="num">{row["step"]}</td><td>{_e(req)}</td>'
+            f"<td>{_e(row['actor'])}</td><td class=\"code\">{_e(row['place'])}</td>"
+            f"<td class=\"code\">{_e(row['statement'])}</td><td>{_e(row['choice'])}</td>"
+            f"<td>{_e('; '.join(row['effects']))}</td></tr>")
+        if "violation" in row:
+            v = row["violation"]
+            subject = f" ({v['subject']})" if v["subject"] else ""
+            out.append(f'<tr class="fail"><td></td><td colspan="6">{_e(v["property"])}'
+                       f"{_e(subject)}: {_e(v['message'])}</td></tr>")
+    out.append("</table></details>")
+    return "\n".join(out)
+
+
+def gate_ok(rows: list[gatemod.Row], report: gatemod.MutationReport | None,
+            stale: list[str]) -> bool:
+    """As ``make check`` judges: every verdict as expected, no unexplained survivor."""
+    return all(r.ok for r in rows) and (report is None or (not report.unexplained
+                                                           and not stale))
+
+
+@dataclass(frozen=True)
+class ProofRow:
+    variant: str
+    rtype: str
+    verdict: str
+    queries: int
+    seconds: float
+    invariant: tuple[str, ...]
+
+
+def run_proofs(names: Sequence[str] | None = None,
+               types: Sequence[str] = ("read", "write")) -> list[ProofRow]:
+    """The z3 proofs of the catalogue entries (all, or ``names``) for the request
+    ``types``."""
+    from backing_aio.verify.prove import candidate, invariant_text, prove
+    from backing_aio.verify.symbolic import build
+
+    out = []
+    cat = catalogue()
+    for v in (cat[n] for n in (names or list(cat))):
+        for rtype in types:
+            system = build(v, rtype, within=candidate(v, rtype))
+            p = prove(v, rtype, system)
+            if p.unknown or p.not_inductive:
+                verdict = "not decided (z3 unknown or invariant not inductive)"
+            elif p.failed:
+                verdict = "fails " + ", ".join(sorted(p.failed))
+            else:
+                verdict = "holds for all N" if p.proved_all_n else "holds for one request"
+            out.append(ProofRow(v.name, rtype, verdict, p.queries, p.seconds,
+                                tuple(invariant_text(p, system))))
+    return out
+
+
+def _proofs(proofs: list[ProofRow] | None) -> list[str]:
+    if proofs is None:
+        return ['<div class="placeholder"><p>Proofs were not run for this report '
+                "(<code>python -m backing_aio.present.report --proofs</code>, or "
+                "<code>backing-aio prove VARIANT</code>).</p></div>"]
+    parts = ["<p>Unbounded proofs with z3 over rules obtained by running the model's step "
+             "function on symbolic data; the invariant is checked with one query per rule. "
+             "&ldquo;holds for all N&rdquo; is shown only when the any-N argument was "
+             "proved too.</p>",
+             "<table><tr><th>variant</th><th>request</th><th>verdict</th>"
+             "<th>z3 queries</th><th>seconds</th><th>invariant</th></tr>"]
+    for r in proofs:
+        cls = "" if r.verdict.startswith("holds") else ' class="bad"'
+        inv = "<br>".join(_e(line) for line in r.invariant)
+        parts.append(f"<tr{cls}><td>{_e(r.variant)}</td><td>{_e(r.rtype)}</td>"
+                     f"<td>{_e(r.verdict)}</td><td class=\"num\">{r.queries}</td>"
+                     f"<td class=\"num\">{r.seconds:.1f}</td><td><details><summary>"
+                     f"{len(r.invariant)} lines</summary><small>{inv}</small></details></td></tr>")
+    parts.append("</table>")
+    return parts
+
+
+def page(rows: list[gatemod.Row], report: gatemod.MutationReport | None, stale: list[str],
+         seconds: float, pictures: list[Picture], proofs: list[ProofRow] | None = None) -> str:
+    ok = gate_ok(rows, report, stale)
+    verdict = '<span class="ok">ok</span>' if ok else '<span class="bad">FAILED</span>'
+    cat = catalogue()
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        "<title>backing-aio: report</title>",
+        f"<style>{CSS}</style></head><body>",
+        "<h1>backing-aio: the backing-file async IO lifecycle, checked</h1>",
+        f"<p>Gate: {verdict} in {seconds:.1f}s. Every picture and table below is generated "
+        "from the model (<code>make report</code>); nothing on this page loads anything from "
+        "elsewhere.</p>",
+        "<nav><ul>",
+        '<li><a href="#catalogue">The catalogue</a></li>',
+        '<li><a href="#verdicts">Verdicts</a></li>',
+        '<li><a href="#mutants">Mutation score</a></li>',
+        '<li><a href="#proofs">Proofs</a></li>',
+        '<li><a href="#lifecycles">Lifecycles</a></li>',
+        '<li><a href="#comparisons">Refactors side by side</a></li>',
+        '<li><a href="#counterexamples">Counterexamples</a></li>',
+        '<li><a href="#properties">Properties</a></li>',
+        "</ul></nav>",
+        '<h2 id="catalogue">The catalogue</h2><table><tr><th>variant</th><th>expected</th>'
+        "<th>what it is</th></tr>",
+    ]
+    for v in cat.values():
+        expect = "holds" if not v.expect else "fails " + ", ".join(sorted(v.expect))
+        parts.append(f"<tr><td>{_e(v.name)}</td><td>{_e(expect)}</td><td>{_e(v.summary)}"
+                     f"<br><small>{_e(v.origin)}</small></td></tr>")
+    parts.append("</table>")
+    parts += ['<h2 id="verdicts">Verdicts</h2>', _verdicts(rows)]
+    parts += ['<h2 id="mutants">Mutation score</h2>', _mutation(report, stale)]
+    parts += [
+        '<h2 id="proofs">Proofs</h2>',
+        PROOFS_BEGIN,
+        *_proofs(proofs),
+        PROOFS_END,
+    ]
+    sections = (
+        ("lifecycles", "Lifecycles", "lifecycle",
+         "The reachable states of one request, as a reviewer sees them. Edges are coloured "
+         "by actor; red nodes are broken properties."),
+        ("comparisons", "Refactors side by side", "compare",
+         "Each version against the one it replaced: what the other lacks is bold and in "
+         "colour, what both have is faded."),
+        ("counterexamples", "Counterexamples", "swimlane",
+         "The shortest run that breaks each property a catalogue variant breaks, one lane "
+         "per actor; the failing step is red."),
+    )
+    for anchor, title, section, intro in sections:
+        parts += [f'<h2 id="{anchor}">{title}</h2>', f"<p>{_e(intro)}</p>"]
+        chosen = [p for p in pictures if p.section == section]
+        if not chosen:
+            parts.append("<p>None: every catalogue variant meets every property it should."
+                         "</p>" if section == "swimlane" else "<p>None.</p>")
+        for p in chosen:
+            parts.append(_picture(p))
+            if p.trace is not None:
+                parts.append(_steps(p))
+    parts += ['<h2 id="properties">Properties</h2>',
+              "<table><tr><th>ID</th><th>what must hold</th></tr>"]
+    parts += [f"<tr><td>{_e(p.id)}</td><td>{_e(p.text)}</td></tr>" for p in PROPERTIES]
+    parts += ["</table>", "</body></html>", ""]
+    return "\n".join(parts)
+
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = OneLineParser(prog="python -m backing_aio.present.report",
+                      description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, default=Path("out/report.html"), metavar="FILE")
+    p.add_argument("--max-requests", type=int, default=3, metavar="N",
+                   help="the gate's largest N (default 3)")
+    p.add_argument("--no-mutants", action="store_true", help="leave out the mutation run")
+    p.add_argument("--proofs", action="store_true",
+                   help="run the z3 proofs of the catalogue (a few minutes) and include them")
+    p.add_argument("--json", action="store_true",
+                   help="the file written and the gate's verdict, as JSON")
+    return p
+
+
+JSON_FORMAT: Final = "backing-aio-report/1"
+
+
+def _command(args: argparse.Namespace) -> int:
+    if not 1 <= args.max_requests <= 4:
+        raise UsageError(f"--max-requests must be between 1 and 4, got {args.max_requests}")
+    require_dot()  # before the long gate run, not after it
+    output_path(args.out)
+    rows, report, stale, seconds = gatemod.run_gate(
+        args.max_requests, with_mutants=not args.no_mutants,
+        progress=gatemod.terminal_progress())
+    proofs = run_proofs() if args.proofs else None
+    text = page(rows, report, stale, seconds, catalogue_pictures(), proofs)
+    write_text(args.out, text)
+    ok = gate_ok(rows, report, stale) and all(
+        not r.verdict.startswith("not decided") for r in proofs or [])
+    if args.json:
+        print(json.dumps({"format": JSON_FORMAT, "ok": ok, "file": str(args.out),
+                          "bytes": len(text.encode())}, indent=2))
+    else:
+        print(f"report: {args.out} ({len(text) // 1024} KiB); gate "
+              + ("ok" if ok else "FAILED: see the verdict table"))
+    return EXIT_OK if ok else EXIT_FOUND
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_command("backing_aio.present.report",
+                       lambda: _command(_parser().parse_args(argv)), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,766 @@
+"""The helpers themselves: backing_file_read_iter/write_iter and their completion paths,
+in four versions from the kernel's history, written as Python that follows the C line by
+line.
+
+Each ``step(op)`` marks one atomic step of the model (model/catalogue.py): ``op`` is the
+model statement's operation, and the code after it, up to the next ``step``, is what that
+statement does. The statements of a variant's procedures map one to one onto these points,
+in order, including control flow (an ``if`` is an ``if_goto`` step, a call a ``call`` step,
+each ``return`` a ``return_`` step); the environment's own steps are taken in
+backing_aio.refimpl.lower and backing_aio.refimpl.vfs (``lower_returns``, ``complete_fires``,
+``work_starts``). So a run's events can be replayed on the model statement by statement, and
+``backing_aio.crosscheck.conformance`` checks that each event's op is the statement the model is at.
+
+A class per version:
+
+- ``Seed``: fs/backing_file.c as the 2023 refactor introduced it (the seed patch), with
+  overlayfs's ovl_read_iter/ovl_write_iter around it (model: ``seed``).
+- ``Ovl56``: overlayfs's first async IO, v5.6: no reference count, the cleanup frees the
+  wrapper (model: ``ovl-5.6``; use-after-free through L2). ``Ovl516``: the v5.16 fix.
+- ``Mainline``: today's fs/backing-file.c: write completions punted to a workqueue,
+  vfs_iocb_iter_write owns freeze protection unless the IO is queued (model: ``mainline``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from backing_aio.refimpl.kasan import Checked, KmemCache, Shadow
+from backing_aio.refimpl.kernel import Kernel
+from backing_aio.refimpl.sched import choose as _choose
+from backing_aio.refimpl.sched import current, step
+from backing_aio.refimpl.vfs import (
+    EINVAL,
+    EIOCBQUEUED,
+    ENOMEM,
+    FDPUT_FPUT,
+    FMODE_CAN_ODIRECT,
+    INIT_WORK,
+    IOCB_DIRECT,
+    IOCB_WRITE,
+    Fd,
+    File,
+    IovIter,
+    Kiocb,
+    Refcount,
+    Work,
+    container_of,
+    fdput,
+    file_end_write,
+    file_start_write,
+    fput,
+    get_file,
+    iov_iter_count,
+    is_sync_kiocb,
+    kiocb_clone,
+    kiocb_end_write,
+    kiocb_start_write,
+    kmem_cache_free,
+    kmem_cache_zalloc,
+    queue_work,
+    sb_init_dio_done_wq,
+    vfs_iocb_iter_read,
+    vfs_iocb_iter_write,
+    vfs_iter_read,
+    vfs_iter_write,
+)
+
+Cleanup = Callable[[Kiocb, int], None]
+
+
+def yes_no(name: str, truth: bool) -> str:
+    """The choice of an ``if_goto`` on an environment condition, asked the first time."""
+    return f"{name}: {'yes' if truth else 'no'}"
+
+
+def odirect_unsupported(iocb: Kiocb, file: File) -> bool:
+    return bool(iocb.ki_flags & IOCB_DIRECT and not file.f_mode & FMODE_CAN_ODIRECT)
+
+
+class Helpers(ABC):
+    """One version of the helpers (and of the caller around them) in one kernel.
+
+    ``name`` is the model variant it implements; ``freeze``, ``callbacks`` and
+    ``process_context`` are its contracts, stated as the model's variant states them (the
+    tests check that they agree).
+    """
+
+    name: ClassVar[str]
+    freeze: ClassVar[str]  # "caller" or "callee"
+    callbacks: ClassVar[dict[str, dict[str, int]]]
+    process_context: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, k: Kernel) -> None:
+        self.k = k
+
+    @abstractmethod
+    def read_iter(self, iocb: Kiocb, iter: IovIter) -> int:
+        """What the upper layer calls for a read (the model variant's read entry)."""
+
+    @abstractmethod
+    def write_iter(self, iocb: Kiocb, iter: IovIter) -> int:
+        """What the upper layer calls for a write."""
+
+    @abstractmethod
+    def caches(self) -> list[KmemCache[Any]]:
+        """The caches wrappers come from (for the leak check)."""
+
+    # The caller's side: overlayfs's ovl_real_fdget. It lends the file it keeps open, or
+    # (when the file was copied up since it was opened) opens the real file on the fly and
+    # tells the caller to fput it (FDPUT_FPUT).
+    def ovl_real_fdget(self, file: File) -> Fd:
+        req = _current_req()
+        if self.k.env.decide("fdget", req) == "borrowed":
+            _choose("borrowed")
+            real = file.private_data
+            assert real is not None
+            return Fd(real, 0)
+        _choose("opened (FDPUT_FPUT)")
+        return Fd(self.k.open_backing("file opened on the fly", req), FDPUT_FPUT)
+
+    @property
+    def upper(self) -> Any:
+        return self.k.upper
+
+
+def _current_req() -> int:
+    return current().req
+
+
+# ---- seed: fs/backing_file.c (2023) under overlayfs ----------------------------------
+
+class BackingAioReq(Checked):
+    """struct backing_aio_req { struct kiocb iocb; refcount_t ref; struct kiocb *orig_iocb;
+    void (*cleanup)(struct kiocb *, long); }"""
+
+    _embedded = frozenset({"iocb"})
+    iocb: Kiocb
+    ref: Refcount
+    orig_iocb: Kiocb | None
+    cleanup: Cleanup | None
+
+    def __init__(self, shadow: Shadow) -> None:
+        super().__init__(shadow)
+        self.iocb = Kiocb(shadow, self)
+        self.ref = Refcount()
+        self.orig_iocb = None
+        self.cleanup = None
+
+
+class Seed(Helpers):
+    name = "seed"
+    freeze = "caller"
+    callbacks: ClassVar[dict[str, dict[str, int]]] = {
+        "read": {"submitted": 1}, "write": {"submitted": 1}}
+
+    def __init__(self, k: Kernel) -> None:
+        super().__init__(k)
+        self.backing_aio_req_cachep: KmemCache[BackingAioReq] = KmemCache(
+            "backing_aio_req", "wrapper", BackingAioReq)
+
+    def caches(self) -> list[KmemCache[Any]]:
+        return [self.backing_aio_req_cachep]
+
+    # fs/overlayfs/file.c
+    def read_iter(self, iocb: Kiocb, iter: IovIter) -> int:
+        return self.ovl_read_iter(iocb, iter)
+
+    def write_iter(self, iocb: Kiocb, iter: IovIter) -> int:
+        return self.ovl_write_iter(iocb, iter)
+
+    def ovl_read_iter(self, iocb: Kiocb, iter: IovIter) -> int:
+        file = iocb.ki_filp
+        step("fdget")
+        real = self.ovl_real_fdget(file)
+        step("call")
+        ret = self.backing_file_read_iter(real.file, iter, iocb, iocb.ki_flags,
+                                          self.upper.ovl_rw_complete)
+        step("fdput")
+        fdput(real)
+        step("return_")
+        return ret
+
+    def ovl_write_iter(self, iocb: Kiocb, iter: IovIter) -> int:
+        file = iocb.ki_filp
+        step("fdget")
+        real = self.ovl_real_fdget(file)
+        # int flags = iocb->ki_flags; the C clears IOCB_DSYNC | IOCB_SYNC from it only on
+        # a "volatile" mount (!ovl_should_sync()); this overlay is not volatile
+        flags = iocb.ki_flags
+        step("call")
+        ret = self.backing_file_write_iter(real.file, iter, iocb, flags,
+                                           self.upper.ovl_rw_complete)
+        step("fdput")
+        fdput(real)
+        step("return_")
+        return ret
+
+    # fs/backing_file.c
+    def backing_aio_put(self, aio_req: BackingAioReq) -> None:
+        step("refcount_dec_and_test")
+        if aio_req.ref.dec_and_test():
+            step("fput_clone")
+            fput(aio_req.iocb.ki_filp)
+            step("kmem_cache_free")
+            kmem_cache_free(self.backing_aio_req_cachep, aio_req)
+
+    def backing_aio_cleanup(self, aio_req: BackingAioReq, res: int) -> None:
+        """Completion for submitted/failed async rw io."""
+        iocb = aio_req.iocb
+        step("if_goto")
+        if iocb.ki_flags & IOCB_WRITE:
+            step("kiocb_end_write")
+            kiocb_end_write(iocb)
+        step("update_pos")
+        orig_iocb = aio_req.orig_iocb
+        assert orig_iocb is not None
+        orig_iocb.ki_pos = iocb.ki_pos
+        step("callback")
+        if aio_req.cleanup:
+            aio_req.cleanup(orig_iocb, res)
+        step("call")
+        self.backing_aio_put(aio_req)
+
+    def backing_aio_rw_complete(self, iocb: Kiocb, res: int) -> None:
+        """Completion for submitted async rw io."""
+        aio_req: BackingAioReq = container_of(iocb)
+        step("load_orig")
+        orig_iocb = aio_req.orig_iocb
+        assert orig_iocb is not None
+        step("call")
+        self.backing_aio_cleanup(aio_req, res)
+        step("ki_complete")
+        assert orig_iocb.ki_complete is not None
+        orig_iocb.ki_complete(orig_iocb, res)
+
+    def backing_file_read_iter(self, file: File, iter: IovIter, iocb: Kiocb, flags: int,
+                               cleanup: Cleanup | None) -> int:
+        step("if_goto", yes_no("zero_length", not iov_iter_count(iter)))
+        if not iov_iter_count(iter):
+            step("return_")
+            return 0
+        step("if_goto", yes_no("odirect_unsupported", odirect_unsupported(iocb, file)))
+        if odirect_unsupported(iocb, file):
+            step("return_")
+            return -EINVAL
+        step("if_goto")
+        if is_sync_kiocb(iocb):
+            step("vfs_iter")
+            ret = vfs_iter_read(file, iter, iocb, flags)
+            step("callback")
+            if cleanup:
+                cleanup(iocb, ret)
+            step("return_")
+            return ret
+        step("kmem_cache_zalloc")
+        aio_req = kmem_cache_zalloc(self.backing_aio_req_cachep)
+        if not aio_req:
+            step("return_")
+            return -ENOMEM
+        step("init_orig_iocb")
+        aio_req.orig_iocb = iocb
+        step("init_callback")
+        aio_req.cleanup = cleanup
+        step("kiocb_clone")
+        kiocb_clone(aio_req.iocb, iocb, get_file(file))
+        step("set_ki_complete")
+        aio_req.iocb.ki_complete = self.backing_aio_rw_complete
+        step("refcount_set")
+        aio_req.ref.set(2)
+        step("vfs_iocb_iter")
+        ret = vfs_iocb_iter_read(file, aio_req.iocb, iter)
+        step("call")
+        self.backing_aio_put(aio_req)
+        step("if_goto")
+        if ret != -EIOCBQUEUED:
+            step("call")
+            self.backing_aio_cleanup(aio_req, ret)
+        step("return_")
+        return ret
+
+    def backing_file_write_iter(self, file: File, iter: IovIter, iocb: Kiocb, flags: int,
+                                cleanup: Cleanup | None) -> int:
+        step("if_goto", yes_no("zero_length", not iov_iter_count(iter)))
+        if not iov_iter_count(iter):
+            step("return_")
+            return 0
+        step("if_goto", yes_no("odirect_unsupported", odirect_unsupported(iocb, file)))
+        if odirect_unsupported(iocb, file):
+            step("return_")
+            return -EINVAL
+        step("if_goto")
+        if is_sync_kiocb(iocb):
+            step("file_start_write")
+            file_start_write(file)
+            step("vfs_iter")
+            ret = vfs_iter_write(file, iter, iocb, flags)
+            step("file_end_write")
+            file_end_write(file)
+            step("callback")
+            if cleanup:
+                cleanup(iocb, ret)
+            step("return_")
+            return ret
+        step("kmem_cache_zalloc")
+        aio_req = kmem_cache_zalloc(self.backing_aio_req_cachep)
+        if not aio_req:
+            step("return_")
+            return -ENOMEM
+        step("init_orig_iocb")
+        aio_req.orig_iocb = iocb
+        step("init_callback")
+        aio_req.cleanup = cleanup
+        step("kiocb_clone")
+        kiocb_clone(aio_req.iocb, iocb, get_file(file))
+        step("set_ki_flags")
+        aio_req.iocb.ki_flags = flags
+        step("set_ki_complete")
+        aio_req.iocb.ki_complete = self.backing_aio_rw_complete
+        step("refcount_set")
+        aio_req.ref.set(2)
+        step("kiocb_start_write")
+        kiocb_start_write(aio_req.iocb)
+        step("vfs_iocb_iter")
+        ret = vfs_iocb_iter_write(file, aio_req.iocb, iter)
+        step("call")
+        self.backing_aio_put(aio_req)
+        step("if_goto")
+        if ret != -EIOCBQUEUED:
+            step("call")
+            self.backing_aio_cleanup(aio_req, ret)
+        step("return_")
+        return ret
+
+
+# ---- ovl-5.6 / ovl-5.16: overlayfs's own async IO -----------------------------------
+
+class OvlAioReq(Checked):
+    """struct ovl_aio_req { struct kiocb iocb; refcount_t ref; struct kiocb *orig_iocb;
+    struct fd fd; }"""
+
+    _embedded = frozenset({"iocb"})
+    iocb: Kiocb
+    ref: Refcount
+    orig_iocb: Kiocb | None
+    fd: Fd | None
+
+    def __init__(self, shadow: Shadow) -> None:
+        super().__init__(shadow)
+        self.iocb = Kiocb(shadow, self)
+        self.ref = Refcount()
+        self.orig_iocb = None
+        self.fd = None
+
+
+class Ovl56(Helpers):
+    """v5.6 (2406a307ac7d "ovl: implement async IO routines"): the wrapper owns the
+    caller's struct fd; no reference count; the cleanup handler frees the wrapper."""
+
+    name = "ovl-5.6"
+    freeze = "caller"
+    callbacks: ClassVar[dict[str, dict[str, int]]] = {
+        "read": {"submitted": 1, "alloc_failed": 1}, "write": {"submitted": 1}}
+    REFCOUNT: ClassVar[bool] = False
+
+    def __init__(self, k: Kernel) -> None:
+        super().__init__(k)
+        self.ovl_aio_request_cachep: KmemCache[OvlAioReq] = KmemCache(
+            "ovl_aio_req", "wrapper", OvlAioReq)
+
+    def caches(self) -> list[KmemCache[Any]]:
+        return [self.ovl_aio_request_cachep]
+
+    def read_iter(self, iocb: Kiocb, iter: IovIter) -> int:
+        return self.ovl_read_iter(iocb, iter)
+
+    def write_iter(self, iocb: Kiocb, iter: IovIter) -> int:
+        return self.ovl_write_iter(iocb, iter)
+
+    def ovl_aio_put(self, aio_req: OvlAioReq) -> None:
+        step("refcount_dec_and_test")
+        if aio_req.ref.dec_and_test():
+            step("fdput_wrapper")
+            assert aio_req.fd is not None
+            fdput(aio_req.fd)
+            step("kmem_cache_free")
+            kmem_cache_free(self.ovl_aio_request_cachep, aio_req)
+
+    def ovl_aio_cleanup_handler(self, aio_req: OvlAioReq) -> None:
+        iocb = aio_req.iocb
+        step("if_goto")
+        if iocb.ki_flags & IOCB_WRITE:
+            step("kiocb_end_write")
+            file_end_write(iocb.ki_filp)
+            step("callback")
+            self.upper.ovl_copyattr()
+        step("update_pos")
+        orig_iocb = aio_req.orig_iocb
+        assert orig_iocb is not None
+        orig_iocb.ki_pos = iocb.ki_pos
+        if self.REFCOUNT:
+            step("call")
+            self.ovl_aio_put(aio_req)
+        else:
+            step("fdput_wrapper")
+            assert aio_req.fd is not None
+            fdput(aio_req.fd)
+            step("kmem_cache_free")
+            kmem_cache_free(self.ovl_aio_request_cachep, aio_req)
+
+    def ovl_aio_rw_complete(self, iocb: Kiocb, res: int) -> None:
+        aio_req: OvlAioReq = container_of(iocb)
+        step("load_orig")
+        orig_iocb = aio_req.orig_iocb
+        assert orig_iocb is not None
+        step("call")
+        self.ovl_aio_cleanup_handler(aio_req)
+        step("ki_complete")
+        assert orig_iocb.ki_complete is not None
+        orig_iocb.ki_complete(orig_iocb, res)
+
+    def ovl_read_iter(self, iocb: Kiocb, iter: IovIter) -> int:
+        file = iocb.ki_filp
+        step("if_goto", yes_no("zero_length", not iov_iter_count(iter)))
+        if not iov_iter_count(iter):
+            step("return_")
+            return 0
+        step("fdget")
+        real = self.ovl_real_fdget(file)
+        step("if_goto")
+        if is_sync_kiocb(iocb):
+            step("vfs_iter")
+            ret = vfs_iter_read(real.file, iter, iocb, iocb.ki_flags)
+            step("goto")
+        else:
+            step("assign")
+            ret = -ENOMEM
+            step("kmem_cache_zalloc")
+            aio_req = kmem_cache_zalloc(self.ovl_aio_request_cachep)
+            if aio_req:
+                step("fd_move_to_wrapper")
+                aio_req.fd = real.copy()
+                step("fd_clear_flags")
+                real.flags = 0
+                step("init_orig_iocb")
+                aio_req.orig_iocb = iocb
+                step("kiocb_clone")
+                kiocb_clone(aio_req.iocb, iocb, real.file)
+                step("set_ki_complete")
+                aio_req.iocb.ki_complete = self.ovl_aio_rw_complete
+                if self.REFCOUNT:
+                    step("refcount_set")
+                    aio_req.ref.set(2)
+                step("vfs_iocb_iter")
+                ret = vfs_iocb_iter_read(real.file, aio_req.iocb, iter)
+                if self.REFCOUNT:
+                    step("call")
+                    self.ovl_aio_put(aio_req)
+                step("if_goto")
+                if ret != -EIOCBQUEUED:
+                    step("call")
+                    self.ovl_aio_cleanup_handler(aio_req)
+        # out:
+        step("callback")
+        self.upper.ovl_file_accessed(file)
+        step("fdput")
+        fdput(real)
+        step("return_")
+        return ret
+
+    def ovl_write_iter(self, iocb: Kiocb, iter: IovIter) -> int:
+        step("if_goto", yes_no("zero_length", not iov_iter_count(iter)))
+        if not iov_iter_count(iter):
+            step("return_")
+            return 0
+        step("fdget")
+        real = self.ovl_real_fdget(iocb.ki_filp)
+        ifl = iocb.ki_flags
+        step("if_goto")
+        if is_sync_kiocb(iocb):
+            step("file_start_write")
+            file_start_write(real.file)
+            step("vfs_iter")
+            ret = vfs_iter_write(real.file, iter, iocb, ifl)
+            step("file_end_write")
+            file_end_write(real.file)
+            step("callback")
+            self.upper.ovl_copyattr()
+            step("goto")
+        else:
+            step("assign")
+            ret = -ENOMEM
+            step("kmem_cache_zalloc")
+            aio_req = kmem_cache_zalloc(self.ovl_aio_request_cachep)
+            if aio_req:
+                step("file_start_write")
+                file_start_write(real.file)
+                step("fd_move_to_wrapper")
+                aio_req.fd = real.copy()
+                step("fd_clear_flags")
+                real.flags = 0
+                step("init_orig_iocb")
+                aio_req.orig_iocb = iocb
+                step("kiocb_clone")
+                kiocb_clone(aio_req.iocb, iocb, real.file)
+                step("set_ki_flags")
+                aio_req.iocb.ki_flags = ifl
+                step("set_ki_complete")
+                aio_req.iocb.ki_complete = self.ovl_aio_rw_complete
+                if self.REFCOUNT:
+                    step("refcount_set")
+                    aio_req.ref.set(2)
+                step("vfs_iocb_iter")
+                ret = vfs_iocb_iter_write(real.file, aio_req.iocb, iter)
+                if self.REFCOUNT:
+                    step("call")
+                    self.ovl_aio_put(aio_req)
+                step("if_goto")
+                if ret != -EIOCBQUEUED:
+                    step("call")
+                    self.ovl_aio_cleanup_handler(aio_req)
+        # out:
+        step("fdput")
+        fdput(real)
+        step("return_")
+        return ret
+
+
+class Ovl516(Ovl56):
+    """v5.16 ("ovl: fix use after free in struct ovl_aio_req"): reference count 2, the
+    submitter puts after submit, the cleanup puts instead of freeing."""
+
+    name = "ovl-5.16"
+    REFCOUNT = True
+
+
+# ---- mainline: fs/backing-file.c today ----------------------------------------------
+
+class BackingAio(Checked):
+    """struct backing_aio { struct kiocb iocb; refcount_t ref; struct kiocb *orig_iocb;
+    void (*end_write)(struct kiocb *, ssize_t); struct work_struct work; long res; }"""
+
+    _embedded = frozenset({"iocb", "work"})
+    iocb: Kiocb
+    ref: Refcount
+    orig_iocb: Kiocb | None
+    end_write: Cleanup | None
+    work: Work
+    res: int
+
+    def __init__(self, shadow: Shadow) -> None:
+        super().__init__(shadow)
+        self.iocb = Kiocb(shadow, self)
+        self.ref = Refcount()
+        self.orig_iocb = None
+        self.end_write = None
+        self.work = Work(shadow, self)
+        self.res = 0
+
+
+class BackingFileCtx:
+    """struct backing_file_ctx: the caller's callbacks (and creds, not modelled)."""
+
+    def __init__(self, accessed: Callable[[File], None] | None,
+                 end_write: Cleanup | None) -> None:
+        self.accessed = accessed
+        self.end_write = end_write
+
+
+class Mainline(Helpers):
+    name = "mainline"
+    freeze = "callee"
+    callbacks: ClassVar[dict[str, dict[str, int]]] = {
+        "read": {"submitted": 1, "alloc_failed": 1}, "write": {"submitted": 1}}
+    # overlayfs's end_write updates size and mtime under a lock that is not irq-safe: the
+    # reason write completions are punted to a workqueue.
+    process_context = frozenset({"write"})
+
+    def __init__(self, k: Kernel) -> None:
+        super().__init__(k)
+        self.backing_aio_cachep: KmemCache[BackingAio] = KmemCache(
+            "backing_aio", "wrapper", BackingAio)
+
+    def caches(self) -> list[KmemCache[Any]]:
+        return [self.backing_aio_cachep]
+
+    def ctx(self) -> BackingFileCtx:
+        return BackingFileCtx(self.upper.accessed, self.upper.end_write)
+
+    # overlayfs today calls the helpers directly with its real file (borrowed).
+    def read_iter(self, iocb: Kiocb, iter: IovIter) -> int:
+        real = iocb.ki_filp.private_data
+        assert real is not None
+        return self.backing_file_read_iter(real, iter, iocb, iocb.ki_flags, self.ctx())
+
+    def write_iter(self, iocb: Kiocb, iter: IovIter) -> int:
+        real = iocb.ki_filp.private_data
+        assert real is not None
+        # int ifl = iocb->ki_flags; the C clears IOCB_DSYNC | IOCB_SYNC on a volatile
+        # mount (not this one) and IOCB_DIO_CALLER_COMP, which this upper layer never sets
+        ifl = iocb.ki_flags
+        return self.backing_file_write_iter(real, iter, iocb, ifl, self.ctx())
+
+    def backing_aio_put(self, aio: BackingAio) -> None:
+        step("refcount_dec_and_test")
+        if aio.ref.dec_and_test():
+            step("fput_clone")
+            fput(aio.iocb.ki_filp)
+            step("kmem_cache_free")
+            kmem_cache_free(self.backing_aio_cachep, aio)
+
+    def backing_aio_cleanup(self, aio: BackingAio, res: int) -> None:
+        iocb = aio.iocb
+        step("update_pos")
+        orig_iocb = aio.orig_iocb
+        assert orig_iocb is not None
+        orig_iocb.ki_pos = iocb.ki_pos
+        step("callback")
+        if aio.end_write:
+            aio.end_write(orig_iocb, res)
+        step("call")
+        self.backing_aio_put(aio)
+
+    def backing_aio_rw_complete(self, iocb: Kiocb, res: int) -> None:
+        aio: BackingAio = container_of(iocb)
+        step("load_orig")
+        orig_iocb = aio.orig_iocb
+        assert orig_iocb is not None
+        step("if_goto")
+        if iocb.ki_flags & IOCB_WRITE:
+            step("kiocb_end_write")
+            kiocb_end_write(iocb)
+        step("call")
+        self.backing_aio_cleanup(aio, res)
+        step("ki_complete")
+        assert orig_iocb.ki_complete is not None
+        orig_iocb.ki_complete(orig_iocb, res)
+
+    def backing_aio_complete_work(self, work: Work) -> None:
+        aio: BackingAio = container_of(work)
+        step("load_res")
+        res = aio.res
+        step("call")
+        self.backing_aio_rw_complete(aio.iocb, res)
+
+    def backing_aio_queue_completion(self, iocb: Kiocb, res: int) -> None:
+        """Punt to a work queue to call the caller's end_write in task context."""
+        aio: BackingAio = container_of(iocb)
+        step("store_res")
+        aio.res = res
+        step("queue_work")
+        INIT_WORK(aio.work, self.backing_aio_complete_work)
+        orig_iocb = aio.orig_iocb
+        assert orig_iocb is not None
+        queue_work(orig_iocb.ki_filp.sb.s_dio_done_wq, aio.work)
+
+    def backing_aio_init_wq(self, iocb: Kiocb) -> int:
+        sb = iocb.ki_filp.sb
+        if sb.s_dio_done_wq:
+            _choose("wq ok")
+            return 0
+        return sb_init_dio_done_wq(sb)
+
+    def backing_file_read_iter(self, file: File, iter: IovIter, iocb: Kiocb, flags: int,
+                               ctx: BackingFileCtx) -> int:
+        step("if_goto", yes_no("zero_length", not iov_iter_count(iter)))
+        if not iov_iter_count(iter):
+            step("return_")
+            return 0
+        step("if_goto", yes_no("odirect_unsupported", odirect_unsupported(iocb, file)))
+        if odirect_unsupported(iocb, file):
+            step("return_")
+            return -EINVAL
+        step("if_goto")
+        if is_sync_kiocb(iocb):
+            step("vfs_iter")
+            ret = vfs_iter_read(file, iter, iocb, flags)
+            step("goto")
+        else:
+            step("assign")
+            ret = -ENOMEM
+            step("kmem_cache_zalloc")
+            aio = kmem_cache_zalloc(self.backing_aio_cachep)
+            if aio:
+                step("init_orig_iocb")
+                aio.orig_iocb = iocb
+                step("kiocb_clone")
+                kiocb_clone(aio.iocb, iocb, get_file(file))
+                step("set_ki_complete")
+                aio.iocb.ki_complete = self.backing_aio_rw_complete
+                step("refcount_set")
+                aio.ref.set(2)
+                step("vfs_iocb_iter")
+                ret = vfs_iocb_iter_read(file, aio.iocb, iter)
+                step("call")
+                self.backing_aio_put(aio)
+                step("if_goto")
+                if ret != -EIOCBQUEUED:
+                    step("call")
+                    self.backing_aio_cleanup(aio, ret)
+        # out:
+        step("callback")
+        if ctx.accessed:
+            ctx.accessed(iocb.ki_filp)
+        step("return_")
+        return ret
+
+    def backing_file_write_iter(self, file: File, iter: IovIter, iocb: Kiocb, flags: int,
+                                ctx: BackingFileCtx) -> int:
+        step("if_goto", yes_no("zero_length", not iov_iter_count(iter)))
+        if not iov_iter_count(iter):
+            step("return_")
+            return 0
+        step("if_goto", yes_no("odirect_unsupported", odirect_unsupported(iocb, file)))
+        if odirect_unsupported(iocb, file):
+            step("return_")
+            return -EINVAL
+        step("if_goto")
+        if is_sync_kiocb(iocb):
+            step("vfs_iter")
+            ret = vfs_iter_write(file, iter, iocb, flags)
+            step("callback")
+            if ctx.end_write:
+                ctx.end_write(iocb, ret)
+            step("return_")
+            return ret
+        step("init_wq")
+        ret = self.backing_aio_init_wq(iocb)
+        if ret:
+            step("return_")
+            return ret
+        step("assign")
+        ret = -ENOMEM
+        step("kmem_cache_zalloc")
+        aio = kmem_cache_zalloc(self.backing_aio_cachep)
+        if not aio:
+            step("return_")
+            return ret
+        step("init_orig_iocb")
+        aio.orig_iocb = iocb
+        step("init_callback")
+        aio.end_write = ctx.end_write
+        step("kiocb_clone")
+        kiocb_clone(aio.iocb, iocb, get_file(file))
+        step("set_ki_flags")
+        aio.iocb.ki_flags = flags
+        step("set_ki_complete")
+        aio.iocb.ki_complete = self.backing_aio_queue_completion
+        step("refcount_set")
+        aio.ref.set(2)
+        step("vfs_iocb_iter")
+        ret = vfs_iocb_iter_write(file, aio.iocb, iter)
+        step("call")
+        self.backing_aio_put(aio)
+        step("if_goto")
+        if ret != -EIOCBQUEUED:
+            step("call")
+            self.backing_aio_cleanup(aio, ret)
+        step("return_")
+        return ret
+
+
+IMPLEMENTATIONS: dict[str, type[Helpers]] = {
+    c.name: c for c in (Seed, Ovl56, Ovl516, Mainline)
+}

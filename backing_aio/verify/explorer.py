@@ -1,0 +1,238 @@
+"""Exhaustive breadth-first exploration of a variant with N concurrent requests.
+
+States are canonical (requests sorted: symmetry reduction), so each class of states is
+visited once. Breadth-first order makes the first path found to any state a shortest one;
+for each property the first violation met is therefore a shortest counterexample.
+
+Safety properties are raised by steps; the properties about how requests end are judged on
+final states; TERMINATES is judged on the graph once it is complete: every state must be
+able to reach an end (a final state, or a step that commits a violation and so ends the run
+with a finding of its own).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from backing_aio.model.lang import Variant
+from backing_aio.model.properties import PROPERTY_IDS, Violation
+from backing_aio.model.semantics import Action, BackingAio, ReductionUnsound, State
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """A shortest path from an initial state to a violation of ``prop``.
+
+    ``actions`` are taken in canonical states (as the explorer met them);
+    ``backing_aio.verify.trace`` turns them into steps with stable request numbers and replays them.
+    """
+
+    prop: str
+    subject: str
+    message: str
+    variant: str
+    requests: int
+    initial: State
+    actions: tuple[Action, ...]
+    at_end: bool  # judged on a final state (no step of its own commits it)
+
+
+@dataclass
+class Result:
+    variant: str
+    requests: int
+    states: int = 0
+    transitions: int = 0
+    finals: int = 0
+    seconds: float = 0.0
+    reduction: str = "none"  # the partial-order reduction the numbers were obtained with
+    # the shortest counterexample of each finding: (property, subject)
+    violations: dict[tuple[str, str], Counterexample] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> frozenset[str]:
+        return frozenset(p for p, _ in self.violations)
+
+    def verdict(self) -> str:
+        if not self.violations:
+            return "holds"
+        return "fails " + ",".join(sorted(self.failed, key=PROPERTY_IDS.index))
+
+    def counterexample(self, prop: str) -> Counterexample:
+        """The shortest counterexample of ``prop`` over all its subjects."""
+        found = [c for (p, _), c in self.violations.items() if p == prop]
+        if not found:
+            raise KeyError(prop)
+        return min(found, key=lambda c: len(c.actions))
+
+
+class StateLimit(Exception):
+    """The search met more states than it was allowed to."""
+
+
+REDUCTIONS = ("auto", "independent", "dependent", "none")
+
+
+def explore(
+    variant: Variant,
+    requests: int,
+    *,
+    kinds: Sequence[str] | None = None,
+    reduction: str = "auto",
+    max_states: int | None = None,
+    progress: Callable[[int, float], None] | None = None,
+) -> Result:
+    """Explore every interleaving of ``requests`` concurrent requests (every mix of reads
+    and writes, or exactly ``kinds``) and return the shortest counterexample per finding.
+
+    ``reduction="auto"`` tries the independent-requests reduction and falls back to the
+    dependency-aware one if a request drops a shared reference it does not hold (see
+    ``BackingAio.successors``); ``"none"`` explores the full product.
+    """
+    if requests < 1:
+        raise ValueError("at least one request")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"unknown reduction {reduction!r}")
+    model = BackingAio(variant)
+    started = time.perf_counter()
+    if not model.acyclic:
+        mode = "none"
+    elif reduction == "auto":
+        mode = "independent"
+    else:
+        mode = reduction
+    while True:
+        try:
+            result = _search(model, requests, kinds, mode, max_states, progress, started)
+        except ReductionUnsound:
+            if reduction != "auto":
+                raise
+            mode = "dependent"
+            continue
+        result.seconds = time.perf_counter() - started
+        return result
+
+
+def _search(
+    model: BackingAio,
+    requests: int,
+    kinds: Sequence[str] | None,
+    mode: str,
+    max_states: int | None,
+    progress: Callable[[int, float], None] | None,
+    started: float,
+) -> Result:
+    variant = model.variant
+    index: dict[State, int] = {}
+    states: list[State] = []
+    parent: list[tuple[int, Action | None]] = []
+    succ: list[list[int]] = []
+    ends: set[int] = set()
+    result = Result(variant.name, requests, reduction=mode)
+
+    def path(i: int) -> tuple[State, tuple[Action, ...]]:
+        actions: list[Action] = []
+        while True:
+            p, a = parent[i]
+            if a is None:
+                return states[i], tuple(reversed(actions))
+            actions.append(a)
+            i = p
+
+    def record(v: Violation, i: int, last: Action | None) -> None:
+        key = (v.prop, v.subject)
+        if key in result.violations:
+            return
+        init, actions = path(i)
+        if last is not None:
+            actions = (*actions, last)
+        result.violations[key] = Counterexample(
+            v.prop, v.subject, v.message, variant.name, requests, init, actions,
+            at_end=last is None,
+        )
+
+    queue: deque[int] = deque()
+    for s in model.initial_states(requests, kinds):
+        if s not in index:
+            index[s] = len(states)
+            states.append(s)
+            parent.append((-1, None))
+            succ.append([])
+            queue.append(index[s])
+
+    next_report = 2_000
+    while queue:
+        i = queue.popleft()
+        state = states[i]
+        out = succ[i]
+        steps = model.successors(state, mode)
+        for action, nxt in steps:
+            result.transitions += 1
+            if isinstance(nxt, Violation):
+                record(nxt, i, action)
+                ends.add(i)
+                continue
+            j = index.get(nxt)
+            if j is None:
+                j = len(states)
+                index[nxt] = j
+                states.append(nxt)
+                parent.append((i, action))
+                succ.append([])
+                queue.append(j)
+                if max_states is not None and j >= max_states:
+                    raise StateLimit(f"more than {max_states} states")
+            out.append(j)
+        if not steps and model.is_final(state):
+            result.finals += 1
+            ends.add(i)
+            for v in model.final_violations(state):
+                record(v, i, None)
+        # a state with no step that is not final is stuck: TERMINATES below
+        if progress is not None and len(states) >= next_report:
+            next_report += 2_000  # the callback throttles what it shows
+            progress(len(states), time.perf_counter() - started)
+
+    _terminates(states, succ, ends, result, record)
+    result.states = len(states)
+    return result
+
+
+def cannot_end(succ: list[list[int]], ends: set[int]) -> list[int]:
+    """The states (by index, in breadth-first order) from which no run reaches an end:
+    backward reachability from the ends over the successor lists."""
+    preds: list[list[int]] = [[] for _ in succ]
+    for i, out in enumerate(succ):
+        for j in out:
+            preds[j].append(i)
+    can_end = bytearray(len(succ))
+    work = sorted(ends)
+    for i in work:
+        can_end[i] = 1
+    while work:
+        j = work.pop()
+        for i in preds[j]:
+            if not can_end[i]:
+                can_end[i] = 1
+                work.append(i)
+    return [i for i in range(len(succ)) if not can_end[i]]
+
+
+def _terminates(
+    states: list[State],
+    succ: list[list[int]],
+    ends: set[int],
+    result: Result,
+    record: Callable[[Violation, int, Action | None], None],
+) -> None:
+    """The first state (in breadth-first order) that cannot reach an end is the TERMINATES
+    counterexample."""
+    for i in cannot_end(succ, ends):
+        stuck = not succ[i]
+        why = ("no actor can move and the run has not ended" if stuck else
+               "from here every run loops forever without reaching the end")
+        record(Violation("TERMINATES", why), i, None)
+        return
