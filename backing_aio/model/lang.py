@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Final
 
+from backing_aio.vocab import FREEZE_CONTRACTS, KINDS, OUTCOMES
+
 
 class VariantError(ValueError):
     """A variant (or a statement in it) is malformed. The message is one line."""
@@ -77,12 +79,8 @@ CONDITIONS: Final[dict[str, str]] = {
     "odirect_unsupported": "iocb->ki_flags & IOCB_DIRECT && !(file->f_mode & FMODE_CAN_ODIRECT)",
     "write": "aio->iocb.ki_flags & IOCB_WRITE",
 }
-ENV_CONDITIONS: Final[tuple[str, ...]] = ("sync_kiocb", "zero_length", "odirect_unsupported")
 
 END: Final[str] = "END"  # jump target meaning "leave this procedure" (not in entry procedures)
-KINDS: Final[tuple[str, ...]] = ("read", "write")
-OUTCOMES: Final[tuple[str, ...]] = ("submitted", "alloc_failed", "wq_failed", "early")
-FREEZE_CONTRACTS: Final[tuple[str, ...]] = ("caller", "callee")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from backing_aio.vocab import PROPERTY_IDS as PROPERTY_IDS  # re-exported
+from backing_aio.vocab import SUBJECTS as SUBJECTS
+
 
 @dataclass(frozen=True)
 class Property:
@@ -44,16 +47,9 @@ PROPERTIES: Final[tuple[Property, ...]] = (
     Property("CONTEXT", "what must not run in irq completion context does not", "step"),
     Property("TERMINATES", "no reachable state is stuck: every run can reach the end", "graph"),
 )
-PROPERTY_IDS: Final[tuple[str, ...]] = tuple(p.id for p in PROPERTIES)
+# One text per ID of the vocabulary, in its order.
+assert tuple(p.id for p in PROPERTIES) == PROPERTY_IDS
 BY_ID: Final[dict[str, Property]] = {p.id: p for p in PROPERTIES}
-
-
-# What a finding can be about (``Violation.subject``): the objects a property can be broken
-# on separately. "" is a finding about the request as a whole.
-SUBJECTS: Final[tuple[str, ...]] = (
-    "wrapper", "original kiocb", "ki_filp", "shared file", "file opened on the fly",
-    "s_dio_done_wq",
-)
 
 
 class Violation(Exception):

@@ -33,8 +33,6 @@ from typing import Any, Final
 
 from backing_aio.model.lang import (
     END,
-    ENV_CONDITIONS,
-    KINDS,
     NEGATIVE,
     OPS,
     VALUE_SPELLING,
@@ -44,6 +42,10 @@ from backing_aio.model.lang import (
     value_name,
 )
 from backing_aio.model.properties import Violation
+from backing_aio.vocab import ACTORS as ACTORS  # re-exported for the model's users
+from backing_aio.vocab import CHOICES as CHOICES
+from backing_aio.vocab import ENV_CONDITIONS, KINDS, Actor
+from backing_aio.vocab import REQUEST_TYPES as REQUEST_TYPES
 
 # ---- request tuple layout -------------------------------------------------------------
 R_KIND = 0  # 0 read, 1 write
@@ -91,20 +93,11 @@ O_SUBMITTED, O_ALLOC_FAILED, O_WQ_FAILED, O_EARLY = 1, 2, 4, 8
 FILE_NONE, FILE_SHARED, FILE_TMP = 0, 1, 2
 AIO_NONE, AIO_LIVE, AIO_FREED = 0, 1, 2
 
-# The request types the upper layer issues: async reads and writes (io_uring, Linux AIO)
-# and sync ones (read(2)/write(2)); a sync kiocb has no ki_complete.
-REQUEST_TYPES: Final[tuple[str, ...]] = ("read", "write", "sync-read", "sync-write")
-
-SUBMITTER, LOWER, COMPLETION, WORKER = "submitter", "lower", "completion", "worker"
-ACTORS: Final[tuple[str, ...]] = (SUBMITTER, LOWER, COMPLETION, WORKER)
+SUBMITTER: Final[str] = Actor.SUBMITTER
+LOWER: Final[str] = Actor.LOWER
+COMPLETION: Final[str] = Actor.COMPLETION
+WORKER: Final[str] = Actor.WORKER
 ENV_BIT: Final[dict[str, int]] = {name: 1 << (2 * i) for i, name in enumerate(ENV_CONDITIONS)}
-# Every choice the environment can make at a step ("" where a step has one outcome): what
-# BackingAio.choices returns, and what a saved counterexample may name.
-CHOICES: Final[frozenset[str]] = frozenset({
-    "", "res RES", "res -EIO", "alloc ok", "alloc fails", "borrowed", "opened (FDPUT_FPUT)",
-    "returns RES", "returns -EIO", "queues", "wq ok", "wq fails",
-    *(f"{name}: {answer}" for name in ENV_BIT for answer in ("yes", "no")),
-})
 
 State = tuple[Any, ...]  # (shared, req, req, ...)
 Req = tuple[Any, ...]

@@ -34,7 +34,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-SUBMITTER, LOWER, COMPLETION, WORKER = "submitter", "lower", "completion", "worker"
+from backing_aio.vocab import Actor as Role
+
+SUBMITTER, LOWER, COMPLETION, WORKER = (
+    Role.SUBMITTER, Role.LOWER, Role.COMPLETION, Role.WORKER)
 ACTORS: Final[tuple[str, ...]] = (SUBMITTER, LOWER, COMPLETION, WORKER)
 _ORDER: Final[dict[str, int]] = {a: i for i, a in enumerate(ACTORS)}
 

@@ -1,0 +1,153 @@
+"""The names the model, the reference implementation and the outputs share, and nothing else.
+
+No semantics live here: what a property means is ``model.properties``, what a step does is
+``model.semantics``, and refimpl implements the helpers on its own. Both sides import their
+spelling from this module, so an independent implementation cannot drift from the model in
+the words a trace, a finding or a saved counterexample uses.
+
+The enums are ``StrEnum``: a member is its spelling (``Actor.LOWER == "lower"``), so JSON,
+saved counterexamples and user files keep their plain strings.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+
+class PropertyId(StrEnum):
+    """The stable IDs of the properties (DESIGN section 3), in the order outputs list them."""
+
+    UAF = "UAF"
+    DOUBLE_FREE = "DOUBLE_FREE"
+    REF_UNDERFLOW = "REF_UNDERFLOW"
+    LEAK = "LEAK"
+    CLEANUP_ONCE = "CLEANUP_ONCE"
+    COMPLETE_IFF_QUEUED = "COMPLETE_IFF_QUEUED"
+    FREEZE_BALANCED = "FREEZE_BALANCED"
+    POS_BEFORE_CALLBACK = "POS_BEFORE_CALLBACK"
+    RESULT_PROPAGATED = "RESULT_PROPAGATED"
+    CONTEXT = "CONTEXT"
+    TERMINATES = "TERMINATES"
+
+
+PROPERTY_IDS: Final[tuple[str, ...]] = tuple(PropertyId)
+
+
+class Subject(StrEnum):
+    """What a finding can be about: the objects a property can be broken on separately
+    (a use after free of the wrapper is another bug than one of the file)."""
+
+    WRAPPER = "wrapper"
+    ORIG_KIOCB = "original kiocb"
+    KI_FILP = "ki_filp"
+    SHARED_FILE = "shared file"
+    TMP_FILE = "file opened on the fly"
+    S_DIO_DONE_WQ = "s_dio_done_wq"
+
+
+SUBJECTS: Final[tuple[str, ...]] = tuple(Subject)
+
+
+class Actor(StrEnum):
+    """The actors of one request.
+
+    - the *submitter*: the task inside read_iter/write_iter;
+    - the *lower* filesystem inside submit, after it queued the clone (contract L2);
+    - the *completion*: the clone's ki_complete, in irq context;
+    - the *worker*: a workqueue item the completion queued, in process context.
+    """
+
+    SUBMITTER = "submitter"
+    LOWER = "lower"
+    COMPLETION = "completion"
+    WORKER = "worker"
+
+
+ACTORS: Final[tuple[str, ...]] = tuple(Actor)
+
+
+class Kind(StrEnum):
+    """What a request does."""
+
+    READ = "read"
+    WRITE = "write"
+
+
+KINDS: Final[tuple[str, ...]] = tuple(Kind)
+
+
+class RequestType(StrEnum):
+    """The requests the upper layer issues: async (io_uring, Linux AIO) or sync
+    (read(2)/write(2): a sync kiocb has no ki_complete)."""
+
+    READ = "read"
+    WRITE = "write"
+    SYNC_READ = "sync-read"
+    SYNC_WRITE = "sync-write"
+
+
+REQUEST_TYPES: Final[tuple[str, ...]] = tuple(RequestType)
+
+
+class Outcome(StrEnum):
+    """How a request ended, as the caller's callback contract distinguishes it."""
+
+    SUBMITTED = "submitted"
+    ALLOC_FAILED = "alloc_failed"
+    WQ_FAILED = "wq_failed"
+    EARLY = "early"
+
+
+OUTCOMES: Final[tuple[str, ...]] = tuple(Outcome)
+
+
+class Freeze(StrEnum):
+    """Who owns freeze protection of an async write: the helper (``caller``) or
+    vfs_iocb_iter_write (``callee``, from v6.8)."""
+
+    CALLER = "caller"
+    CALLEE = "callee"
+
+
+FREEZE_CONTRACTS: Final[tuple[str, ...]] = tuple(Freeze)
+
+
+class EnvCondition(StrEnum):
+    """Facts about a request the environment decides the first time they are asked."""
+
+    SYNC_KIOCB = "sync_kiocb"
+    ZERO_LENGTH = "zero_length"
+    ODIRECT_UNSUPPORTED = "odirect_unsupported"
+
+
+ENV_CONDITIONS: Final[tuple[str, ...]] = tuple(EnvCondition)
+
+
+class Choice(StrEnum):
+    """The environment's choices at a step with several outcomes ("" for a step with one):
+    the spelling of a step's choice in traces and saved counterexamples."""
+
+    NONE = ""
+    ALLOC_OK = "alloc ok"
+    ALLOC_FAILS = "alloc fails"
+    FD_BORROWED = "borrowed"
+    FD_OPENED = "opened (FDPUT_FPUT)"
+    RETURNS_RES = "returns RES"
+    RETURNS_EIO = "returns -EIO"
+    QUEUES = "queues"
+    RES_RES = "res RES"
+    RES_EIO = "res -EIO"
+    WQ_OK = "wq ok"
+    WQ_FAILS = "wq fails"
+
+
+def env_answer(condition: str, truth: bool) -> str:
+    """The choice that answers an environment condition: ``"zero_length: yes"``."""
+    return f"{condition}: {'yes' if truth else 'no'}"
+
+
+CHOICES: Final[frozenset[str]] = frozenset({
+    *Choice,
+    *(env_answer(c, t) for c in EnvCondition for t in (True, False)),
+})
