@@ -230,8 +230,22 @@ def bmc(variant: Variant, rtype: str, system: System | None = None, *,
     # into its SAT core
     solver = limit(z3.SolverFor("QF_FD"), rlimit, timeout_ms)
     solver.add(*enc.constraints)
-    # one question first for every property at once: a variant that breaks none is done
-    # with a single unsatisfiable query
+    for prop in _broken(solver, enc, result):
+        length = _least_length(solver, enc, prop, result)
+        if length is None:
+            continue
+        finding = _counterexample(enc, solver.model(), prop, length, result)
+        if finding is not None:
+            result.findings[prop] = finding
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _broken(solver: z3.Solver, enc: _Encoding, result: BmcResult) -> list[str]:
+    """The properties some run within the bound breaks, in the order of PROPERTY_IDS.
+
+    One question first for every property at once: a variant that breaks none is done
+    with a single unsatisfiable query; each model found retires the properties it breaks."""
     pending = sorted(enc.bad, key=PROPERTY_IDS.index)
     broken: list[str] = []
     while pending:
@@ -246,31 +260,32 @@ def bmc(variant: Variant, rtype: str, system: System | None = None, *,
             break
         broken.extend(hit)
         pending = [p for p in pending if p not in hit]
-    for prop in sorted(broken, key=PROPERTY_IDS.index):
-        lo, hi = 0, result.bound
-        model = None
-        while lo < hi:  # the least length with a counterexample
-            mid = (lo + hi) // 2
-            answer = _check(solver, result, enc.bad_within(prop, mid), f"{prop} <= {mid}")
-            if answer == z3.unknown:
-                break
-            if answer == z3.sat:
-                hi = mid
-            else:
-                lo = mid + 1
-        if result.unknown:
-            continue
-        if _check(solver, result, enc.bad_within(prop, lo), prop) != z3.sat:
-            if not result.unknown:  # the search said a run exists: it must be found
-                result.replay_errors.append(f"{prop}: z3 broke it within the bound but "
-                                            f"found no run of {lo} steps")
-            continue
-        model = solver.model()
-        finding = _counterexample(enc, model, prop, lo, result)
-        if finding is not None:
-            result.findings[prop] = finding
-    result.seconds = time.perf_counter() - started
-    return result
+    return sorted(broken, key=PROPERTY_IDS.index)
+
+
+def _least_length(solver: z3.Solver, enc: _Encoding, prop: str, result: BmcResult
+                  ) -> int | None:
+    """The least number of steps in which ``prop`` breaks (binary search over the bound),
+    with the solver left holding a model of such a run; None when z3 answered unknown or
+    the run it promised cannot be found."""
+    lo, hi = 0, result.bound
+    while lo < hi:
+        mid = (lo + hi) // 2
+        answer = _check(solver, result, enc.bad_within(prop, mid), f"{prop} <= {mid}")
+        if answer == z3.unknown:
+            break
+        if answer == z3.sat:
+            hi = mid
+        else:
+            lo = mid + 1
+    if result.unknown:
+        return None
+    if _check(solver, result, enc.bad_within(prop, lo), prop) != z3.sat:
+        if not result.unknown:  # the search said a run exists: it must be found
+            result.replay_errors.append(f"{prop}: z3 broke it within the bound but "
+                                        f"found no run of {lo} steps")
+        return None
+    return lo
 
 
 def _check(solver: z3.Solver, result: BmcResult, bad: z3.BoolRef, label: str
