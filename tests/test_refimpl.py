@@ -408,7 +408,8 @@ def _torn_write_run(w: Workspace, backend: str, plan: str,
             k.lower.torn = garbage  # type: ignore[method-assign]
 
     chooser = Seeded(0)
-    opts = {**NO_FAULTS, "submit": (plan,)}
+    # "sync": a sync write, which asks no submit decision
+    opts = NO_FAULTS if plan == "sync" else {**NO_FAULTS, "submit": (plan,)}
     return run("mainline", [IoSpec("sync-write" if plan == "sync" else "write", 0,
                                    2 * BLOCK + 1, direct=True)],
                sched=Controlled(chooser), env=Env(chooser, opts), workspace=w,

@@ -13,12 +13,13 @@ from __future__ import annotations
 from typing import ClassVar
 
 from backing_aio.refimpl.helpers import (
+    ODIRECT_UNSUPPORTED,
+    ZERO_LENGTH,
     BackingAioReq,
     Cleanup,
     Helpers,
     Seed,
     odirect_unsupported,
-    yes_no,
 )
 from backing_aio.refimpl.sched import step
 from backing_aio.refimpl.vfs import (
@@ -37,6 +38,7 @@ from backing_aio.refimpl.vfs import (
     vfs_iocb_iter_read,
     vfs_iter_read,
 )
+from backing_aio.vocab import PropertyId, env_answer
 
 
 class SeedNoPutAfterSubmit(Seed):
@@ -44,15 +46,15 @@ class SeedNoPutAfterSubmit(Seed):
     outlive the request (LEAK)."""
 
     name = "seed:delete:backing_file_read_iter#13(call)"
-    expect: ClassVar[str] = "LEAK"
+    expect: ClassVar[str] = PropertyId.LEAK
 
     def backing_file_read_iter(self, file: File, iter: IovIter, iocb: Kiocb, flags: int,
                                cleanup: Cleanup | None) -> int:
-        step("if_goto", yes_no("zero_length", not iov_iter_count(iter)))
+        step("if_goto", env_answer(ZERO_LENGTH, not iov_iter_count(iter)))
         if not iov_iter_count(iter):
             step("return_")
             return 0
-        step("if_goto", yes_no("odirect_unsupported", odirect_unsupported(iocb, file)))
+        step("if_goto", env_answer(ODIRECT_UNSUPPORTED, odirect_unsupported(iocb, file)))
         if odirect_unsupported(iocb, file):
             step("return_")
             return -EINVAL
@@ -95,15 +97,15 @@ class SeedRef1(Seed):
     """The count starts at 1: whoever puts first frees the wrapper under the other (UAF)."""
 
     name = "seed:ref1:backing_file_read_iter#11(refcount_set)"
-    expect: ClassVar[str] = "UAF"
+    expect: ClassVar[str] = PropertyId.UAF
 
     def backing_file_read_iter(self, file: File, iter: IovIter, iocb: Kiocb, flags: int,
                                cleanup: Cleanup | None) -> int:
-        step("if_goto", yes_no("zero_length", not iov_iter_count(iter)))
+        step("if_goto", env_answer(ZERO_LENGTH, not iov_iter_count(iter)))
         if not iov_iter_count(iter):
             step("return_")
             return 0
-        step("if_goto", yes_no("odirect_unsupported", odirect_unsupported(iocb, file)))
+        step("if_goto", env_answer(ODIRECT_UNSUPPORTED, odirect_unsupported(iocb, file)))
         if odirect_unsupported(iocb, file):
             step("return_")
             return -EINVAL
@@ -148,15 +150,15 @@ class SeedCleanupAlsoQueued(Seed):
     (the callback runs twice, the count is put three times, ...)."""
 
     name = "seed:delete:backing_file_read_iter#14(if_goto)"
-    expect: ClassVar[str] = "CLEANUP_ONCE"
+    expect: ClassVar[str] = PropertyId.CLEANUP_ONCE
 
     def backing_file_read_iter(self, file: File, iter: IovIter, iocb: Kiocb, flags: int,
                                cleanup: Cleanup | None) -> int:
-        step("if_goto", yes_no("zero_length", not iov_iter_count(iter)))
+        step("if_goto", env_answer(ZERO_LENGTH, not iov_iter_count(iter)))
         if not iov_iter_count(iter):
             step("return_")
             return 0
-        step("if_goto", yes_no("odirect_unsupported", odirect_unsupported(iocb, file)))
+        step("if_goto", env_answer(ODIRECT_UNSUPPORTED, odirect_unsupported(iocb, file)))
         if odirect_unsupported(iocb, file):
             step("return_")
             return -EINVAL
@@ -199,7 +201,7 @@ class SeedNoFput(Seed):
     """The last put frees the wrapper but forgets the clone's file reference (LEAK)."""
 
     name = "seed:delete:backing_aio_put#1(fput_clone)"
-    expect: ClassVar[str] = "LEAK"
+    expect: ClassVar[str] = PropertyId.LEAK
 
     def backing_aio_put(self, aio_req: BackingAioReq) -> None:
         step("refcount_dec_and_test")

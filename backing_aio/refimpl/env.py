@@ -4,60 +4,100 @@ The allocator, the caller's ``ovl_real_fdget``, the superblock's workqueue set-u
 lower filesystem each ask ``Env.decide(what, req)`` when they reach a decision. The options
 for each decision are a table (a fault plan); a ``Chooser`` (backing_aio.refimpl.sched) picks one.
 
-Option names start with the model's choice spelling; a suffix in parentheses names a
-refinement the model does not distinguish (a short count is still ``RES``, ENOSPC is still
-an error, an inline completion still ``queues``). The choice a step *records* is not the
-option but what actually happened (a real IO error reports ``-EIO`` whatever was planned):
-see backing_aio.refimpl.lower.
+An option is a model choice (``backing_aio.vocab.Choice``) or a ``Refinement`` of one: a
+way for the same thing to happen that the model does not distinguish (a short count is
+still ``RES``, ENOSPC is still an error, an inline completion still ``queues``). Each
+refinement names the model choice it refines (``REFINES``). The choice a step *records* is
+not the option but what actually happened (a real IO error reports ``-EIO`` whatever was
+planned): see backing_aio.refimpl.lower.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from enum import StrEnum
 from typing import Final
 
 from backing_aio.refimpl.sched import Chooser, First
+from backing_aio.vocab import Choice
+
+
+class Refinement(StrEnum):
+    """The options only the reference implementation has (stress runs, Hypothesis)."""
+
+    RETURNS_SHORT = "returns RES (short)"
+    RETURNS_ENOSPC = "returns -ENOSPC"
+    QUEUES_INLINE = "queues (inline)"
+    RES_SHORT = "res RES (short)"
+    RES_ENOSPC = "res -ENOSPC"
+
+
+# The model choice each refinement refines: its runs are that choice's runs.
+REFINES: Final[dict[Refinement, Choice]] = {
+    Refinement.RETURNS_SHORT: Choice.RETURNS_RES,
+    Refinement.RETURNS_ENOSPC: Choice.RETURNS_EIO,
+    Refinement.QUEUES_INLINE: Choice.QUEUES,
+    Refinement.RES_SHORT: Choice.RES_RES,
+    Refinement.RES_ENOSPC: Choice.RES_EIO,
+}
+
+# How an option fails or shortens the IO (backing_aio.refimpl.lower.planned).
+FAILS_EIO: Final[frozenset[str]] = frozenset({Choice.RETURNS_EIO, Choice.RES_EIO})
+FAILS_ENOSPC: Final[frozenset[str]] = frozenset(
+    {Refinement.RETURNS_ENOSPC, Refinement.RES_ENOSPC})
+SHORT: Final[frozenset[str]] = frozenset({Refinement.RETURNS_SHORT, Refinement.RES_SHORT})
+
+
+def model_choice(option: str) -> Choice:
+    """The model choice an option is, or refines (ValueError for an unknown option)."""
+    if option in REFINES:
+        return REFINES[Refinement(option)]
+    return Choice(option)
+
 
 # Exactly the model's environment: the exhaustive search and conformance use these.
 MODEL_OPTIONS: Final[dict[str, tuple[str, ...]]] = {
-    "alloc": ("alloc ok", "alloc fails"),
-    "fdget": ("borrowed", "opened (FDPUT_FPUT)"),
-    "wq": ("wq ok", "wq fails"),
-    "sync": ("returns RES", "returns -EIO"),
-    "submit": ("returns RES", "returns -EIO", "queues"),
-    "complete": ("res RES", "res -EIO"),
+    "alloc": (Choice.ALLOC_OK, Choice.ALLOC_FAILS),
+    "fdget": (Choice.FD_BORROWED, Choice.FD_OPENED),
+    "wq": (Choice.WQ_OK, Choice.WQ_FAILS),
+    "sync": (Choice.RETURNS_RES, Choice.RETURNS_EIO),
+    "submit": (Choice.RETURNS_RES, Choice.RETURNS_EIO, Choice.QUEUES),
+    "complete": (Choice.RES_RES, Choice.RES_EIO),
 }
 
 # No faults: every allocation succeeds, async IO is queued and completes on another thread.
 NO_FAULTS: Final[dict[str, tuple[str, ...]]] = {
-    "alloc": ("alloc ok",),
-    "fdget": ("borrowed",),
-    "wq": ("wq ok",),
-    "sync": ("returns RES",),
-    "submit": ("queues",),
-    "complete": ("res RES",),
+    "alloc": (Choice.ALLOC_OK,),
+    "fdget": (Choice.FD_BORROWED,),
+    "wq": (Choice.WQ_OK,),
+    "sync": (Choice.RETURNS_RES,),
+    "submit": (Choice.QUEUES,),
+    "complete": (Choice.RES_RES,),
 }
 
 # Everything the reference implementation can do, refinements included (stress runs).
 ALL_OPTIONS: Final[dict[str, tuple[str, ...]]] = {
-    "alloc": ("alloc ok", "alloc fails"),
-    "fdget": ("borrowed", "opened (FDPUT_FPUT)"),
-    "wq": ("wq ok", "wq fails"),
-    "sync": ("returns RES", "returns RES (short)", "returns -EIO", "returns -ENOSPC"),
-    "submit": ("returns RES", "returns RES (short)", "returns -EIO", "returns -ENOSPC",
-               "queues", "queues (inline)"),
-    "complete": ("res RES", "res RES (short)", "res -EIO", "res -ENOSPC"),
+    "alloc": (Choice.ALLOC_OK, Choice.ALLOC_FAILS),
+    "fdget": (Choice.FD_BORROWED, Choice.FD_OPENED),
+    "wq": (Choice.WQ_OK, Choice.WQ_FAILS),
+    "sync": (Choice.RETURNS_RES, Refinement.RETURNS_SHORT, Choice.RETURNS_EIO,
+             Refinement.RETURNS_ENOSPC),
+    "submit": (Choice.RETURNS_RES, Refinement.RETURNS_SHORT, Choice.RETURNS_EIO,
+               Refinement.RETURNS_ENOSPC, Choice.QUEUES, Refinement.QUEUES_INLINE),
+    "complete": (Choice.RES_RES, Refinement.RES_SHORT, Choice.RES_EIO,
+                 Refinement.RES_ENOSPC),
 }
 
 # Weights for seeded stress runs: faults are the exception, queued IO the rule.
 STRESS_WEIGHTS: Final[dict[str, float]] = {
-    "alloc ok": 50.0, "alloc fails": 1.0,
-    "borrowed": 20.0, "opened (FDPUT_FPUT)": 1.0,
-    "wq ok": 50.0, "wq fails": 1.0,
-    "returns RES": 10.0, "returns RES (short)": 1.0, "returns -EIO": 1.0,
-    "returns -ENOSPC": 0.5,
-    "queues": 30.0, "queues (inline)": 3.0,
-    "res RES": 20.0, "res RES (short)": 1.0, "res -EIO": 1.0, "res -ENOSPC": 0.5,
+    Choice.ALLOC_OK: 50.0, Choice.ALLOC_FAILS: 1.0,
+    Choice.FD_BORROWED: 20.0, Choice.FD_OPENED: 1.0,
+    Choice.WQ_OK: 50.0, Choice.WQ_FAILS: 1.0,
+    Choice.RETURNS_RES: 10.0, Refinement.RETURNS_SHORT: 1.0, Choice.RETURNS_EIO: 1.0,
+    Refinement.RETURNS_ENOSPC: 0.5,
+    Choice.QUEUES: 30.0, Refinement.QUEUES_INLINE: 3.0,
+    Choice.RES_RES: 20.0, Refinement.RES_SHORT: 1.0, Choice.RES_EIO: 1.0,
+    Refinement.RES_ENOSPC: 0.5,
 }
 
 
@@ -71,9 +111,14 @@ class Env:
     ) -> None:
         self.chooser: Chooser = chooser or First()
         self.options = {k: tuple(v) for k, v in options.items()}
-        for what in MODEL_OPTIONS:
+        for what, known in ALL_OPTIONS.items():
             if what not in self.options or not self.options[what]:
                 raise ValueError(f"no options for the {what!r} decision")
+            # A misspelt option would otherwise be taken for a full, successful IO.
+            for option in self.options[what]:
+                if option not in known:
+                    raise ValueError(f"the {what!r} decision has no option {str(option)!r} "
+                                     f"(known: {', '.join(known)})")
 
     def decide(self, what: str, req: int) -> str:
         opts = self.options[what]

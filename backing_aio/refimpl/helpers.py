@@ -66,13 +66,13 @@ from backing_aio.refimpl.vfs import (
     vfs_iter_read,
     vfs_iter_write,
 )
+from backing_aio.vocab import Choice, EnvCondition, Freeze, Kind, Outcome, Subject, env_answer
 
 Cleanup = Callable[[Kiocb, int], None]
 
-
-def yes_no(name: str, truth: bool) -> str:
-    """The choice of an ``if_goto`` on an environment condition, asked the first time."""
-    return f"{name}: {'yes' if truth else 'no'}"
+# The conditions an ``if_goto`` asks the environment the first time (its choice is the
+# answer, ``env_answer``).
+ZERO_LENGTH, ODIRECT_UNSUPPORTED = EnvCondition.ZERO_LENGTH, EnvCondition.ODIRECT_UNSUPPORTED
 
 
 def odirect_unsupported(iocb: Kiocb, file: File) -> bool:
@@ -88,9 +88,9 @@ class Helpers(ABC):
     """
 
     name: ClassVar[str]
-    freeze: ClassVar[str]  # "caller" or "callee"
-    callbacks: ClassVar[dict[str, dict[str, int]]]
-    process_context: ClassVar[frozenset[str]] = frozenset()
+    freeze: ClassVar[Freeze]
+    callbacks: ClassVar[dict[Kind, dict[Outcome, int]]]
+    process_context: ClassVar[frozenset[Kind]] = frozenset()
 
     def __init__(self, k: Kernel) -> None:
         self.k = k
@@ -112,13 +112,13 @@ class Helpers(ABC):
     # tells the caller to fput it (FDPUT_FPUT).
     def ovl_real_fdget(self, file: File) -> Fd:
         req = _current_req()
-        if self.k.env.decide("fdget", req) == "borrowed":
-            _choose("borrowed")
+        if self.k.env.decide("fdget", req) == Choice.FD_BORROWED:
+            _choose(Choice.FD_BORROWED)
             real = file.private_data
             assert real is not None
             return Fd(real, 0)
-        _choose("opened (FDPUT_FPUT)")
-        return Fd(self.k.open_backing("file opened on the fly", req), FDPUT_FPUT)
+        _choose(Choice.FD_OPENED)
+        return Fd(self.k.open_backing(Subject.TMP_FILE, req), FDPUT_FPUT)
 
     @property
     def upper(self) -> Any:
@@ -151,14 +151,14 @@ class BackingAioReq(Checked):
 
 class Seed(Helpers):
     name = "seed"
-    freeze = "caller"
-    callbacks: ClassVar[dict[str, dict[str, int]]] = {
-        "read": {"submitted": 1}, "write": {"submitted": 1}}
+    freeze = Freeze.CALLER
+    callbacks: ClassVar[dict[Kind, dict[Outcome, int]]] = {
+        Kind.READ: {Outcome.SUBMITTED: 1}, Kind.WRITE: {Outcome.SUBMITTED: 1}}
 
     def __init__(self, k: Kernel) -> None:
         super().__init__(k)
         self.backing_aio_req_cachep: KmemCache[BackingAioReq] = KmemCache(
-            "backing_aio_req", "wrapper", BackingAioReq)
+            "backing_aio_req", Subject.WRAPPER, BackingAioReq)
 
     def caches(self) -> list[KmemCache[Any]]:
         return [self.backing_aio_req_cachep]
@@ -237,11 +237,11 @@ class Seed(Helpers):
 
     def backing_file_read_iter(self, file: File, iter: IovIter, iocb: Kiocb, flags: int,
                                cleanup: Cleanup | None) -> int:
-        step("if_goto", yes_no("zero_length", not iov_iter_count(iter)))
+        step("if_goto", env_answer(ZERO_LENGTH, not iov_iter_count(iter)))
         if not iov_iter_count(iter):
             step("return_")
             return 0
-        step("if_goto", yes_no("odirect_unsupported", odirect_unsupported(iocb, file)))
+        step("if_goto", env_answer(ODIRECT_UNSUPPORTED, odirect_unsupported(iocb, file)))
         if odirect_unsupported(iocb, file):
             step("return_")
             return -EINVAL
@@ -282,11 +282,11 @@ class Seed(Helpers):
 
     def backing_file_write_iter(self, file: File, iter: IovIter, iocb: Kiocb, flags: int,
                                 cleanup: Cleanup | None) -> int:
-        step("if_goto", yes_no("zero_length", not iov_iter_count(iter)))
+        step("if_goto", env_answer(ZERO_LENGTH, not iov_iter_count(iter)))
         if not iov_iter_count(iter):
             step("return_")
             return 0
-        step("if_goto", yes_no("odirect_unsupported", odirect_unsupported(iocb, file)))
+        step("if_goto", env_answer(ODIRECT_UNSUPPORTED, odirect_unsupported(iocb, file)))
         if odirect_unsupported(iocb, file):
             step("return_")
             return -EINVAL
@@ -359,15 +359,16 @@ class Ovl56(Helpers):
     caller's struct fd; no reference count; the cleanup handler frees the wrapper."""
 
     name = "ovl-5.6"
-    freeze = "caller"
-    callbacks: ClassVar[dict[str, dict[str, int]]] = {
-        "read": {"submitted": 1, "alloc_failed": 1}, "write": {"submitted": 1}}
+    freeze = Freeze.CALLER
+    callbacks: ClassVar[dict[Kind, dict[Outcome, int]]] = {
+        Kind.READ: {Outcome.SUBMITTED: 1, Outcome.ALLOC_FAILED: 1},
+        Kind.WRITE: {Outcome.SUBMITTED: 1}}
     REFCOUNT: ClassVar[bool] = False
 
     def __init__(self, k: Kernel) -> None:
         super().__init__(k)
         self.ovl_aio_request_cachep: KmemCache[OvlAioReq] = KmemCache(
-            "ovl_aio_req", "wrapper", OvlAioReq)
+            "ovl_aio_req", Subject.WRAPPER, OvlAioReq)
 
     def caches(self) -> list[KmemCache[Any]]:
         return [self.ovl_aio_request_cachep]
@@ -422,7 +423,7 @@ class Ovl56(Helpers):
 
     def ovl_read_iter(self, iocb: Kiocb, iter: IovIter) -> int:
         file = iocb.ki_filp
-        step("if_goto", yes_no("zero_length", not iov_iter_count(iter)))
+        step("if_goto", env_answer(ZERO_LENGTH, not iov_iter_count(iter)))
         if not iov_iter_count(iter):
             step("return_")
             return 0
@@ -470,7 +471,7 @@ class Ovl56(Helpers):
         return ret
 
     def ovl_write_iter(self, iocb: Kiocb, iter: IovIter) -> int:
-        step("if_goto", yes_no("zero_length", not iov_iter_count(iter)))
+        step("if_goto", env_answer(ZERO_LENGTH, not iov_iter_count(iter)))
         if not iov_iter_count(iter):
             step("return_")
             return 0
@@ -570,17 +571,18 @@ class BackingFileCtx:
 
 class Mainline(Helpers):
     name = "mainline"
-    freeze = "callee"
-    callbacks: ClassVar[dict[str, dict[str, int]]] = {
-        "read": {"submitted": 1, "alloc_failed": 1}, "write": {"submitted": 1}}
+    freeze = Freeze.CALLEE
+    callbacks: ClassVar[dict[Kind, dict[Outcome, int]]] = {
+        Kind.READ: {Outcome.SUBMITTED: 1, Outcome.ALLOC_FAILED: 1},
+        Kind.WRITE: {Outcome.SUBMITTED: 1}}
     # overlayfs's end_write updates size and mtime under a lock that is not irq-safe: the
     # reason write completions are punted to a workqueue.
-    process_context = frozenset({"write"})
+    process_context = frozenset({Kind.WRITE})
 
     def __init__(self, k: Kernel) -> None:
         super().__init__(k)
         self.backing_aio_cachep: KmemCache[BackingAio] = KmemCache(
-            "backing_aio", "wrapper", BackingAio)
+            "backing_aio", Subject.WRAPPER, BackingAio)
 
     def caches(self) -> list[KmemCache[Any]]:
         return [self.backing_aio_cachep]
@@ -658,17 +660,17 @@ class Mainline(Helpers):
     def backing_aio_init_wq(self, iocb: Kiocb) -> int:
         sb = iocb.ki_filp.sb
         if sb.s_dio_done_wq:
-            _choose("wq ok")
+            _choose(Choice.WQ_OK)
             return 0
         return sb_init_dio_done_wq(sb)
 
     def backing_file_read_iter(self, file: File, iter: IovIter, iocb: Kiocb, flags: int,
                                ctx: BackingFileCtx) -> int:
-        step("if_goto", yes_no("zero_length", not iov_iter_count(iter)))
+        step("if_goto", env_answer(ZERO_LENGTH, not iov_iter_count(iter)))
         if not iov_iter_count(iter):
             step("return_")
             return 0
-        step("if_goto", yes_no("odirect_unsupported", odirect_unsupported(iocb, file)))
+        step("if_goto", env_answer(ODIRECT_UNSUPPORTED, odirect_unsupported(iocb, file)))
         if odirect_unsupported(iocb, file):
             step("return_")
             return -EINVAL
@@ -708,11 +710,11 @@ class Mainline(Helpers):
 
     def backing_file_write_iter(self, file: File, iter: IovIter, iocb: Kiocb, flags: int,
                                 ctx: BackingFileCtx) -> int:
-        step("if_goto", yes_no("zero_length", not iov_iter_count(iter)))
+        step("if_goto", env_answer(ZERO_LENGTH, not iov_iter_count(iter)))
         if not iov_iter_count(iter):
             step("return_")
             return 0
-        step("if_goto", yes_no("odirect_unsupported", odirect_unsupported(iocb, file)))
+        step("if_goto", env_answer(ODIRECT_UNSUPPORTED, odirect_unsupported(iocb, file)))
         if odirect_unsupported(iocb, file):
             step("return_")
             return -EINVAL

@@ -6,11 +6,11 @@ the upper layer's original kiocb) derives from ``Checked`` and is allocated from
 ``UseAfterFree`` naming the allocation site, the free site and the access site, and a
 second free raises ``DoubleFree``. ``KmemCache.leaks`` lists what is still allocated.
 
-A ``Finding`` carries the model's property ID (see model/properties.py) so that tests and the
-conformance check compare the reference implementation's verdict with the model's. This
-package imports nothing from the model on purpose: it is the independent side of the
-comparison. The one ID of its own is ``DATA`` (a byte read back differs from the shadow copy
-of the file), which the model has no bytes to judge.
+A ``Finding`` carries the model's property ID (``backing_aio.vocab.PropertyId``) so that tests
+and the conformance check compare the reference implementation's verdict with the model's.
+This package imports nothing from the model on purpose, only the shared names: it is the
+independent side of the comparison. The one ID of its own is ``DATA`` (a byte read back
+differs from the shadow copy of the file), which the model has no bytes to judge.
 
 ``checking(False)`` is the kernel built without KASAN, the benchmark's baseline: no access
 checks on freed objects, no allocation or free sites recorded (the frame walk is most of
@@ -28,12 +28,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar, Final, Generic, TypeVar
 
+from backing_aio.vocab import PROPERTY_IDS, PropertyId
+
+# The property only the reference implementation judges: the bytes a read returns.
+DATA: Final[str] = "DATA"
 # The properties a run of the reference implementation can break: the model's IDs plus DATA.
-FINDING_IDS: Final[tuple[str, ...]] = (
-    "UAF", "DOUBLE_FREE", "REF_UNDERFLOW", "LEAK", "CLEANUP_ONCE", "COMPLETE_IFF_QUEUED",
-    "FREEZE_BALANCED", "POS_BEFORE_CALLBACK", "RESULT_PROPAGATED", "CONTEXT", "TERMINATES",
-    "DATA",
-)
+FINDING_IDS: Final[tuple[str, ...]] = (*PROPERTY_IDS, DATA)
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 # Frames in these files are plumbing; a "site" is the first frame outside them.
@@ -47,14 +47,16 @@ def plumbing(filename: str) -> None:
 
 
 class Finding(Exception):
-    """A property broken at runtime. ``prop`` is a property ID from ``FINDING_IDS``."""
+    """A property broken at runtime. ``prop`` is a property ID from ``FINDING_IDS``;
+    ``subject``, if any, what it is broken on, a ``backing_aio.vocab.Subject``."""
 
     def __init__(self, prop: str, message: str, subject: str = "") -> None:
         assert prop in FINDING_IDS, prop
+        # plain strings: a finding's repr and the outputs read the same as the model's
         super().__init__(f"{prop}: {message}")
-        self.prop = prop
+        self.prop = str(prop)
         self.message = message
-        self.subject = subject
+        self.subject = str(subject)
 
 
 _enabled = True
@@ -111,7 +113,7 @@ class Shadow:
 
     def __init__(self, name: str, subject: str, owner: int, alloc_site: str) -> None:
         self.name = name
-        self.subject = subject  # what a finding is about: "wrapper", "original kiocb"
+        self.subject = subject  # what a finding is about (a backing_aio.vocab.Subject)
         self.owner = owner  # the request it was allocated for
         self.alloc_site = alloc_site
         self.free_site: str | None = None
@@ -126,7 +128,7 @@ class Shadow:
 class UseAfterFree(Finding):
     def __init__(self, shadow: Shadow, what: str) -> None:
         super().__init__(
-            "UAF", f"use-after-free: {what} of {shadow.describe()}; accessed at {site()}",
+            PropertyId.UAF, f"use-after-free: {what} of {shadow.describe()}; accessed at {site()}",
             shadow.subject,
         )
         self.shadow = shadow
@@ -135,7 +137,7 @@ class UseAfterFree(Finding):
 class DoubleFree(Finding):
     def __init__(self, shadow: Shadow) -> None:
         super().__init__(
-            "DOUBLE_FREE", f"double free of {shadow.describe()}; freed again at {site()}",
+            PropertyId.DOUBLE_FREE, f"double free of {shadow.describe()}; freed again at {site()}",
             shadow.subject,
         )
         self.shadow = shadow

@@ -15,6 +15,7 @@ from backing_aio.refimpl.lower import Device, LowerFs, ThreadDevice
 from backing_aio.refimpl.sched import Scheduler
 from backing_aio.refimpl.uring import UringDevice
 from backing_aio.refimpl.vfs import FMODE_CAN_ODIRECT, File, Kiocb, SuperBlock
+from backing_aio.vocab import Kind, Outcome, RequestType, Subject
 
 # Where queued IO goes: a completion thread doing preadv/pwritev, or the kernel's io_uring.
 BACKENDS: Final[tuple[str, ...]] = ("thread", "uring")
@@ -37,7 +38,7 @@ class Request:
     checks read this (the model's request tuple has the same facts)."""
 
     index: int
-    kind: str  # "read" or "write"
+    kind: Kind
     sync: bool
     offset: int
     length: int
@@ -63,19 +64,21 @@ class Request:
     iocb: Kiocb | None = field(default=None, repr=False)
 
     @property
-    def rtype(self) -> str:
+    def rtype(self) -> RequestType:
         """The model's request type: read, write, sync-read, sync-write."""
-        return ("sync-" if self.sync else "") + self.kind
+        if self.kind == Kind.READ:
+            return RequestType.SYNC_READ if self.sync else RequestType.READ
+        return RequestType.SYNC_WRITE if self.sync else RequestType.WRITE
 
-    def outcome(self) -> str:
+    def outcome(self) -> Outcome:
         """How the request ended, in the callback contract's terms."""
         if self.submitted:
-            return "submitted"
+            return Outcome.SUBMITTED
         if self.alloc_failed:
-            return "alloc_failed"
+            return Outcome.ALLOC_FAILED
         if self.wq_failed:
-            return "wq_failed"
-        return "early"
+            return Outcome.WQ_FAILED
+        return Outcome.EARLY
 
 
 class Kernel:
@@ -103,11 +106,12 @@ class Kernel:
         # Before any file is open: a device that cannot start (no io_uring) leaves nothing.
         self.lower.device = device(backend, self.lower)
         self.kiocb_cachep: KmemCache[Kiocb] = KmemCache(
-            "kiocb", "original kiocb", lambda sh: Kiocb(sh))
+            "kiocb", Subject.ORIG_KIOCB, lambda sh: Kiocb(sh))
         self.upper: Upper | None = None
         # The backing file the upper file keeps open for the whole run: its reference is
         # the owner's; requests take and drop their own.
-        self.backing = self.open_backing("shared file", -1)
+        self.backing = self.open_backing(Subject.SHARED_FILE, -1)
+        # Not a subject of any finding: nothing takes or drops a reference on it.
         self.ovl_file = File("overlay file", "overlay file", None, self.upper_sb)
         self.ovl_file.private_data = self.backing
 

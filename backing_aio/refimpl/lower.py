@@ -36,6 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from backing_aio.refimpl.env import FAILS_EIO, FAILS_ENOSPC, SHORT, Refinement, model_choice
 from backing_aio.refimpl.kasan import Finding
 from backing_aio.refimpl.sched import (
     COMPLETE_FIRES,
@@ -58,6 +59,7 @@ from backing_aio.refimpl.vfs import (
     Kiocb,
     file_accessed,
 )
+from backing_aio.vocab import Choice, Kind, PropertyId
 
 if TYPE_CHECKING:
     from backing_aio.refimpl.kernel import Kernel
@@ -78,12 +80,12 @@ def planned(kind: str, segments: Sequence[memoryview], plan: str,
     """What the device is asked to do under ``plan``: the segments to transfer, or (second
     item, negative errno) an error instead of the IO. A short count of an O_DIRECT IO
     stays a multiple of ``align``, so that the short IO is still a valid direct IO."""
-    if "-EIO" in plan:
+    if plan in FAILS_EIO:
         return [], -EIO
-    if "-ENOSPC" in plan:
-        return [], -ENOSPC if kind == "write" else -EIO
+    if plan in FAILS_ENOSPC:
+        return [], -ENOSPC if kind == Kind.WRITE else -EIO
     segments = list(segments)
-    if "(short)" in plan:
+    if plan in SHORT:
         total = sum(len(s) for s in segments)
         n = max(1, total // 2)
         if align > 1:
@@ -172,11 +174,11 @@ class LowerFs:
             return io.error
         self.count(asynchronous)
         try:
-            if io.kind == "read":
+            if io.kind == Kind.READ:
                 return os.preadv(io.fd, io.segments, io.pos)
             return os.pwritev(io.fd, io.segments, io.pos)
         except OSError as e:
-            if io.kind == "write":
+            if io.kind == Kind.WRITE:
                 self.torn(io.req)
             return -(e.errno or EIO)
 
@@ -199,7 +201,7 @@ class LowerFs:
         pos = iocb.ki_pos
         flags = iocb.ki_flags
         ret = self._io(kind, file.fd_for(flags), iter.segments, pos, plan, flags, False)
-        choose("returns RES" if ret >= 0 else "returns -EIO")
+        choose(Choice.RETURNS_RES if ret >= 0 else Choice.RETURNS_EIO)
         if ret > 0:
             iocb.ki_pos = pos + ret
         self.k.requests[a.req].lower_res = ret
@@ -214,17 +216,17 @@ class LowerFs:
         filp = iocb.ki_filp
         pos = iocb.ki_pos
         flags = iocb.ki_flags
-        if not plan.startswith("queues"):
+        if model_choice(plan) is not Choice.QUEUES:
             ret = self._io(kind, filp.fd_for(flags), iter.segments, pos, plan, flags, True)
-            choose("returns RES" if ret >= 0 else "returns -EIO")
+            choose(Choice.RETURNS_RES if ret >= 0 else Choice.RETURNS_EIO)
             if ret > 0:
                 iocb.ki_pos = pos + ret
             k.requests[req].lower_res = ret
             return ret
-        choose("queues")
+        choose(Choice.QUEUES)
         k.requests[req].queued = True
         if iocb.ki_complete is None:
-            raise Finding("COMPLETE_IFF_QUEUED", f"request #{req}: the lower filesystem "
+            raise Finding(PropertyId.COMPLETE_IFF_QUEUED, f"request #{req}: the lower filesystem "
                           "queued a kiocb without ki_complete")
         outcome = k.env.decide("complete", req)
         self.pending[req] = outcome
@@ -232,7 +234,7 @@ class LowerFs:
         # clone's file after this point (the completion checks that file is still alive).
         segments, error = planned(kind, iter.segments, outcome, self._align(flags))
         io = DeviceIo(req, kind, os.dup(filp.fd_for(flags)), segments, pos, error)
-        if plan == "queues (inline)":
+        if plan == Refinement.QUEUES_INLINE:
             # Served here whatever the device: waiting on this thread for a device's
             # completion would wait, inside a step, for a reaper that may be waiting for
             # the step to end.
@@ -263,7 +265,7 @@ class LowerFs:
         k = self.k
         back = getattr_current()
         become(Actor(k, req, COMPLETION, irq=True))
-        step(COMPLETE_FIRES, "res RES" if res >= 0 else "res -EIO")
+        step(COMPLETE_FIRES, Choice.RES_RES if res >= 0 else Choice.RES_EIO)
         del self.pending[req]
         filp = iocb.ki_filp
         filp.check("the lower fs completes IO on the clone's ki_filp")

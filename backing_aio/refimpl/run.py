@@ -35,6 +35,7 @@ from backing_aio.refimpl.kasan import Finding
 from backing_aio.refimpl.kernel import Kernel, Request
 from backing_aio.refimpl.sched import Event, Free, Scheduler, Seeded
 from backing_aio.refimpl.upper import Upper
+from backing_aio.vocab import Freeze, RequestType
 
 BLOCK = 4096
 
@@ -44,7 +45,7 @@ class IoSpec:
     """One request of a program: the model's request type, where, how much, O_DIRECT, and
     how many iovecs the buffer is split into."""
 
-    rtype: str  # "read", "write", "sync-read", "sync-write"
+    rtype: str  # a backing_aio.vocab.RequestType
     offset: int = 0
     length: int = BLOCK
     direct: bool = False
@@ -172,7 +173,7 @@ def kernel_for(cls: type[Helpers], sched: Scheduler, env: Env, workspace: Worksp
                backend: str, can_odirect: bool = True) -> Kernel:
     """A kernel for one run of ``cls`` on the workspace's (reset) backing file."""
     return Kernel(sched, env, workspace.root, size=workspace.size,
-                  callee_freeze=cls.freeze == "callee", can_odirect=can_odirect,
+                  callee_freeze=cls.freeze == Freeze.CALLEE, can_odirect=can_odirect,
                   backend=backend, direct_io=workspace.direct_io,
                   dio_align=workspace.dio_align)
 
@@ -334,7 +335,9 @@ def _stress(cls: type[Helpers], n: int | None, workspace: Workspace, seed: int, 
     lock = threading.Lock()
     issued = [0]
     n_direct = [0]
-    types = ("read", "write", "sync-read", "sync-write")
+    # in this order, for the weights below (and a seed's workload to stay the same)
+    types = (RequestType.READ, RequestType.WRITE, RequestType.SYNC_READ,
+             RequestType.SYNC_WRITE)
     align = workspace.dio_align
 
     def enough() -> bool:

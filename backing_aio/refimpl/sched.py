@@ -35,10 +35,12 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 from backing_aio.vocab import Actor as Role
+from backing_aio.vocab import Choice
 
 SUBMITTER, LOWER, COMPLETION, WORKER = (
     Role.SUBMITTER, Role.LOWER, Role.COMPLETION, Role.WORKER)
-ACTORS: Final[tuple[str, ...]] = (SUBMITTER, LOWER, COMPLETION, WORKER)
+# In the order a scheduling decision lists the ready actors of one request.
+ACTORS: Final[tuple[Role, ...]] = (SUBMITTER, LOWER, COMPLETION, WORKER)
 _ORDER: Final[dict[str, int]] = {a: i for i, a in enumerate(ACTORS)}
 
 # Points that are the environment's own steps, not statements of the helpers.
@@ -175,8 +177,11 @@ class Script:
     """Follow a model trace: the k-th scheduling decision runs the actor of the trace's
     k-th step; an environment decision inside a step takes that step's choice. The one
     decision the lower filesystem makes ahead of its step is the completion's result (it
-    is fixed when the IO is queued): it is the choice of the request's next "res ..." step.
+    is fixed when the IO is queued): it is the choice of the request's next completion
+    step that has one (``RESULTS``).
     """
+
+    RESULTS: Final = frozenset({Choice.RES_RES, Choice.RES_EIO})
 
     def __init__(self, steps: Sequence[tuple[int, str, str]]) -> None:
         self.steps = list(steps)
@@ -204,7 +209,7 @@ class Script:
     def _choice(self, what: str, req: int) -> str | None:
         if what == "complete":
             for r, actor, choice in self.steps[self.at:]:
-                if r == req and actor == COMPLETION and choice.startswith("res "):
+                if r == req and actor == COMPLETION and choice in self.RESULTS:
                     return choice
             return None  # the completion never fires within the script
         return self.steps[self.at][2] if self.at >= 0 else ""

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from backing_aio.refimpl.kasan import Finding
+from backing_aio.refimpl.kasan import DATA, Finding
 from backing_aio.refimpl.kernel import Kernel, Request
 from backing_aio.refimpl.sched import SUBMITTER, Actor, become, current
 from backing_aio.refimpl.vfs import (
@@ -38,6 +38,7 @@ from backing_aio.refimpl.vfs import (
     Kiocb,
     fput,
 )
+from backing_aio.vocab import Kind, PropertyId, RequestType, Subject
 
 if TYPE_CHECKING:
     from backing_aio.refimpl.helpers import Helpers
@@ -87,16 +88,17 @@ class Upper:
         with self._lock:
             i = self._next
             self._next += 1
-        sync = rtype.startswith("sync-")
-        kind = rtype.removeprefix("sync-")
+        t = RequestType(rtype)
+        sync = t in (RequestType.SYNC_READ, RequestType.SYNC_WRITE)
+        kind = Kind.WRITE if t in (RequestType.WRITE, RequestType.SYNC_WRITE) else Kind.READ
         r = Request(i, kind, sync, offset, length, direct)
         r.buf = user_buffer(length, direct and self.k.direct_io)
-        r.buf[:] = (random.Random(i).randbytes(length) if kind == "write"
+        r.buf[:] = (random.Random(i).randbytes(length) if kind == Kind.WRITE
                     else bytes([READ_FILL]) * length)
         iocb = self.k.kiocb_cachep.alloc(i)
         iocb.ki_filp = self.k.ovl_file
         iocb.ki_pos = offset
-        iocb.ki_flags = (IOCB_WRITE if kind == "write" else 0) | (IOCB_DIRECT if direct else 0)
+        iocb.ki_flags = (IOCB_WRITE if kind == Kind.WRITE else 0) | (IOCB_DIRECT if direct else 0)
         iocb.ki_complete = None if sync else self.ki_complete
         iocb.private = i
         r.iocb = iocb
@@ -111,7 +113,7 @@ class Upper:
         iocb = r.iocb
         assert iocb is not None
         it = self.iters.pop(r.index)
-        if r.kind == "read":
+        if r.kind == Kind.READ:
             ret = self.helpers.read_iter(iocb, it)
         else:
             ret = self.helpers.write_iter(iocb, it)
@@ -134,35 +136,35 @@ class Upper:
             return  # no IO done yet: there is no new position to miss
         want = r.offset + max(r.lower_res, 0)
         if iocb.ki_pos != want:
-            raise Finding("POS_BEFORE_CALLBACK", f"{who} reads ki_pos {iocb.ki_pos} of request "
-                          f"#{r.index}, but the IO ended at {want}")
+            raise Finding(PropertyId.POS_BEFORE_CALLBACK, f"{who} reads ki_pos {iocb.ki_pos} "
+                          f"of request #{r.index}, but the IO ended at {want}")
 
     def _result_check(self, r: Request, res: int, who: str) -> None:
         if r.lower_res is None:
-            raise Finding("RESULT_PROPAGATED", f"{who} runs for request #{r.index} before the "
-                          "lower filesystem produced a result")
+            raise Finding(PropertyId.RESULT_PROPAGATED, f"{who} runs for request #{r.index} "
+                          "before the lower filesystem produced a result")
         if res != r.lower_res:
-            raise Finding("RESULT_PROPAGATED", f"{who} gets {res} for request #{r.index}, but "
-                          f"the lower filesystem's result is {r.lower_res}")
+            raise Finding(PropertyId.RESULT_PROPAGATED, f"{who} gets {res} for request "
+                          f"#{r.index}, but the lower filesystem's result is {r.lower_res}")
 
     def _returned(self, r: Request, iocb: Kiocb, ret: int) -> None:
         if ret == -EIOCBQUEUED:
             if r.sync:
-                raise Finding("COMPLETE_IFF_QUEUED", f"request #{r.index}: returns "
+                raise Finding(PropertyId.COMPLETE_IFF_QUEUED, f"request #{r.index}: returns "
                               "-EIOCBQUEUED for a sync kiocb, which has no ki_complete")
             if not r.submitted:
-                raise Finding("RESULT_PROPAGATED", f"request #{r.index}: returns -EIOCBQUEUED "
-                              "but nothing was queued")
+                raise Finding(PropertyId.RESULT_PROPAGATED, f"request #{r.index}: returns "
+                              "-EIOCBQUEUED but nothing was queued")
         else:
             want = self._expected_return(r)
             if ret != want:
-                raise Finding("RESULT_PROPAGATED", f"request #{r.index}: the call returns "
-                              f"{ret}, but the caller must see {want}")
+                raise Finding(PropertyId.RESULT_PROPAGATED, f"request #{r.index}: the call "
+                              f"returns {ret}, but the caller must see {want}")
             # The upper layer finishes the request now and reads ki_pos (f_pos update).
             self._pos_check(r, iocb, "the upper layer, after the call returned,")
             if r.ki_complete_runs:
-                raise Finding("COMPLETE_IFF_QUEUED", f"request #{r.index}: the call returns "
-                              f"{ret} after ki_complete already ran")
+                raise Finding(PropertyId.COMPLETE_IFF_QUEUED, f"request #{r.index}: the call "
+                              f"returns {ret} after ki_complete already ran")
         r.returned = ret
         if ret != -EIOCBQUEUED or r.ki_complete_runs:
             self._finish(r, iocb)
@@ -172,10 +174,10 @@ class Upper:
         r = self.k.requests[iocb.private]
         r.ki_complete_runs += 1
         if r.ki_complete_runs > 1:
-            raise Finding("COMPLETE_IFF_QUEUED", f"request #{r.index}: ki_complete runs a "
-                          "second time")
+            raise Finding(PropertyId.COMPLETE_IFF_QUEUED, f"request #{r.index}: ki_complete "
+                          "runs a second time")
         if r.returned is not None and r.returned != -EIOCBQUEUED:
-            raise Finding("COMPLETE_IFF_QUEUED", f"request #{r.index}: ki_complete runs "
+            raise Finding(PropertyId.COMPLETE_IFF_QUEUED, f"request #{r.index}: ki_complete runs "
                           f"although the call returned {r.returned}")
         self._pos_check(r, iocb, "ki_complete")
         self._result_check(r, res, "ki_complete")
@@ -189,14 +191,14 @@ class Upper:
         assert res is not None
         if res > 0:
             lo, hi = r.offset, r.offset + res
-            if r.kind == "write":
+            if r.kind == Kind.WRITE:
                 self.shadow[lo:hi] = r.buf[:res]
             elif r.buf[:res] != self.shadow[lo:hi]:
                 bad = next(i for i in range(res) if r.buf[i] != self.shadow[lo + i])
-                raise Finding("DATA", f"request #{r.index}: read {res} bytes at {lo}; byte "
+                raise Finding(DATA, f"request #{r.index}: read {res} bytes at {lo}; byte "
                               f"{lo + bad} is {r.buf[bad]:#x}, the file holds "
                               f"{self.shadow[lo + bad]:#x}")
-        elif r.kind == "write" and r.torn:
+        elif r.kind == Kind.WRITE and r.torn:
             self._torn_write(r)
         r.finished = True
         if not self.keep_buffers:
@@ -223,7 +225,7 @@ class Upper:
         new = bytes(r.buf)
         for i, b in enumerate(now):
             if b != self.shadow[lo + i] and b != new[i]:
-                raise Finding("DATA", f"request #{r.index}: a write of {r.length} bytes at "
+                raise Finding(DATA, f"request #{r.index}: a write of {r.length} bytes at "
                               f"{lo} failed; byte {lo + i} is now {b:#x}, neither what the "
                               f"file held ({self.shadow[lo + i]:#x}) nor what was written "
                               f"({new[i]:#x})")
@@ -234,11 +236,12 @@ class Upper:
         a = current()
         r = self.k.requests[a.req]
         if a.irq and r.kind in self.helpers.process_context:
-            raise Finding("CONTEXT", f"{who} runs for request #{r.index} in completion (irq) "
-                          "context, but this caller needs process context")
+            raise Finding(PropertyId.CONTEXT, f"{who} runs for request #{r.index} in "
+                          "completion (irq) context, but this caller needs process context")
         r.callback_runs += 1
         if r.callback_runs > 1:
-            raise Finding("CLEANUP_ONCE", f"{who} runs a second time for request #{r.index}")
+            raise Finding(PropertyId.CLEANUP_ONCE,
+                          f"{who} runs a second time for request #{r.index}")
         return r
 
     def ovl_rw_complete(self, iocb: Kiocb, res: int) -> None:
@@ -270,35 +273,36 @@ class Upper:
         out: list[Finding] = []
         for r in k.requests.values():
             if r.returned == -EIOCBQUEUED and r.ki_complete_runs != 1:
-                out.append(Finding("COMPLETE_IFF_QUEUED", f"request #{r.index}: the call "
-                                   f"returned -EIOCBQUEUED but ki_complete ran "
+                out.append(Finding(PropertyId.COMPLETE_IFF_QUEUED, f"request #{r.index}: the "
+                                   f"call returned -EIOCBQUEUED but ki_complete ran "
                                    f"{r.ki_complete_runs} time(s)"))
             want = self.helpers.callbacks.get(r.kind, {}).get(r.outcome(), 0)
             if r.returned is not None and r.callback_runs != want:
-                out.append(Finding("CLEANUP_ONCE", f"request #{r.index} ({r.rtype}): the "
-                                   f"caller's callback ran {r.callback_runs} time(s), the "
+                out.append(Finding(PropertyId.CLEANUP_ONCE, f"request #{r.index} ({r.rtype}): "
+                                   f"the caller's callback ran {r.callback_runs} time(s), the "
                                    f"contract says {want} when the request ends "
                                    f"{r.outcome().replace('_', ' ')}"))
         for req, held in sorted(k.lower_sb.writers().items()):
-            out.append(Finding("FREEZE_BALANCED", f"request #{req}: freeze protection still "
-                               f"held {held} time(s) at the end"))
+            out.append(Finding(PropertyId.FREEZE_BALANCED, f"request #{req}: freeze "
+                               f"protection still held {held} time(s) at the end"))
         for cache in self.helpers.caches():
             for sh in cache.leaks():
-                out.append(Finding("LEAK", f"never freed: {sh.describe()}", sh.subject))
+                out.append(Finding(PropertyId.LEAK, f"never freed: {sh.describe()}", sh.subject))
         for f in k.files:
             if f is k.backing:
                 continue
             if f.f_count > 0:
-                out.append(Finding("LEAK", f"{f.name} keeps {f.f_count} reference(s)",
+                out.append(Finding(PropertyId.LEAK, f"{f.name} keeps {f.f_count} reference(s)",
                                    f.subject))
         shared = k.backing.f_count
         if shared > 1:
-            out.append(Finding("LEAK", f"{shared - 1} reference(s) on the shared backing file "
-                               "were never dropped", "shared file"))
+            out.append(Finding(PropertyId.LEAK, f"{shared - 1} reference(s) on the shared "
+                               "backing file were never dropped", Subject.SHARED_FILE))
         elif shared < 1:
-            out.append(Finding("UAF", "a request dropped the owner's reference on the shared "
-                               "backing file: the owner's final fput uses a freed file",
-                               "shared file"))
+            out.append(Finding(PropertyId.UAF, "a request dropped the owner's reference on "
+                               "the shared backing file: the owner's final fput uses a freed "
+                               "file",
+                               Subject.SHARED_FILE))
         else:
             fput(k.backing)  # the owner's final fput closes it
         return out

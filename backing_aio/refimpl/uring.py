@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 from backing_aio.refimpl.io_uring import IoUring, iovecs
 from backing_aio.refimpl.lower import DeviceIo
 from backing_aio.refimpl.probe import in_child
+from backing_aio.vocab import Kind
 
 if TYPE_CHECKING:
     from backing_aio.refimpl.lower import LowerFs
@@ -163,7 +164,7 @@ class UringDevice:
             os.close(io.fd)
             if io.error:
                 res = io.error
-            elif res < 0 and io.kind == "write":
+            elif res < 0 and io.kind == Kind.WRITE:
                 self.lower.torn(io.req)
             sched.deliver(lambda: done(res), f"io#{io.req}")
 
@@ -171,7 +172,7 @@ class UringDevice:
             self.ring.nop(reaped)
         else:
             self.lower.count(asynchronous=True)
-            if io.kind == "read":
+            if io.kind == Kind.READ:
                 self.ring.readv(io.fd, io.segments, io.pos, reaped)
             else:
                 self.ring.writev(io.fd, io.segments, io.pos, reaped)

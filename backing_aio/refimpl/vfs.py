@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from backing_aio.refimpl.kasan import Checked, Finding, KmemCache, Shadow, plumbing, site
 from backing_aio.refimpl.sched import WORK_STARTS, WORKER, Actor, become, choose, current, step
+from backing_aio.vocab import Choice, Kind, PropertyId, Subject
 
 if TYPE_CHECKING:
     from backing_aio.refimpl.kernel import Kernel
@@ -69,8 +70,8 @@ class SuperBlock:
         with self._lock:
             held = self._writers.get(req, 0)
             if held <= 0:
-                raise Finding("FREEZE_BALANCED", f"{who} ends freeze protection of {self.name} "
-                              f"that request #{req} does not hold")
+                raise Finding(PropertyId.FREEZE_BALANCED, f"{who} ends freeze protection of "
+                              f"{self.name} that request #{req} does not hold")
             self._writers[req] = held - 1
 
     def held(self, req: int) -> int:
@@ -109,7 +110,7 @@ class File:
 
     def check(self, what: str) -> None:
         if self.f_count <= 0:
-            raise Finding("UAF", f"{what}: {self.name} is used after its last fput (at "
+            raise Finding(PropertyId.UAF, f"{what}: {self.name} is used after its last fput (at "
                           f"{self.closed_at}); used at {site()}", self.subject)
 
     @property
@@ -190,13 +191,13 @@ class Refcount:
 
     def inc(self) -> None:
         if self.refs == 0:
-            raise Finding("REF_UNDERFLOW", f"refcount_t: addition on 0; use-after-free "
+            raise Finding(PropertyId.REF_UNDERFLOW, f"refcount_t: addition on 0; use-after-free "
                           f"(at {site()})")
         self.refs += 1
 
     def dec_and_test(self) -> bool:
         if self.refs == 0:
-            raise Finding("REF_UNDERFLOW", f"refcount_t: underflow; use-after-free "
+            raise Finding(PropertyId.REF_UNDERFLOW, f"refcount_t: underflow; use-after-free "
                           f"(at {site()})")
         self.refs -= 1
         return self.refs == 0
@@ -257,14 +258,14 @@ T = TypeVar("T", bound=Checked)
 
 
 def kmem_cache_zalloc(cachep: KmemCache[T]) -> T | None:
-    """May fail: the environment decides ("alloc ok" / "alloc fails")."""
+    """May fail: the environment decides (``Choice.ALLOC_OK`` / ``ALLOC_FAILS``)."""
     a = current()
     k: Kernel = a.k
-    if k.env.decide("alloc", a.req) == "alloc fails":
-        choose("alloc fails")
+    if k.env.decide("alloc", a.req) == Choice.ALLOC_FAILS:
+        choose(Choice.ALLOC_FAILS)
         k.requests[a.req].alloc_failed = True
         return None
-    choose("alloc ok")
+    choose(Choice.ALLOC_OK)
     return cachep.alloc(a.req)
 
 
@@ -300,8 +301,8 @@ def _write_protected(file: File, what: str) -> None:
     """lockdep's view of sb_writers: a write reaches the lower fs under freeze protection."""
     req = current().req
     if file.sb.held(req) <= 0:
-        raise Finding("FREEZE_BALANCED", f"{what}: request #{req} writes to {file.sb.name} "
-                      "without freeze protection")
+        raise Finding(PropertyId.FREEZE_BALANCED, f"{what}: request #{req} writes to "
+                      f"{file.sb.name} without freeze protection")
 
 
 def _submitted(what: str) -> None:
@@ -309,7 +310,7 @@ def _submitted(what: str) -> None:
     r = a.k.requests[a.req]
     r.submitted += 1
     if r.submitted > 1:
-        raise Finding("RESULT_PROPAGATED", f"{what}: request #{a.req} is submitted to the "
+        raise Finding(PropertyId.RESULT_PROPAGATED, f"{what}: request #{a.req} is submitted to the "
                       "lower filesystem a second time (the IO runs twice)")
 
 
@@ -319,7 +320,7 @@ def vfs_iter_read(file: File, iter: IovIter, iocb: Kiocb, flags: int) -> int:
     """``vfs_iter_read(file, iter, &iocb->ki_pos, flags)``: a synchronous read."""
     file.check("vfs_iter_read")
     _submitted("vfs_iter_read")
-    return kernel().lower.sync_rw("read", file, iter, iocb)
+    return kernel().lower.sync_rw(Kind.READ, file, iter, iocb)
 
 
 def vfs_iter_write(file: File, iter: IovIter, iocb: Kiocb, flags: int) -> int:
@@ -332,7 +333,7 @@ def vfs_iter_write(file: File, iter: IovIter, iocb: Kiocb, flags: int) -> int:
     else:
         _write_protected(file, "vfs_iter_write")
     _submitted("vfs_iter_write")
-    ret = k.lower.sync_rw("write", file, iter, iocb)
+    ret = k.lower.sync_rw(Kind.WRITE, file, iter, iocb)
     if k.callee_freeze:
         file_end_write(file)
     return ret
@@ -342,7 +343,7 @@ def vfs_iocb_iter_read(file: File, iocb: Kiocb, iter: IovIter) -> int:
     file.check("vfs_iocb_iter_read")
     iocb.ki_filp.check("vfs_iocb_iter_read (the clone's file)")
     _submitted("vfs_iocb_iter_read")
-    return kernel().lower.submit("read", iocb, iter)
+    return kernel().lower.submit(Kind.READ, iocb, iter)
 
 
 def vfs_iocb_iter_write(file: File, iocb: Kiocb, iter: IovIter) -> int:
@@ -356,7 +357,7 @@ def vfs_iocb_iter_write(file: File, iocb: Kiocb, iter: IovIter) -> int:
     else:
         _write_protected(iocb.ki_filp, "vfs_iocb_iter_write")
     _submitted("vfs_iocb_iter_write")
-    ret = k.lower.submit("write", iocb, iter)
+    ret = k.lower.submit(Kind.WRITE, iocb, iter)
     if k.callee_freeze and ret != -EIOCBQUEUED:
         kiocb_end_write(iocb)
     return ret
@@ -409,8 +410,8 @@ class Workqueue:
 
 def queue_work(wq: Workqueue | None, work: Work) -> bool:
     if wq is None:
-        raise Finding("UAF", f"queue_work on a NULL workqueue (s_dio_done_wq never set up); "
-                      f"at {site()}", "s_dio_done_wq")
+        raise Finding(PropertyId.UAF, "queue_work on a NULL workqueue (s_dio_done_wq never set "
+                      f"up); at {site()}", Subject.S_DIO_DONE_WQ)
     return wq.queue_work(work)
 
 
@@ -418,10 +419,10 @@ def sb_init_dio_done_wq(sb: SuperBlock) -> int:
     """Allocate the superblock's direct-IO completion workqueue; may fail (-ENOMEM)."""
     a = current()
     k: Kernel = a.k
-    if k.env.decide("wq", a.req) == "wq fails":
-        choose("wq fails")
+    if k.env.decide("wq", a.req) == Choice.WQ_FAILS:
+        choose(Choice.WQ_FAILS)
         k.requests[a.req].wq_failed = True
         return -ENOMEM
-    choose("wq ok")
+    choose(Choice.WQ_OK)
     sb.s_dio_done_wq = Workqueue(f"dio/{sb.name}")
     return 0
