@@ -23,7 +23,6 @@ from backing_aio.crosscheck.conformance import (
     variant_named,
 )
 from backing_aio.model.lang import Variant
-from backing_aio.refimpl.broken import BROKEN, SeedCleanupAlsoQueued, SeedNoPutAfterSubmit
 from backing_aio.refimpl.env import ALL_OPTIONS, MODEL_OPTIONS, NO_FAULTS, model_choice
 from backing_aio.refimpl.helpers import Helpers
 from backing_aio.refimpl.kernel import Kernel
@@ -31,6 +30,7 @@ from backing_aio.refimpl.run import BLOCK, IoSpec, Workspace, stress
 from backing_aio.refimpl.sched import Free
 from backing_aio.verify.explorer import explore as explore_model
 from backing_aio.verify.trace import check_replay, concretise
+from tests.broken import BROKEN, SEED_CLEANUP_ALSO_QUEUED, SEED_NO_PUT_AFTER_SUBMIT
 
 TYPES = ["read", "write", "sync-read", "sync-write"]
 needs_uring = pytest.mark.uring
@@ -125,7 +125,7 @@ def test_refinements_conform(ws: Workspace, name: str) -> None:
 
 def test_a_skipped_statement_is_the_first_step_the_model_cannot_take(
         cat: dict[str, Variant], ws: Workspace) -> None:
-    r, _ = run_checked(SeedNoPutAfterSubmit, [IoSpec("read", 0)], workspace=ws, seed=0,
+    r, _ = run_checked(SEED_NO_PUT_AFTER_SUBMIT.impl, [IoSpec("read", 0)], workspace=ws, seed=0,
                        options=NO_FAULTS, variant="seed")
     rep = check_run(cat["seed"], r)
     assert rep.mismatch is not None and not rep.agrees(r.findings)
@@ -138,8 +138,7 @@ def test_broken_copies_are_caught_by_property(ws: Workspace, name: str) -> None:
     """Acceptance: each broken copy is caught, the finding's property asserted: on the
     model mutant's own counterexample, under seeded schedules without the model, and
     every run of it (all interleavings of one read) is a run of that mutant."""
-    cls = BROKEN[name]
-    expect: str = cls.expect  # type: ignore[attr-defined]
+    cls, expect = BROKEN[name].impl, BROKEN[name].expect
     v = variant_named(name)
     found = explore_model(v, 1, kinds=["read"]).violations
     cx = next(c for (p, _), c in found.items() if p == expect)
@@ -156,7 +155,7 @@ def test_broken_copies_are_caught_by_property(ws: Workspace, name: str) -> None:
     e = explore(cls, [IoSpec("read", 0)], workspace=ws, variant=v)
     assert not e.disagreements and not e.errors, (e.disagreements + e.errors)[:3]
     assert expect in e.findings
-    if cls is SeedCleanupAlsoQueued:
+    if cls is SEED_CLEANUP_ALSO_QUEUED.impl:
         # The model judges the position by when it was copied; the running code can only
         # see its value, which a failed IO leaves unchanged: there the run's first finding
         # is the callback's wrong result instead.

@@ -14,8 +14,8 @@ from hypothesis.stateful import run_state_machine_as_test
 import backing_aio.crosscheck.hypothesis_refimpl as hr
 from backing_aio.crosscheck.hypothesis_refimpl import FAULTS, PROFILES, Broken, machine, profile
 from backing_aio.model.lang import Variant
-from backing_aio.refimpl.broken import SeedNoPutAfterSubmit
 from backing_aio.verify.trace import check_replay, load
+from tests.broken import SEED_NO_PUT_AFTER_SUBMIT
 
 BACKENDS = ["thread", pytest.param("uring", marks=pytest.mark.uring)]
 
@@ -66,8 +66,8 @@ def test_the_v56_use_after_free_is_found(cat: dict[str, Variant], backend: str,
 
 
 def test_a_broken_copy_is_found_with_its_property() -> None:
-    found = _find(SeedNoPutAfterSubmit, "thread", _hunt())
-    assert found.prop == SeedNoPutAfterSubmit.expect == "LEAK"
+    found = _find(SEED_NO_PUT_AFTER_SUBMIT.impl, "thread", _hunt())
+    assert found.prop == SEED_NO_PUT_AFTER_SUBMIT.expect == "LEAK"
 
 
 def test_the_printed_program_replays() -> None:

@@ -337,8 +337,8 @@ class RefimplMachine(RuleBasedStateMachine):
 
 def machine(impl: type[Helpers] | str, backend: str = "thread",
             variant: Variant | str | None = None) -> type[RefimplMachine]:
-    """The machine for an implementation (by name or class: a broken copy of
-    backing_aio.refimpl.broken too) on a backend, checked against its model variant (by default the
+    """The machine for an implementation (by name or class: a broken version from
+    tests/broken.py too) on a backend, checked against its model variant (by default the
     one it names). The class is also a module attribute under its own name, so that the
     program Hypothesis prints for a failure runs after
     ``from backing_aio.crosscheck.hypothesis_refimpl import *``."""
