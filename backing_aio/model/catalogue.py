@@ -22,7 +22,8 @@ from backing_aio.model.lang import Stmt, Variant, stmt
 S = stmt  # short alias: the tables below are easier to read against the C
 
 
-def _seed() -> Variant:
+def _seed_completion() -> dict[str, tuple[Stmt, ...]]:
+    """The put, the cleanup and the clone's ki_complete."""
     put = (
         S("refcount_dec_and_test", "if (refcount_dec_and_test(&aio_req->ref)) {",
           else_goto="END"),
@@ -42,7 +43,12 @@ def _seed() -> Variant:
         S("call", "backing_aio_cleanup(aio_req, res);", proc="backing_aio_cleanup"),
         S("ki_complete", "orig_iocb->ki_complete(orig_iocb, res);"),
     )
-    read = (
+    return {"backing_aio_put": put, "backing_aio_cleanup": cleanup,
+            "backing_aio_rw_complete": complete}
+
+
+def _seed_read() -> tuple[Stmt, ...]:
+    return (
         S("if_goto", "if (!iov_iter_count(iter))", cond="zero_length", target="ret0"),
         S("if_goto", "if (iocb->ki_flags & IOCB_DIRECT && !(file->f_mode & FMODE_CAN_ODIRECT))",
           cond="odirect_unsupported", target="einval"),
@@ -68,7 +74,10 @@ def _seed() -> Variant:
         S("return_", "return -EINVAL;", tag="einval", value="-EINVAL"),
         S("return_", "return -ENOMEM;", tag="enomem", value="-ENOMEM"),
     )
-    write = (
+
+
+def _seed_write() -> tuple[Stmt, ...]:
+    return (
         S("if_goto", "if (!iov_iter_count(iter))", cond="zero_length", target="ret0"),
         S("if_goto", "if (iocb->ki_flags & IOCB_DIRECT && !(file->f_mode & FMODE_CAN_ODIRECT))",
           cond="odirect_unsupported", target="einval"),
@@ -98,6 +107,9 @@ def _seed() -> Variant:
         S("return_", "return -EINVAL;", tag="einval", value="-EINVAL"),
         S("return_", "return -ENOMEM;", tag="enomem", value="-ENOMEM"),
     )
+
+
+def _seed() -> Variant:
     ovl_read = (
         S("fdget", "ret = ovl_real_fdget(file, &real);"),
         S("call", "ret = backing_file_read_iter(real.file, iter, iocb, iocb->ki_flags, "
@@ -120,11 +132,9 @@ def _seed() -> Variant:
         procs={
             "ovl_read_iter": ovl_read,
             "ovl_write_iter": ovl_write,
-            "backing_file_read_iter": read,
-            "backing_file_write_iter": write,
-            "backing_aio_put": put,
-            "backing_aio_cleanup": cleanup,
-            "backing_aio_rw_complete": complete,
+            "backing_file_read_iter": _seed_read(),
+            "backing_file_write_iter": _seed_write(),
+            **_seed_completion(),
         },
         entry={"read": "ovl_read_iter", "write": "ovl_write_iter"},
         freeze="caller",
@@ -132,8 +142,8 @@ def _seed() -> Variant:
     )
 
 
-def _ovl(refcount: bool) -> Variant:
-    """overlayfs's own async IO before the helpers moved out (v5.6, and v5.16 with the fix)."""
+def _ovl_completion(refcount: bool) -> dict[str, tuple[Stmt, ...]]:
+    """The cleanup handler, the clone's ki_complete and (v5.16) the put."""
     done: tuple[Stmt, ...]
     if refcount:
         done = (S("call", "ovl_aio_put(aio_req);", proc="ovl_aio_put"),)
@@ -160,12 +170,23 @@ def _ovl(refcount: bool) -> Variant:
         S("call", "ovl_aio_cleanup_handler(aio_req);", proc="ovl_aio_cleanup_handler"),
         S("ki_complete", "orig_iocb->ki_complete(orig_iocb, res, res2);"),
     )
-    ref_set: tuple[Stmt, ...] = ()
-    ref_put: tuple[Stmt, ...] = ()
+    procs = {"ovl_aio_cleanup_handler": cleanup, "ovl_aio_rw_complete": complete}
     if refcount:
-        ref_set = (S("refcount_set", "refcount_set(&aio_req->ref, 2);", n=2),)
-        ref_put = (S("call", "ovl_aio_put(aio_req);", proc="ovl_aio_put"),)
-    read = (
+        procs["ovl_aio_put"] = put
+    return procs
+
+
+def _ovl_refs(refcount: bool) -> tuple[tuple[Stmt, ...], tuple[Stmt, ...]]:
+    """The v5.16 fix in the submit paths: the count set to 2 before submit, a put after."""
+    if not refcount:
+        return (), ()
+    return ((S("refcount_set", "refcount_set(&aio_req->ref, 2);", n=2),),
+            (S("call", "ovl_aio_put(aio_req);", proc="ovl_aio_put"),))
+
+
+def _ovl_read(refcount: bool) -> tuple[Stmt, ...]:
+    ref_set, ref_put = _ovl_refs(refcount)
+    return (
         S("if_goto", "if (!iov_iter_count(iter))", cond="zero_length", target="ret0"),
         S("fdget", "ret = ovl_real_fdget(file, &real);"),
         S("if_goto", "if (is_sync_kiocb(iocb)) {", cond="!sync_kiocb", target="async"),
@@ -190,7 +211,11 @@ def _ovl(refcount: bool) -> Variant:
         S("return_", "return ret;", value="ret"),
         S("return_", "return 0;", tag="ret0", value="0"),
     )
-    write = (
+
+
+def _ovl_write(refcount: bool) -> tuple[Stmt, ...]:
+    ref_set, ref_put = _ovl_refs(refcount)
+    return (
         S("if_goto", "if (!iov_iter_count(iter))", cond="zero_length", target="ret0"),
         S("fdget", "ret = ovl_real_fdget(file, &real);"),
         S("if_goto", "if (is_sync_kiocb(iocb)) {", cond="!sync_kiocb", target="async"),
@@ -219,14 +244,16 @@ def _ovl(refcount: bool) -> Variant:
         S("return_", "return ret;", value="ret"),
         S("return_", "return 0;", tag="ret0", value="0"),
     )
+
+
+def _ovl(refcount: bool) -> Variant:
+    """overlayfs's own async IO before the helpers moved out (v5.6, and v5.16 with the fix)."""
     procs: dict[str, tuple[Stmt, ...]] = {
-        "ovl_read_iter": read,
-        "ovl_write_iter": write,
-        "ovl_aio_cleanup_handler": cleanup,
-        "ovl_aio_rw_complete": complete,
+        "ovl_read_iter": _ovl_read(refcount),
+        "ovl_write_iter": _ovl_write(refcount),
+        **_ovl_completion(refcount),
     }
     if refcount:
-        procs["ovl_aio_put"] = put
         return Variant(
             name="ovl-5.16",
             summary="overlayfs async IO with the reference-count fix (count 2, put after "
@@ -251,7 +278,9 @@ def _ovl(refcount: bool) -> Variant:
     )
 
 
-def _mainline() -> Variant:
+def _mainline_completion() -> dict[str, tuple[Stmt, ...]]:
+    """The put, the cleanup, the clone's ki_complete, the write completion's punt to the
+    superblock's workqueue and the work item."""
     put = (
         S("refcount_dec_and_test", "if (refcount_dec_and_test(&aio->ref)) {", else_goto="END"),
         S("fput_clone", "fput(aio->iocb.ki_filp);"),
@@ -280,7 +309,13 @@ def _mainline() -> Variant:
         S("queue_work", "INIT_WORK(&aio->work, ...); queue_work(...->s_dio_done_wq, &aio->work);",
           proc="backing_aio_complete_work"),
     )
-    read = (
+    return {"backing_aio_put": put, "backing_aio_cleanup": cleanup,
+            "backing_aio_rw_complete": complete, "backing_aio_complete_work": work,
+            "backing_aio_queue_completion": queue}
+
+
+def _mainline_read() -> tuple[Stmt, ...]:
+    return (
         S("if_goto", "if (!iov_iter_count(iter))", cond="zero_length", target="ret0"),
         S("if_goto", "if (iocb->ki_flags & IOCB_DIRECT && !(file->f_mode & FMODE_CAN_ODIRECT))",
           cond="odirect_unsupported", target="einval"),
@@ -305,7 +340,10 @@ def _mainline() -> Variant:
         S("return_", "return 0;", tag="ret0", value="0"),
         S("return_", "return -EINVAL;", tag="einval", value="-EINVAL"),
     )
-    write = (
+
+
+def _mainline_write() -> tuple[Stmt, ...]:
+    return (
         S("if_goto", "if (!iov_iter_count(iter))", cond="zero_length", target="ret0"),
         S("if_goto", "if (iocb->ki_flags & IOCB_DIRECT && !(file->f_mode & FMODE_CAN_ODIRECT))",
           cond="odirect_unsupported", target="einval"),
@@ -334,19 +372,18 @@ def _mainline() -> Variant:
         S("return_", "return 0;", tag="ret0", value="0"),
         S("return_", "return -EINVAL;", tag="einval", value="-EINVAL"),
     )
+
+
+def _mainline() -> Variant:
     return Variant(
         name="mainline",
         summary="today's fs/backing-file.c: write completions punted to a workqueue, "
         "vfs_iocb_iter_write owns freeze protection unless the IO is queued",
         origin="fs/backing-file.c (v6.12 and later): backing_file_read_iter/write_iter",
         procs={
-            "backing_file_read_iter": read,
-            "backing_file_write_iter": write,
-            "backing_aio_put": put,
-            "backing_aio_cleanup": cleanup,
-            "backing_aio_rw_complete": complete,
-            "backing_aio_complete_work": work,
-            "backing_aio_queue_completion": queue,
+            "backing_file_read_iter": _mainline_read(),
+            "backing_file_write_iter": _mainline_write(),
+            **_mainline_completion(),
         },
         entry={"read": "backing_file_read_iter", "write": "backing_file_write_iter"},
         freeze="callee",
