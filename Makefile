@@ -63,14 +63,14 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python -m backing_aio.verify.bench --out bench/explorer.txt --proofs bench/proofs.txt
-	$(BIN)/python -m backing_aio.crosscheck.conformance bench -n 100000 --backend thread --backend uring --out bench/refimpl.txt
+	$(BIN)/backing-aio bench --out bench/explorer.txt --proofs bench/proofs.txt
+	$(BIN)/backing-aio conform bench -n 100000 --backend thread --backend uring --out bench/refimpl.txt
 
 # Explorer (N = 1..3), bounded z3, the unbounded z3 proof and hypothesis on the catalogue
 # and on every mutant of the good variants: the same verdicts, or exit 1 (about an hour on
 # 2 cores).
 agree: $(STAMP)
-	$(BIN)/python -m backing_aio.verify.agree all --out bench/agree.txt
+	$(BIN)/backing-aio agree all --out bench/agree.txt
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
@@ -78,14 +78,14 @@ clean:
 # Lifecycle, comparison and counterexample pictures (DOT, SVG, PNG) under diagrams/;
 # reproducible: a second run changes no byte. Exits 2 and says how to get dot without it.
 diagrams: $(STAMP)
-	$(BIN)/python -m backing_aio.present.diagrams all --out diagrams
+	$(BIN)/backing-aio diagrams all --out diagrams
 
 # One self-contained HTML page (verdicts, mutation score, z3 proofs, pictures,
 # counterexamples).
 report: $(STAMP)
-	$(BIN)/python -m backing_aio.present.report --out out/report.html --proofs
+	$(BIN)/backing-aio report --out out/report.html --proofs
 
 # The model against the running kernel (root, overlayfs, tracepoints; FUSE passthrough if
 # available): 100,000 IOs per mode, exact counts, identities; the table in bench/kernel.txt.
 kernel: $(STAMP)
-	$(BIN)/python -m backing_aio.kernelcheck table -n 100000 --load --out bench/kernel.txt
+	$(BIN)/backing-aio kernel table -n 100000 --load --out bench/kernel.txt

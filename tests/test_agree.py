@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import pytest
 
+from backing_aio.cli.main import main as cli
 from backing_aio.model.catalogue import catalogue
 from backing_aio.model.mutants import Mutant, mutants
-from backing_aio.verify.agree import Verdicts, decide, decide_all, hypothesis_check, main, selection
+from backing_aio.verify.agree import Verdicts, decide, decide_all, hypothesis_check, selection
 from backing_aio.verify.gate import check_z3
 
 
@@ -48,11 +49,11 @@ def test_the_gate_z3_section_fails_a_variant_that_breaks_its_verdict() -> None:
 
 
 def test_bad_usage_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["nonsense"]) == 2
-    assert main(["mutants", "--every", "0"]) == 2
+    assert cli(["agree", "nonsense"]) == 2
+    assert cli(["agree", "mutants", "--every", "0"]) == 2
     err = capsys.readouterr().err
     lines = err.strip().splitlines()
-    assert all(line.startswith("backing_aio.verify.agree: error: ") for line in lines)
+    assert len(lines) == 2 and all(line.startswith("backing-aio: error: ") for line in lines)
 
 
 @pytest.mark.slow

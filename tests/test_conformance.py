@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from backing_aio.cli.main import main as cli
 from backing_aio.crosscheck.conformance import (
     Conformance,
     as_trace,
     check_run,
     explore,
-    main,
     programs,
     reachable,
     run_checked,
@@ -263,8 +263,8 @@ def test_bench_rows_checked_next_to_unchecked(tmp_path: Path) -> None:
     """The benchmark's command: rows for every variant, backend and mode, the checked
     rows with their cost against checking off, and a note on O_DIRECT."""
     out = tmp_path / "bench.txt"
-    assert main(["bench", "-n", "150", "--variant", "seed", "--backend", "thread",
-                 "--out", str(out)]) == 0
+    assert cli(["conform", "bench", "-n", "150", "--variant", "seed", "--backend", "thread",
+                "--out", str(out)]) == 0
     lines = out.read_text().splitlines()
     assert lines[0].split()[:3] == ["variant", "backend", "mode"]
     rows = [ln.split() for ln in lines[1:3]]
@@ -278,21 +278,17 @@ def test_bench_rows_checked_next_to_unchecked(tmp_path: Path) -> None:
                                   ["bench", "--backend", "floppy"]])
 def test_bench_usage_errors_are_one_line_exit_2(argv: list[str],
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    from backing_aio.crosscheck.conformance import main
-
-    assert main(argv) == 2
+    assert cli(["conform", *argv]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("backing_aio.crosscheck.conformance: error: ")
+    assert err.count("\n") == 1 and err.startswith("backing-aio: error: ")
 
 
 @pytest.mark.parametrize("argv", [["--variant", "nope"], ["--repeat", "0"], ["--bogus"]])
 def test_explorer_bench_usage_errors_are_one_line_exit_2(
         argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    from backing_aio.verify.bench import main
-
-    assert main(argv) == 2
+    assert cli(["bench", *argv]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("backing_aio.verify.bench: error: ")
+    assert err.count("\n") == 1 and err.startswith("backing-aio: error: ")
 
 
 def test_a_run_the_harness_broke_agrees_with_nothing(ws: Workspace,

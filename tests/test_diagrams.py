@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from backing_aio.cli.main import main as cli
 from backing_aio.model.lang import Variant, stmt
 from backing_aio.present import diagrams as dg
 from backing_aio.present import report as rp
@@ -252,17 +253,17 @@ def _run(args: list[str], path: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
 
 
-@pytest.mark.parametrize("module", ["backing_aio.present.diagrams", "backing_aio.present.report"])
-def test_missing_dot_is_exit_2_with_an_install_hint(tmp_path: Path, module: str) -> None:
+@pytest.mark.parametrize("command", ["diagrams", "report"])
+def test_missing_dot_is_exit_2_with_an_install_hint(tmp_path: Path, command: str) -> None:
     empty = tmp_path / "bin"
     empty.mkdir()
     out = tmp_path / "out"
-    args = ["all", "--out", str(out)] if module == "backing_aio.present.diagrams" else \
+    args = ["all", "--out", str(out)] if command == "diagrams" else \
         ["--no-mutants", "--out", str(out / "r.html")]
-    p = _run([sys.executable, "-m", module, *args], str(empty))
+    p = _run([sys.executable, "-m", "backing_aio", command, *args], str(empty))
     assert p.returncode == 2
     assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
-    assert "apt-get install graphviz" in p.stderr
+    assert p.stderr.startswith("backing-aio: error: ") and "apt-get install graphviz" in p.stderr
     assert not out.exists()
 
 
@@ -289,18 +290,20 @@ def test_make_diagrams_without_dot_is_exit_2(tmp_path: Path) -> None:
 ])
 def test_bad_usage_is_one_line_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                       args: list[str], message: str) -> None:
-    assert dg.main([*args, "--out", str(tmp_path)] if args else []) == 2
+    assert cli(["diagrams", *args, "--out", str(tmp_path)] if args else ["diagrams"]) == 2
     err = capsys.readouterr().err
-    assert message in err and len(err.strip().splitlines()) == 1
+    assert err.startswith("backing-aio: error: ") and message in err
+    assert len(err.strip().splitlines()) == 1
 
 
 @needs_dot
 def test_single_pictures_from_the_command_line(tmp_path: Path) -> None:
     example = ROOT / "examples" / "my_variants.py"
-    assert dg.main(["swimlane", f"{example}:mainline-no-punt", "-p", "CONTEXT",
-                    "--out", str(tmp_path), "--png"]) == 0
-    assert dg.main(["lifecycle", "mainline", "--kind", "write", "--out", str(tmp_path)]) == 0
-    assert dg.main(["compare", "seed", "mainline", "--out", str(tmp_path)]) == 0
+    assert cli(["diagrams", "swimlane", f"{example}:mainline-no-punt", "-p", "CONTEXT",
+                "--out", str(tmp_path), "--png"]) == 0
+    assert cli(["diagrams", "lifecycle", "mainline", "--kind", "write",
+                "--out", str(tmp_path)]) == 0
+    assert cli(["diagrams", "compare", "seed", "mainline", "--out", str(tmp_path)]) == 0
     names = sorted(p.name for p in tmp_path.iterdir())
     assert "swimlane-mainline-no-punt-CONTEXT.png" in names
     assert "lifecycle-mainline-write.svg" in names
@@ -312,7 +315,7 @@ def test_single_pictures_from_the_command_line(tmp_path: Path) -> None:
 @needs_dot
 def test_report_is_one_offline_page(tmp_path: Path) -> None:
     out = tmp_path / "report.html"
-    assert rp.main(["--no-mutants", "--max-requests", "1", "--out", str(out)]) == 0
+    assert cli(["report", "--no-mutants", "--max-requests", "1", "--out", str(out)]) == 0
     text = out.read_text()
     assert text.count("<svg") == len(dg.catalogue_graphs())
     assert not re.search(r"<(script|link|img|iframe)\b", text)
@@ -350,4 +353,4 @@ def test_report_shows_the_proofs(cat: dict[str, Variant]) -> None:
 def test_report_without_proofs_says_how_to_get_them(cat: dict[str, Variant]) -> None:
     rows = gatemod.check_catalogue([cat["seed"]], 1)
     text = rp.page(rows, None, [], 0.5, [])
-    assert "backing_aio.present.report --proofs" in text
+    assert "backing-aio report --proofs" in text

@@ -14,9 +14,6 @@ import fastjsonschema
 import pytest
 
 import backing_aio.cli.main
-import backing_aio.kernelcheck.__main__
-import backing_aio.present.diagrams
-import backing_aio.present.report
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "docs" / "schemas"
@@ -89,8 +86,8 @@ def test_an_error_with_json_is_the_error_shape(capsys: pytest.CaptureFixture[str
 
 @needs_dot
 def test_diagrams_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    doc = _json(backing_aio.present.diagrams.main, ["lifecycle", "seed", "--out", str(tmp_path),
-                                       "--json"], 0, capsys)
+    doc = _json(backing_aio.cli.main.main, ["diagrams", "lifecycle", "seed", "--out",
+                                            str(tmp_path), "--json"], 0, capsys)
     validator("diagrams")(doc)
     assert all(Path(f).parent == tmp_path for f in doc["files"])
 
@@ -98,14 +95,15 @@ def test_diagrams_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 @needs_dot
 def test_report_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "r.html"
-    doc = _json(backing_aio.present.report.main,
-                ["--out", str(out), "--no-mutants", "--max-requests", "1", "--json"], 0, capsys)
+    doc = _json(backing_aio.cli.main.main,
+                ["report", "--out", str(out), "--no-mutants", "--max-requests", "1", "--json"],
+                0, capsys)
     validator("report")(doc)
     assert doc["file"] == str(out) and out.stat().st_size == doc["bytes"]
 
 
 def test_kernelcheck_predict_json(capsys: pytest.CaptureFixture[str]) -> None:
-    doc = _json(backing_aio.kernelcheck.__main__.main, ["predict", "--json"], 0, capsys)
+    doc = _json(backing_aio.cli.main.main, ["kernel", "predict", "--json"], 0, capsys)
     validator("kernelcheck")(doc)
     assert {k["kind"] for k in doc["kinds"]} == {"read", "write"}
 

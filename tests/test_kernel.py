@@ -104,10 +104,11 @@ def test_not_root_is_a_one_line_reason(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_cli_usage_errors_are_one_line_exit_2() -> None:
     for args in (["bogus"], ["table", "-n", "0"], ["programs", "--fs", "ext9"], []):
-        p = subprocess.run([sys.executable, "-m", "backing_aio.kernelcheck", *args], cwd=ROOT,
+        p = subprocess.run([sys.executable, "-m", "backing_aio", "kernel", *args], cwd=ROOT,
                            capture_output=True, text=True, timeout=60)
         assert p.returncode == 2, (args, p.stdout, p.stderr)
         assert p.stderr.count("\n") == 1 and "Traceback" not in p.stderr, p.stderr
+        assert p.stderr.startswith("backing-aio: error: "), p.stderr
 
 
 # ---- the kernel's side --------------------------------------------------------------------
@@ -223,7 +224,7 @@ def test_a_failing_body_inside_fuse_leaves_nothing_mounted(fuse: None) -> None:
 
 @pytest.mark.slow
 def test_large_run_every_mode_identities_and_all_three_free_sites(kernel: None) -> None:
-    from backing_aio.kernelcheck.__main__ import busy_load
+    from backing_aio.kernelcheck.runs import busy_load
 
     seen = {CLEANUP: 0, COMPLETION_FREE: 0, FIRST_PUT: 0}
     modes = [m for m in OVERLAY if m.direct] + [Mode("overlay", "io_uring", False, "read")]

@@ -41,9 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backing_aio.model.catalogue import catalogue
+from backing_aio.cli.variants import named
 from backing_aio.model.lang import Variant
-from backing_aio.model.mutants import mutants
 from backing_aio.model.properties import Violation
 from backing_aio.model.semantics import (
     COMPLETION,
@@ -248,17 +247,9 @@ class Conformance:
         return rep
 
 
-def variant_named(name: str) -> Variant:
-    """A catalogue variant, or a generated mutant by its stable name."""
-    cat = catalogue()
-    if name in cat:
-        return cat[name]
-    base = name.split(":")[0]
-    if base in cat:
-        for m in mutants(cat[base]):
-            if m.name == name:
-                return m.variant
-    raise ValueError(f"no variant or mutant named {name!r}")
+# A catalogue variant, or a generated mutant by its stable name: the command line's one
+# resolver (an unknown name is a ValueError that is also bad input, exit 2).
+variant_named = named
 
 
 Impl = type[Helpers] | str
@@ -594,45 +585,19 @@ def bench(variant: str, n: int, *, checked: bool, backend: str = "thread", seed:
                     problems=[str(f) for f in r.findings] + [repr(e) for e in r.errors])
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m backing_aio.crosscheck.conformance bench [-n N] [--variant V ...] [--backend B
-    ...] [--out FILE]``"""
-    from backing_aio.cli.exits import run as run_command
-
-    return run_command("backing_aio.crosscheck.conformance", lambda: _main(argv), argv,
-                       bad_input=(ValueError,))
-
-
-def _main(argv: Sequence[str] | None) -> int:
-    from backing_aio.cli.outputs import output_path, write_text
-    from backing_aio.cli.usage import OneLineParser, UsageError
-    from backing_aio.refimpl.kernel import BACKENDS
+def bench_table(variants: Sequence[str], backends: Sequence[str], n: int, *, tasks: int,
+                seed: int, out: Path | None) -> int:
+    """``bench`` for every variant and backend, unchecked then checked, printed as rows as
+    they finish (and written to ``out``): 0 every run clean and conforming, 1 one is not."""
+    from backing_aio.cli.outputs import write_text
     from backing_aio.refimpl.uring import unavailable
 
-    p = OneLineParser(prog="python -m backing_aio.crosscheck.conformance")
-    sub = p.add_subparsers(dest="cmd", required=True, parser_class=OneLineParser)
-    b = sub.add_parser("bench", help="real-IO stress throughput, checked and unchecked")
-    b.add_argument("-n", type=int, default=20_000,
-                   help="real asynchronous completions per run (at least)")
-    b.add_argument("--variant", action="append", help="default: seed and mainline")
-    b.add_argument("--backend", action="append", choices=BACKENDS,
-                   help="where queued IO goes (default: thread and uring)")
-    b.add_argument("--tasks", type=int, default=8)
-    b.add_argument("--seed", type=int, default=1)
-    b.add_argument("--out", help="also write the table to this file")
-    args = p.parse_args(argv)
-    for v in args.variant or []:
-        implementation(v)  # an unknown name is a usage error, before any IO
-    if args.n < 1 or args.tasks < 1:
-        raise UsageError("-n and --tasks must be at least 1")
-    if args.out:
-        output_path(Path(args.out))
     rows = []
     lines = [BENCH_HEADER]
     print(BENCH_HEADER, flush=True)
     notes = [BENCH_NOTE]
-    for v in args.variant or ["seed", "mainline"]:
-        for backend in args.backend or list(BACKENDS):
+    for v in variants:
+        for backend in backends:
             why = unavailable() if backend == "uring" else None
             if why is not None:
                 notes.append(f"# {v} {backend}: not run: io_uring is unavailable ({why})")
@@ -640,8 +605,7 @@ def _main(argv: Sequence[str] | None) -> int:
                 continue
             base: float | None = None
             for checked in (False, True):
-                row = bench(v, args.n, checked=checked, backend=backend, seed=args.seed,
-                            tasks=args.tasks)
+                row = bench(v, n, checked=checked, backend=backend, seed=seed, tasks=tasks)
                 if checked:
                     row.baseline = base
                 else:
@@ -656,11 +620,7 @@ def _main(argv: Sequence[str] | None) -> int:
         notes.append("# O_DIRECT: real, " + (f"aligned to {ws.dio_align} bytes" if ws.direct_io
                                              else f"not available ({ws.direct_reason})"))
     print("\n".join(notes[1:]), flush=True)
-    if args.out:
-        write_text(Path(args.out), "\n".join(lines + notes) + "\n")
+    if out is not None:
+        write_text(out, "\n".join(lines + notes) + "\n")
     bad = [r for r in rows if r.findings or not r.file_ok or r.conforms is False]
     return 1 if bad else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

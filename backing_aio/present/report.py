@@ -1,33 +1,21 @@
-"""One self-contained HTML page about the catalogue: ``python -m backing_aio.present.report``.
+"""One self-contained HTML page about the catalogue (``backing-aio report``).
 
 The page holds the gate's verdict table, the mutation score, the lifecycle, comparison and
 counterexample pictures (SVG inlined: no external file, no script, readable offline) and
 every counterexample as a table of steps. A section is reserved for proofs, which a later
 checker fills in.
-
-Exit codes: 0 the page is written and every verdict is as expected; 1 the page is written
-but the gate found a problem (it says which); 2 bad usage or no ``dot`` (one line).
 """
 
 from __future__ import annotations
 
-import argparse
 import html
-import json
 import re
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Final
 
-from backing_aio.cli.exits import EXIT_FOUND, EXIT_OK
-from backing_aio.cli.exits import run as run_command
-from backing_aio.cli.outputs import output_path, write_text
-from backing_aio.cli.usage import OneLineParser, UsageError
 from backing_aio.model.catalogue import catalogue
 from backing_aio.model.properties import PROPERTIES
-from backing_aio.present.diagrams import Picture, catalogue_pictures, render, require_dot
+from backing_aio.present.diagrams import Picture, render
 from backing_aio.verify import gate as gatemod
 from backing_aio.verify.trace import explain_rows
 
@@ -201,7 +189,7 @@ def run_proofs(names: Sequence[str] | None = None,
 def _proofs(proofs: list[ProofRow] | None) -> list[str]:
     if proofs is None:
         return ['<div class="placeholder"><p>Proofs were not run for this report '
-                "(<code>python -m backing_aio.present.report --proofs</code>, or "
+                "(<code>backing-aio report --proofs</code>, or "
                 "<code>backing-aio prove VARIANT</code>).</p></div>"]
     parts = ["<p>Unbounded proofs with z3 over rules obtained by running the model's step "
              "function on symbolic data; the invariant is checked with one query per rule. "
@@ -286,52 +274,3 @@ def page(rows: list[gatemod.Row], report: gatemod.MutationReport | None, stale: 
     parts += [f"<tr><td>{_e(p.id)}</td><td>{_e(p.text)}</td></tr>" for p in PROPERTIES]
     parts += ["</table>", "</body></html>", ""]
     return "\n".join(parts)
-
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = OneLineParser(prog="python -m backing_aio.present.report",
-                      description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=Path("out/report.html"), metavar="FILE")
-    p.add_argument("--max-requests", type=int, default=3, metavar="N",
-                   help="the gate's largest N (default 3)")
-    p.add_argument("--no-mutants", action="store_true", help="leave out the mutation run")
-    p.add_argument("--proofs", action="store_true",
-                   help="run the z3 proofs of the catalogue (a few minutes) and include them")
-    p.add_argument("--json", action="store_true",
-                   help="the file written and the gate's verdict, as JSON")
-    return p
-
-
-JSON_FORMAT: Final = "backing-aio-report/1"
-
-
-def _command(args: argparse.Namespace) -> int:
-    if not 1 <= args.max_requests <= 4:
-        raise UsageError(f"--max-requests must be between 1 and 4, got {args.max_requests}")
-    require_dot()  # before the long gate run, not after it
-    output_path(args.out)
-    rows, report, stale, seconds = gatemod.run_gate(
-        args.max_requests, with_mutants=not args.no_mutants,
-        progress=gatemod.terminal_progress())
-    proofs = run_proofs() if args.proofs else None
-    text = page(rows, report, stale, seconds, catalogue_pictures(), proofs)
-    write_text(args.out, text)
-    ok = gate_ok(rows, report, stale) and all(
-        not r.verdict.startswith("not decided") for r in proofs or [])
-    if args.json:
-        print(json.dumps({"format": JSON_FORMAT, "ok": ok, "file": str(args.out),
-                          "bytes": len(text.encode())}, indent=2))
-    else:
-        print(f"report: {args.out} ({len(text) // 1024} KiB); gate "
-              + ("ok" if ok else "FAILED: see the verdict table"))
-    return EXIT_OK if ok else EXIT_FOUND
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return run_command("backing_aio.present.report",
-                       lambda: _command(_parser().parse_args(argv)), argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -35,7 +35,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backing_aio.cli.usage import OneLineParser, UsageError
 from backing_aio.model.catalogue import catalogue
 from backing_aio.model.lang import Variant
 from backing_aio.model.mutants import mutants
@@ -219,36 +218,15 @@ def selection(which: str) -> list[Variant]:
     return chosen
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from backing_aio.cli.exits import run as run_command
+def run(which: str, limit: int | None, every: int, pure: bool, out: Path | None) -> int:
+    """Decide ``selection(which)[::every][:limit]`` every way, print one line per variant
+    (and write them to ``out``): 0 every verdict agrees, 1 one does not."""
+    from backing_aio.cli.outputs import write_text
 
-    return run_command("backing_aio.verify.agree", lambda: _main(argv), argv)
-
-
-def _main(argv: Sequence[str] | None) -> int:
-    from backing_aio.cli.outputs import output_path, write_text
-
-    ap = OneLineParser(prog="python -m backing_aio.verify.agree", description=(
-        "Explorer (N = 1..3), bounded z3 and unbounded z3 must give the same verdict."))
-    ap.add_argument("which", nargs="?", default="catalogue",
-                    choices=("catalogue", "mutants", "all"))
-    ap.add_argument("--limit", type=int, default=None, help="only the first N variants")
-    ap.add_argument("--every", type=int, default=1,
-                    help="only every K-th variant (a deterministic sample)")
-    ap.add_argument("--pure", action="store_true",
-                    help="search mutants without the proved invariant as lemmas (slower)")
-    ap.add_argument("--out", default=None, help="also write the lines to this file")
-    args = ap.parse_args(argv)
-    if args.every < 1:
-        raise UsageError(f"--every must be at least 1, got {args.every}")
-    if args.limit is not None and args.limit < 1:
-        raise UsageError(f"--limit must be at least 1, got {args.limit}")
-    if args.out:
-        output_path(Path(args.out))  # before the hour of work, not after it
-    variants = selection(args.which)[:: args.every][: args.limit]
+    variants = selection(which)[::every][:limit]
     started = time.perf_counter()
     results = decide_all(variants, progress=terminal_progress("variants decided"),
-                         lemmas=not args.pure)
+                         lemmas=not pure)
     lines = [r.line() for r in results]
     for r in results:
         lines.extend(f"     {p}" for p in r.problems)
@@ -261,10 +239,6 @@ def _main(argv: Sequence[str] | None) -> int:
                  f"{len(failing) - len(missed)} of the {len(failing)} variants the explorer "
                  f"fails" + (f"; missed: {', '.join(missed)}" if missed else ""))
     print("\n".join(lines))
-    if args.out:
-        write_text(Path(args.out), "\n".join(lines) + "\n")
+    if out is not None:
+        write_text(out, "\n".join(lines) + "\n")
     return 1 if bad else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""``make bench``: the explorer's figures for ``seed`` at N = 1..4.
+"""``backing-aio bench`` (``make bench``): the explorer's figures for ``seed`` at N = 1..4.
 
 Each measurement runs in a fresh interpreter (so peak memory belongs to that run alone) and
 is repeated; the table gives the median time. The full product (no reduction) is measured
@@ -17,15 +17,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from backing_aio.cli.exits import run as run_command
-from backing_aio.cli.outputs import output_path, write_text
-from backing_aio.cli.usage import OneLineParser, UsageError
+from backing_aio.cli.outputs import write_text
 
 _CHILD = """
 import json, resource, sys, time
 from backing_aio.verify.explorer import explore
-from backing_aio.model.catalogue import catalogue
-v = catalogue()[sys.argv[1]]
+from backing_aio.cli.variants import resolve_one
+v, _ = resolve_one(sys.argv[1])
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()
 r = explore(v, int(sys.argv[2]), reduction=sys.argv[3])
@@ -70,38 +68,18 @@ def measure(variant: str, n: int, reduction: str, repeat: int) -> Measure:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    return run_command("backing_aio.verify.bench", lambda: _main(argv), argv)
-
-
-def _main(argv: list[str] | None) -> int:
-    ap = OneLineParser(prog="python -m backing_aio.verify.bench",
-                       description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=Path("bench/explorer.txt"))
-    ap.add_argument("--variant", default="seed")
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--proofs", type=Path, metavar="FILE",
-                    help="also time the z3 proofs of every catalogue entry into FILE")
-    args = ap.parse_args(argv)
-    from backing_aio.model.catalogue import catalogue
-
-    if args.variant not in catalogue():
-        raise UsageError(f"unknown variant {args.variant!r} (built-in: "
-                         f"{', '.join(catalogue())})")
-    if args.repeat < 1:
-        raise UsageError(f"--repeat must be at least 1, got {args.repeat}")
-    output_path(args.out)
-    if args.proofs is not None:
-        output_path(args.proofs)
+def run(variant: str, repeat: int, out: Path, proofs: Path | None) -> None:
+    """Measure ``variant`` at N = 1..4 (and without the reduction at N = 1, 2), write the
+    table to ``out`` and print it; with ``proofs``, the z3 proofs' times too."""
     rows = []
     for n in (1, 2, 3, 4):
-        rows.append((n, "auto", measure(args.variant, n, "auto", args.repeat)))
+        rows.append((n, "auto", measure(variant, n, "auto", repeat)))
     for n in (1, 2):
-        rows.append((n, "none", measure(args.variant, n, "none", args.repeat)))
+        rows.append((n, "none", measure(variant, n, "none", repeat)))
     lines = [
-        f"explorer benchmark: variant {args.variant}, every mix of request types",
+        f"explorer benchmark: variant {variant}, every mix of request types",
         f"{time.strftime('%Y-%m-%d %H:%M:%S')}  python {platform.python_version()}  "
-        f"{platform.machine()}  median of {args.repeat} runs, each in a fresh interpreter",
+        f"{platform.machine()}  median of {repeat} runs, each in a fresh interpreter",
         "",
         f"{'N':>2} {'reduction':<12} {'states':>10} {'transitions':>12} {'seconds':>9} "
         f"{'states/s':>10} {'peak RSS MiB':>13} {'(baseline)':>10}  verdict",
@@ -121,13 +99,12 @@ def _main(argv: list[str] | None) -> int:
             f"{red[n].seconds / full[n].seconds:.3f}"
         )
     text = "\n".join(lines) + "\n"
-    write_text(args.out, text)
+    write_text(out, text)
     print(text, end="")
     # after the explorer's runs: z3 in this process would raise the peak RSS the
     # explorer's children inherit across fork (their baseline)
-    if args.proofs is not None:
-        _proof_times(args.proofs)
-    return 0
+    if proofs is not None:
+        _proof_times(proofs)
 
 
 def _proof_times(out: Path) -> None:
@@ -166,7 +143,3 @@ def _proof_times(out: Path) -> None:
               "slow tests prove and search those too)."]
     write_text(out, "\n".join(lines) + "\n")
     print("\n".join(lines))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,8 +1,8 @@
-"""``python -m kernelcheck``: the cross-check against the running kernel.
+"""The cross-check against the running kernel, run and rendered (``backing-aio kernel``):
 
-    python -m kernelcheck table -n 100000 --out bench/kernel.txt [--load] [--no-fuse]
-    python -m kernelcheck programs [--fs overlay,fuse] [--driver io_uring,aio]
-    python -m kernelcheck predict
+    backing-aio kernel table -n 100000 --out bench/kernel.txt [--load] [--no-fuse]
+    backing-aio kernel programs [--fs overlay,fuse] [--driver io_uring,aio]
+    backing-aio kernel predict
 
 ``table`` runs every mode (overlayfs and FUSE passthrough; io_uring and native AIO;
 buffered and O_DIRECT; read and write) with ``-n`` IOs each, then the edge-case program on
@@ -24,9 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from backing_aio.cli.exits import run as run_command
 from backing_aio.cli.outputs import output_path, write_text
-from backing_aio.cli.usage import OneLineParser, UsageError
 from backing_aio.kernelcheck.errors import Unavailable
 
 HEADER = ("mode", "IOs", "alloc", "cleanup", "completion", "first put", "other",
@@ -82,7 +80,7 @@ def table(n: int, depth: int, fuse: bool, load: bool, out: Path | None,
             with fuse_file(b"probe"):
                 pass
         except Unavailable as e:
-            print(f"kernelcheck: FUSE passthrough left out: {e}", file=sys.stderr)
+            print(f"backing-aio kernel: FUSE passthrough left out: {e}", file=sys.stderr)
             fuse = False
     lines = [f"kernel {os.uname().release}; {n} IOs per mode, queue depth {depth}, 4 KiB "
              f"at random aligned offsets of a 1 MiB file; counts are exact "
@@ -199,53 +197,3 @@ def predict_cmd(as_json: bool = False) -> int:
         print(json.dumps({"format": JSON_FORMAT, "command": "predict", "ok": True,
                           "kinds": kinds}, indent=2))
     return 0
-
-
-def _list(arg: str, known: Sequence[str], what: str) -> list[str]:
-    items = [x for x in arg.split(",") if x]
-    bad = [x for x in items if x not in known]
-    if bad or not items:
-        raise UsageError(f"unknown {what} {','.join(bad) or arg!r} (known: "
-                         f"{', '.join(known)})")
-    return items
-
-
-def _parser() -> OneLineParser:
-    parser = OneLineParser(prog="python -m kernelcheck", description=__doc__)
-    sub = parser.add_subparsers(dest="cmd", parser_class=OneLineParser)
-    t = sub.add_parser("table", help="every mode, with exact counts, and the programs")
-    t.add_argument("-n", type=int, default=100_000, help="IOs per mode")
-    t.add_argument("--depth", type=int, default=32)
-    t.add_argument("--out", type=Path)
-    t.add_argument("--no-fuse", action="store_true")
-    t.add_argument("--load", action="store_true",
-                   help="busy loops on every CPU during the O_DIRECT modes")
-    p = sub.add_parser("programs", help="the edge-case program against the reference")
-    p.add_argument("--fs", default="overlay,fuse")
-    p.add_argument("--driver", default="io_uring,aio")
-    d = sub.add_parser("predict", help="the outcomes the model allows one request")
-    for one in (t, p, d):
-        one.add_argument("--json", action="store_true", help=f"as JSON ({JSON_FORMAT})")
-    return parser
-
-
-def _command(args: Any) -> int:
-    if args.cmd == "table":
-        if args.n < 1 or args.depth < 1:
-            raise UsageError("-n and --depth must be at least 1")
-        return table(args.n, args.depth, not args.no_fuse, args.load, args.out, args.json)
-    if args.cmd == "programs":
-        return programs(_list(args.fs, ("overlay", "fuse"), "filesystem"),
-                        _list(args.driver, ("io_uring", "aio"), "driver"), args.json)
-    if args.cmd == "predict":
-        return predict_cmd(args.json)
-    raise UsageError("give a command: table, programs or predict")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return run_command("kernelcheck", lambda: _command(_parser().parse_args(argv)), argv,
-                       bad_input=(Unavailable,))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

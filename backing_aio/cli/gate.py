@@ -1,0 +1,118 @@
+"""``backing-aio gate``: the catalogue against its expected verdicts (N = 1..3 by
+default), the mutants, and the z3 verdicts: what ``make check`` runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any
+
+from backing_aio.cli.exits import EXIT_FOUND, EXIT_OK
+from backing_aio.cli.options import MAX_REQUESTS, fmt, indent, requests, z3_limits, z3_options
+from backing_aio.model.catalogue import catalogue
+from backing_aio.verify import gate as gatemod
+from backing_aio.verify.trace import concretise, explain_text
+
+
+def register(sub: Any) -> None:
+    gt = sub.add_parser("gate", help="the catalogue against its verdicts (N = 1..3) and mutants")
+    gt.add_argument("--max-requests", type=int, default=3, metavar="N",
+                    help=f"the largest N, 1..{MAX_REQUESTS} (default 3)")
+    gt.add_argument("--no-mutants", action="store_true")
+    gt.add_argument("--no-proofs", action="store_true",
+                    help="skip bounded model checking and the unbounded z3 proofs")
+    z3_options(gt, "fails the gate")
+    gt.add_argument("--json", action="store_true")
+    gt.set_defaults(handler=cmd_gate)
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    n = requests(args.max_requests, "--max-requests")
+    z3_limits(args)
+    if not args.json:
+        print(f"{'variant':<10} {'N':>2}  {'expected':<12} {'verdict':<22} {'states':>8} "
+              f"{'seconds':>8}")
+
+    def row_line(row: gatemod.Row) -> None:
+        if args.json:
+            return
+        mark = "" if row.ok else "   <-- MISMATCH"
+        print(f"{row.variant:<10} {row.requests:>2}  {row.expected_text():<12} "
+              f"{row.result.verdict():<22} {row.result.states:>8} {row.result.seconds:>8.3f}"
+              f"{mark}")
+
+    rows, report, stale, seconds = gatemod.run_gate(
+        n, with_mutants=not args.no_mutants, on_row=row_line,
+        progress=None if args.json else gatemod.terminal_progress(),
+    )
+    ok = all(r.ok for r in rows)
+    if report is not None:
+        ok = ok and not report.unexplained and not stale
+    z3rows = [] if args.no_proofs else gatemod.check_z3(
+        catalogue().values(), timeout_ms=args.timeout, rlimit=args.rlimit,
+        progress=None if args.json else gatemod.terminal_progress("z3, variants decided"))
+    ok = ok and all(z.ok for z in z3rows)
+    seconds += sum(z.seconds for z in z3rows) / max(1, os.cpu_count() or 1)
+    if args.json:
+        doc: dict[str, Any] = {
+            "format": fmt("gate"),
+            "ok": ok,
+            "seconds": round(seconds, 2),
+            "catalogue": [{"variant": r.variant, "requests": r.requests,
+                           "expected": sorted(r.expected), "failed": sorted(r.result.failed),
+                           "ok": r.ok, "states": r.result.states,
+                           "seconds": round(r.result.seconds, 4)} for r in rows],
+        }
+        doc["z3"] = [{"variant": z.variant, "expected": sorted(z.expected),
+                      "bmc_failed": sorted(z.bmc_failed),
+                      "proof_failed": sorted(z.proof_failed),
+                      "holds_for_all_n": z.all_n, "problems": list(z.problems),
+                      "ok": z.ok, "seconds": round(z.seconds, 2)} for z in z3rows]
+        if report is not None:
+            doc["mutants"] = {
+                "total": len(report.outcomes), "killed": len(report.killed),
+                "equivalent": len(report.equivalent), "score": round(report.score, 4),
+                "by_property": report.by_property(),
+                "unexplained_survivors": [o.name for o in report.unexplained],
+                "stale_equivalences": stale,
+                "killed_mutants": {o.name: sorted(o.killed_by) for o in report.killed},
+            }
+        print(json.dumps(doc, indent=2))
+        return EXIT_OK if ok else EXIT_FOUND
+    for r in rows:
+        if not r.ok:
+            missing = r.expected - r.result.failed
+            extra = r.result.failed - r.expected
+            if missing:
+                print(f"{r.variant} N={r.requests}: known bug no longer found: "
+                      f"{', '.join(sorted(missing))}")
+            for (prop, _subject), cx in r.result.violations.items():
+                if prop in extra:
+                    v = catalogue()[r.variant]
+                    print(f"{r.variant} N={r.requests}: {prop} fails:")
+                    print(indent(explain_text(v, concretise(v, cx))))
+    if z3rows:
+        print()
+        print(f"{'variant':<10} {'expected':<12} {'z3 (bmc and proof, every request type)':<40}"
+              f" {'seconds':>8}")
+        for z in z3rows:
+            mark = "" if z.ok else "   <-- MISMATCH"
+            expected = "fails " + ",".join(sorted(z.expected)) if z.expected else "holds"
+            print(f"{z.variant:<10} {expected:<12} {z.verdict():<40} {z.seconds:>8.1f}{mark}")
+            for why in z.problems[:5]:
+                print(f"    !! {why}")
+    if report is not None:
+        print()
+        kills = ", ".join(f"{p} {c}" for p, c in report.by_property().items())
+        print(f"mutants: {len(report.outcomes)} generated, {len(report.killed)} killed, "
+              f"{len(report.equivalent)} equivalent (listed with reasons), "
+              f"{len(report.unexplained)} unexplained")
+        print(f"mutation score: {report.score:.1%} (killed / non-equivalent)")
+        print(f"kills by property: {kills}")
+        for o in report.unexplained:
+            print(f"  SURVIVOR (not listed as equivalent): {o.name}: {o.description}")
+        for name in stale:
+            print(f"  STALE equivalence (mutant killed or gone): {name}")
+    print(f"gate: {'ok' if ok else 'FAILED'} in {seconds:.1f}s")
+    return EXIT_OK if ok else EXIT_FOUND

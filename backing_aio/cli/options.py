@@ -1,0 +1,69 @@
+"""What several commands' options share: the request-count limit, request types, z3's
+limits, and the ``format`` of JSON outputs."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Final
+
+from backing_aio.cli.usage import UsageError
+from backing_aio.model.semantics import REQUEST_TYPES
+
+# The largest number of concurrent requests any command explores (check, explain, the
+# gate, the report, a swimlane). The reduction keeps N = 8 within a few hundred thousand
+# states for the catalogue; --max-states guards the rest.
+MAX_REQUESTS: Final = 8
+
+# The explorer keeps about 1 KiB per state (the state, its index entry, its parent and
+# successor lists): two million states fit in about 2 GiB.
+MAX_STATES: Final = 2_000_000
+
+
+def fmt(command: str) -> str:
+    """The ``format`` of a command's JSON output: its name and the shape's version (the
+    shapes are documented in docs/json.md and checked against docs/schemas/)."""
+    return f"backing-aio-{command}/1"
+
+
+def requests(n: int, option: str = "--requests") -> int:
+    """A request count within 1..MAX_REQUESTS, or bad input naming the option."""
+    if not 1 <= n <= MAX_REQUESTS:
+        raise UsageError(f"{option} must be between 1 and {MAX_REQUESTS}, got {n}")
+    return n
+
+
+def request_types(text: str) -> list[str]:
+    """A comma-separated list of request types, each one known."""
+    types = [t.strip() for t in text.split(",") if t.strip()]
+    if not types:
+        raise UsageError(f"--types names no request type (known: {', '.join(REQUEST_TYPES)})")
+    for t in types:
+        if t not in REQUEST_TYPES:
+            raise UsageError(f"unknown request type {t!r} (known: {', '.join(REQUEST_TYPES)})")
+    return types
+
+
+def z3_options(p: argparse.ArgumentParser, unknown: str) -> None:
+    p.add_argument("--rlimit", type=int, default=None, metavar="N",
+                   help="z3's resource limit per query, a count of its steps that does not "
+                   f"depend on load (default: a fixed count with a wide margin; an answer "
+                   f"of unknown {unknown})")
+    p.add_argument("--timeout", type=int, default=None, metavar="MS",
+                   help="also a wall-clock limit per query, in milliseconds (default: none)")
+
+
+def z3_limits(args: argparse.Namespace) -> None:
+    """``--rlimit`` and ``--timeout``, when given, are positive and fit z3's parameters."""
+    for option, value, unit in (("--rlimit", args.rlimit, "count"),
+                                ("--timeout", args.timeout, "number of milliseconds")):
+        if value is None:
+            continue
+        from backing_aio.verify.symbolic import LIMIT_TOP  # imports z3: only when a limit is given
+
+        if not 1 <= value <= LIMIT_TOP:
+            raise UsageError(f"{option} must be a positive {unit} up to {LIMIT_TOP}, "
+                             f"got {value}")
+
+
+def indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
