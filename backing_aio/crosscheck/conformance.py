@@ -44,19 +44,8 @@ from typing import Any
 from backing_aio.cli.variants import named
 from backing_aio.model.lang import Variant
 from backing_aio.model.properties import Violation
-from backing_aio.model.semantics import (
-    COMPLETION,
-    DONE,
-    LOWER,
-    R_COMPST,
-    R_WORKST,
-    WORKER,
-    Action,
-    BackingAio,
-    Req,
-    State,
-    canonical,
-)
+from backing_aio.model.semantics import COMPLETION, LOWER, WORKER, Action, BackingAio
+from backing_aio.model.state import DONE, Completion, Req, State, Worker, canonical
 from backing_aio.refimpl.env import MODEL_OPTIONS, Env
 from backing_aio.refimpl.helpers import Helpers
 from backing_aio.refimpl.kasan import Finding
@@ -142,9 +131,9 @@ def model_op(model: BackingAio, r: Req, actor: str) -> str | None:
     """The reference implementation's name for the step ``actor`` takes next in ``r``."""
     if actor == LOWER:
         return LOWER_RETURNS
-    if actor == COMPLETION and r[R_COMPST] == 1:
+    if actor == COMPLETION and r.completion_state == Completion.ARMED:
         return COMPLETE_FIRES
-    if actor == WORKER and r[R_WORKST] == 1:
+    if actor == WORKER and r.worker_state == Worker.PENDING:
         return WORK_STARTS
     st = model.where(r, actor).stmt
     return st.op if st is not None else None

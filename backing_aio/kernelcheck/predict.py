@@ -30,17 +30,8 @@ from typing import Final
 
 from backing_aio.model.catalogue import catalogue
 from backing_aio.model.lang import Variant
-from backing_aio.model.semantics import (
-    COMPLETION,
-    R_COMP,
-    R_SUB,
-    R_WORK,
-    SUBMITTER,
-    WORKER,
-    Action,
-    BackingAio,
-    State,
-)
+from backing_aio.model.semantics import SUBMITTER, WORKER, Action, BackingAio
+from backing_aio.model.state import State, stack_of
 
 FIRST_PUT: Final = "first put"
 CLEANUP: Final = "cleanup"
@@ -94,16 +85,13 @@ class Prediction:
         return {s.chain for s in self.sites if s.role == role}
 
 
-_STACK_OF: Final = {SUBMITTER: R_SUB, COMPLETION: R_COMP, WORKER: R_WORK}
-
-
 def _free_site(model: BackingAio, state: State, action: Action) -> FreeSite | None:
     """The free this step makes, if its statement is kmem_cache_free."""
     r = state[1 + action.req]
     where = model.where(r, action.actor)
     if where.stmt is None or where.stmt.op != "kmem_cache_free":
         return None
-    stack = r[_STACK_OF[action.actor]]
+    stack = stack_of(r, action.actor)
     names = model.compiled.proc_names
     chain = tuple(names[f[0]] for f in stack)
     if action.actor != SUBMITTER:

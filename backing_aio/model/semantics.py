@@ -3,9 +3,9 @@
 This module is the semantics. A state is a tuple ``(shared, req_0, ..., req_{N-1})``:
 ``shared`` is the reference count of the backing file the requests share (1 at the start:
 the upper file's own reference, which it keeps for the whole run), and each ``req_i`` is a
-flat tuple of small integers describing one request, its wrapper and its actors (indexes
-``R_*`` below). Requests interact only through ``shared``, so requests in the same local
-state are interchangeable: ``canonical`` sorts them (symmetry reduction).
+``Req`` (backing_aio.model.state) describing one request, its wrapper and its actors.
+Requests interact only through ``shared``, so requests in the same local state are
+interchangeable: ``canonical`` sorts them (symmetry reduction).
 
 Actors of a request:
 - the *submitter*: the task inside read_iter/write_iter, running the variant's entry
@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations_with_replacement
-from typing import Any, Final
+from typing import Final
 
 from backing_aio.model.lang import (
     END,
@@ -42,65 +42,45 @@ from backing_aio.model.lang import (
     value_name,
 )
 from backing_aio.model.properties import Violation
+from backing_aio.model.state import DONE as DONE  # re-exported, like the names below
+from backing_aio.model.state import (
+    ENV_BIT,
+    FDPUT_FPUT,
+    Completion,
+    Draft,
+    File,
+    Frame,
+    Lower,
+    OutcomeBit,
+    PosBit,
+    ReqKind,
+    Stack,
+    Submitter,
+    Worker,
+    Wrapper,
+    WrapperField,
+    fd,
+    fd_file,
+    is_sync,
+    new_request,
+    outcome_of,
+    request_done,
+    stack_of,
+)
+from backing_aio.model.state import Req as Req
+from backing_aio.model.state import State as State
+from backing_aio.model.state import canonical as canonical
+from backing_aio.model.state import canonical_perm as canonical_perm
+from backing_aio.model.state import request_type as request_type
 from backing_aio.vocab import ACTORS as ACTORS  # re-exported for the model's users
 from backing_aio.vocab import CHOICES as CHOICES
-from backing_aio.vocab import ENV_CONDITIONS, KINDS, Actor
+from backing_aio.vocab import KINDS, Actor
 from backing_aio.vocab import REQUEST_TYPES as REQUEST_TYPES
-
-# ---- request tuple layout -------------------------------------------------------------
-R_KIND = 0  # 0 read, 1 write
-R_ENV = 1  # decided environment facts, 2 bits each: known, value
-R_SUB = 2  # submitter's stack of frames (proc, pc, v, orig_loaded)
-R_SUBST = 3  # submitter: 0 running, 1 inside submit (the IO is queued), 2 returned
-R_RET = 4  # the value the call returned (Val)
-R_LOWER = 5  # lower fs: 0 not holding the clone, 1 queued and still inside submit, 2 returned
-R_COMP = 6  # completion's stack
-R_COMPST = 7  # completion: 0 not armed, 1 armed (may fire), 2 running, 3 done
-R_WORK = 8  # worker's stack
-R_WORKST = 9  # worker: 0 idle, 1 pending, 2 running, 3 done
-R_WORKPROC = 10  # procedure the work item runs
-R_AIO = 11  # wrapper: 0 never allocated, 1 live, 2 freed
-R_REF = 12  # wrapper's refcount
-R_FIELDS = 13  # wrapper fields set: F_ORIG, F_CALLBACK, F_WRITE (IOCB_WRITE in the clone)
-R_KIC = 14  # clone's ki_complete: procedure index, or -1 (NULL: a sync kiocb)
-R_RES = 15  # aio->res
-R_AIOFD = 16  # aio->fd: file * 2 + FDPUT_FPUT
-R_CLONEF = 17  # clone's ki_filp: file id
-R_REAL = 18  # the caller's struct fd: file * 2 + FDPUT_FPUT
-R_TMP = 19  # the file opened on the fly: -1 never opened, >0 its count, 0 freed
-R_CB = 20  # runs of the caller's callback
-R_KC = 21  # runs of the original kiocb's ki_complete
-R_WR = 22  # freeze protection held (starts minus ends)
-R_POS = 23  # P_IO_DONE, P_CLONE_FINAL, P_ORIG_SYNCED
-R_OUT = 24  # O_SUBMITTED, O_ALLOC_FAILED, O_WQ_FAILED, O_EARLY
-R_EXP = 25  # the result the caller must see (set by the environment's events)
-R_LRES = 26  # the lower filesystem's result for this request (sync result or completion res)
-R_SHREF = 27  # references on the shared file this request holds (gets minus puts)
-R_LEN = 28
-
-FIELD_NAMES: Final[tuple[str, ...]] = (
-    "kind", "env", "submitter", "submitter_state", "returned", "lower", "completion",
-    "completion_state", "worker", "worker_state", "work_proc", "wrapper", "ref", "fields",
-    "ki_complete", "aio_res", "aio_fd", "clone_file", "real_fd", "tmp_file",
-    "callback_runs", "ki_complete_runs", "writers", "pos", "outcome", "expected",
-    "lower_result", "shared_refs",
-)
-assert len(FIELD_NAMES) == R_LEN
-
-F_ORIG, F_CALLBACK, F_WRITE, F_WQ = 1, 2, 4, 8  # F_WQ: this request ensured s_dio_done_wq
-P_IO_DONE, P_CLONE_FINAL, P_ORIG_SYNCED = 1, 2, 4
-O_SUBMITTED, O_ALLOC_FAILED, O_WQ_FAILED, O_EARLY = 1, 2, 4, 8
-FILE_NONE, FILE_SHARED, FILE_TMP = 0, 1, 2
-AIO_NONE, AIO_LIVE, AIO_FREED = 0, 1, 2
 
 SUBMITTER: Final[str] = Actor.SUBMITTER
 LOWER: Final[str] = Actor.LOWER
 COMPLETION: Final[str] = Actor.COMPLETION
 WORKER: Final[str] = Actor.WORKER
-ENV_BIT: Final[dict[str, int]] = {name: 1 << (2 * i) for i, name in enumerate(ENV_CONDITIONS)}
-
-State = tuple[Any, ...]  # (shared, req, req, ...)
-Req = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -156,47 +136,20 @@ def _value(spelling: str | None, v: int) -> int:
     return int(VALUE_SPELLING[spelling])
 
 
-# A request whose actors have all finished, once its own end-of-request properties were
-# judged: it can influence nothing but the shared file's count (which is global), so all
-# finished requests are the same state. Sorts before every live request.
-DONE: Final[Req] = (-1,)
-
-
-def request_type(r: Req) -> str:
-    sync = "sync-" if r[R_ENV] & (ENV_BIT["sync_kiocb"] << 1) else ""
-    return sync + KINDS[r[R_KIND]]
-
-
-def request_done(r: Req) -> bool:
-    return (
-        r[R_SUBST] == 2 and r[R_LOWER] != 1 and r[R_COMPST] not in (1, 2)
-        and r[R_WORKST] not in (1, 2)
-    )
-
-
-def outcome_of(r: Req) -> str:
-    out = r[R_OUT]
-    if out & O_SUBMITTED:
-        return "submitted"
-    if out & O_ALLOC_FAILED:
-        return "alloc_failed"
-    if out & O_WQ_FAILED:
-        return "wq_failed"
-    return "early"
-
-
 class _Step:
     """Executes one step of one actor on a mutable copy of a request."""
 
-    __slots__ = ("actor", "irq", "m", "over_drop", "r", "shared", "stack_at", "touched_shared")
+    __slots__ = ("actor", "irq", "m", "over_drop", "r", "shared", "stack", "touched_shared")
 
     def __init__(self, m: BackingAio, shared: int, r: Req, actor: str) -> None:
         self.m = m
-        self.r: list[Any] = list(r)
+        self.r = Draft(r)
         self.shared = shared
         self.actor = actor
-        # the lower filesystem runs on the submitter's stack: it is the same task, inside submit
-        self.stack_at = {COMPLETION: R_COMP, WORKER: R_WORK}.get(actor, R_SUB)
+        # The moving actor's stack, written back by ``done``. The lower filesystem runs on
+        # the submitter's stack: it is the same task, inside submit.
+        self.stack: Stack = (r.completion if actor == COMPLETION else
+                             r.worker if actor == WORKER else r.submitter)
         self.irq = actor == COMPLETION
         # Set when the step reads or writes the shared file's count: the only thing requests
         # share, hence the only way one request's step can depend on another's.
@@ -206,17 +159,18 @@ class _Step:
 
     # -- memory and lifetime checks -----------------------------------------------------
     def wrapper(self, what: str) -> None:
-        state = self.r[R_AIO]
-        if state == AIO_LIVE:
+        state = self.r.wrapper
+        if state == Wrapper.LIVE:
             return
-        if state == AIO_NONE:
+        if state == Wrapper.NONE:
             raise Violation("UAF", f"{what}: the wrapper was never allocated (aio is NULL)",
                             "wrapper")
         raise Violation("UAF", f"{what}: the wrapper was already freed", "wrapper")
 
     def orig(self, what: str) -> None:
         r = self.r
-        alive = r[R_SUBST] != 2 or (r[R_RET] == Val.QUEUED and r[R_KC] == 0)
+        alive = r.submitter_state != Submitter.RETURNED or (
+            r.returned == Val.QUEUED and r.ki_complete_runs == 0)
         if not alive:
             raise Violation(
                 "UAF", f"{what}: the original kiocb was already completed and freed by the "
@@ -224,95 +178,105 @@ class _Step:
             )
 
     def orig_field(self, what: str) -> None:
-        if not self.r[R_FIELDS] & F_ORIG:
+        if not self.r.fields & WrapperField.ORIG:
             raise Violation("UAF", f"{what}: aio->orig_iocb was never set (NULL dereference)",
                             "original kiocb")
         self.orig(what)
 
     def file_alive(self, fid: int, what: str) -> None:
-        if fid == FILE_SHARED:
+        if fid == File.SHARED:
             self.touched_shared = True
-        if fid == FILE_NONE:
+        if fid == File.NONE:
             raise Violation("UAF", f"{what}: no file (NULL ki_filp)", "ki_filp")
-        count = self.shared if fid == FILE_SHARED else self.r[R_TMP]
+        count = self.shared if fid == File.SHARED else self.r.tmp_file
         if count <= 0:
-            name = "shared file" if fid == FILE_SHARED else "file opened on the fly"
+            name = "shared file" if fid == File.SHARED else "file opened on the fly"
             raise Violation(
                 "UAF", f"{what}: the {name} is used after its last reference was dropped", name
             )
 
     def file_get(self, fid: int, what: str) -> None:
         self.file_alive(fid, what)
-        if fid == FILE_SHARED:
+        if fid == File.SHARED:
             self.shared += 1
-            self.r[R_SHREF] += 1
+            self.r.shared_refs += 1
         else:
-            self.r[R_TMP] += 1
+            self.r.tmp_file += 1
 
     def file_put(self, fid: int, what: str) -> None:
-        if fid == FILE_SHARED:
-            self.over_drop = self.over_drop or self.r[R_SHREF] <= 0
-            self.r[R_SHREF] -= 1
+        if fid == File.SHARED:
+            self.over_drop = self.over_drop or self.r.shared_refs <= 0
+            self.r.shared_refs -= 1
         self.file_alive(fid, what)
-        if fid == FILE_SHARED:
+        if fid == File.SHARED:
             self.shared -= 1
         else:
-            self.r[R_TMP] -= 1
+            self.r.tmp_file -= 1
 
     # -- freeze protection ----------------------------------------------------------------
     def start_write(self) -> None:
-        self.r[R_WR] += 1
+        self.r.writers += 1
 
     def write_protected(self, what: str) -> None:
         """Under the caller contract a write reaches the lower fs only under protection."""
-        if self.r[R_KIND] == 1 and not self.m.compiled.callee_freeze and self.r[R_WR] <= 0:
+        r = self.r
+        if r.kind == ReqKind.WRITE and not self.m.compiled.callee_freeze and r.writers <= 0:
             raise Violation("FREEZE_BALANCED", f"{what}: the write is issued without freeze "
                             "protection")
 
     def submit_once(self, what: str) -> None:
-        if self.r[R_OUT] & O_SUBMITTED:
+        if self.r.outcome & OutcomeBit.SUBMITTED:
             raise Violation("RESULT_PROPAGATED", f"{what}: the request is submitted to the "
                             "lower filesystem a second time (the IO runs twice; the first "
                             "result is lost)")
-        self.r[R_OUT] |= O_SUBMITTED
+        self.r.outcome |= OutcomeBit.SUBMITTED
 
     def end_write(self, what: str) -> None:
-        if self.r[R_WR] <= 0:
+        if self.r.writers <= 0:
             raise Violation("FREEZE_BALANCED", f"{what} ends freeze protection that is not held")
-        self.r[R_WR] -= 1
+        self.r.writers -= 1
 
     # -- frames -----------------------------------------------------------------------------
-    def frame(self) -> tuple[int, int, int, int]:
-        stack = self.r[self.stack_at]
-        return stack[-1]  # type: ignore[no-any-return]
+    def frame(self) -> Frame:
+        return self.stack[-1]
 
     def set_frame(self, proc: int, pc: int, v: int, orig: int) -> None:
-        stack = self.r[self.stack_at]
-        self.r[self.stack_at] = (*stack[:-1], (proc, pc, v, orig))
+        self.stack = (*self.stack[:-1], (proc, pc, v, orig))
 
     def push(self, proc: int, v: int) -> None:
-        self.r[self.stack_at] = self.r[self.stack_at] + ((proc, 0, v, 0),)
+        self.stack = (*self.stack, (proc, 0, v, 0))
+
+    def done(self) -> Req:
+        """The request after the step."""
+        r = self.r
+        if self.actor == COMPLETION:
+            r.completion = self.stack
+        elif self.actor == WORKER:
+            r.worker = self.stack
+        else:
+            r.submitter = self.stack
+        return r.freeze()
 
     def unwind(self) -> None:
         """Pop every frame that ran off its end; mark the actor done when none is left."""
         m = self.m.compiled
-        stack = self.r[self.stack_at]
+        stack = self.stack
         while stack and stack[-1][1] >= len(m.bodies[stack[-1][0]]):
             stack = stack[:-1]
             if stack:  # the caller continues after its call statement
                 p, pc, v, o = stack[-1]
                 stack = (*stack[:-1], (p, pc + 1, v, o))
-        self.r[self.stack_at] = stack
+        self.stack = stack
         if not stack:
             if self.actor == COMPLETION:
-                self.r[R_COMPST] = 3
+                self.r.completion_state = Completion.DONE
             elif self.actor == WORKER:
-                self.r[R_WORKST] = 3
+                self.r.worker_state = Worker.DONE
             else:  # pragma: no cover - entry procedures end in return or goto (validated)
                 raise AssertionError("submitter ran off its entry procedure")
 
     def result_check(self, got: int, what: str) -> None:
-        want = self.r[R_LRES]
+        want = self.r.lower_result
         if want == Val.NONE:
             raise Violation("RESULT_PROPAGATED", f"{what} runs before the lower filesystem "
                             "produced a result")
@@ -324,8 +288,8 @@ class _Step:
             )
 
     def pos_check(self, who: str) -> None:
-        pos = self.r[R_POS]
-        if pos & P_IO_DONE and not pos & P_ORIG_SYNCED:
+        pos = self.r.pos
+        if pos & PosBit.IO_DONE and not pos & PosBit.ORIG_SYNCED:
             raise Violation(
                 "POS_BEFORE_CALLBACK",
                 f"{who} reads the original kiocb's ki_pos before it was updated from the clone",
@@ -344,24 +308,9 @@ class BackingAio:
 
     # -- states -----------------------------------------------------------------------------
     def new_request(self, rtype: str) -> Req:
-        r: list[Any] = [0] * R_LEN
-        r[R_KIND] = 0 if rtype.endswith("read") else 1
-        sync = ENV_BIT["sync_kiocb"]
-        r[R_ENV] = sync | ((sync << 1) if rtype.startswith("sync-") else 0)
-        r[R_SUB] = ((self.compiled.entry[r[R_KIND]], 0, int(Val.NONE), 0),)
-        r[R_COMP] = ()
-        r[R_WORK] = ()
-        r[R_RET] = Val.NONE
-        r[R_KIC] = -1
-        r[R_WORKPROC] = -1
         # The caller's file: obtained by the variant's fdget if it has one (unset until
         # then), otherwise borrowed from the caller, who holds it for the whole call.
-        r[R_REAL] = FILE_NONE if self.has_fdget else FILE_SHARED * 2
-        r[R_TMP] = -1
-        r[R_EXP] = Val.NONE
-        r[R_LRES] = Val.NONE
-        r[R_RES] = Val.NONE
-        return tuple(r)
+        return new_request(rtype, self.compiled.entry, borrowed=not self.has_fdget)
 
     def initial_states(self, n: int, kinds: Sequence[str] | None = None) -> list[State]:
         """Every mix of request types among ``n`` requests (one state per multiset), or
@@ -398,27 +347,27 @@ class BackingAio:
         """The properties judged when every actor of one request has finished."""
         out: list[Violation] = []
         who = f"the {request_type(r)}"
-        if r[R_AIO] == AIO_LIVE:
+        if r.wrapper == Wrapper.LIVE:
             out.append(Violation("LEAK", f"{who}: the wrapper is never freed "
-                                 f"(ref = {r[R_REF]})", "wrapper"))
-        if r[R_TMP] > 0:
+                                 f"(ref = {r.ref})", "wrapper"))
+        if r.tmp_file > 0:
             out.append(Violation("LEAK", f"{who}: the file opened on the fly keeps "
-                                 f"{r[R_TMP]} reference(s)", "file opened on the fly"))
-        want = self.compiled.expected_callbacks[r[R_KIND]][outcome_of(r)]
-        if r[R_CB] != want:
+                                 f"{r.tmp_file} reference(s)", "file opened on the fly"))
+        want = self.compiled.expected_callbacks[r.kind][outcome_of(r)]
+        if r.callback_runs != want:
             out.append(Violation("CLEANUP_ONCE", f"{who}: the caller's callback ran "
-                                 f"{r[R_CB]} time(s), the contract says {want} when the "
+                                 f"{r.callback_runs} time(s), the contract says {want} when the "
                                  f"request ends {outcome_of(r).replace('_', ' ')}"))
-        queued = r[R_RET] == Val.QUEUED
-        if queued and r[R_KC] != 1:
+        queued = r.returned == Val.QUEUED
+        if queued and r.ki_complete_runs != 1:
             out.append(Violation("COMPLETE_IFF_QUEUED", f"{who}: the call returned "
-                                 f"-EIOCBQUEUED but ki_complete ran {r[R_KC]} time(s)"))
-        if not queued and r[R_KC] != 0:
+                                 f"-EIOCBQUEUED but ki_complete ran {r.ki_complete_runs} time(s)"))
+        if not queued and r.ki_complete_runs != 0:
             out.append(Violation("COMPLETE_IFF_QUEUED", f"{who}: the call returned "
-                                 f"{value_name(r[R_RET])} and ki_complete ran too"))
-        if r[R_WR] != 0:
+                                 f"{value_name(r.returned)} and ki_complete ran too"))
+        if r.writers != 0:
             out.append(Violation("FREEZE_BALANCED", f"{who}: freeze protection still held "
-                                 f"{r[R_WR]} time(s) at the end"))
+                                 f"{r.writers} time(s) at the end"))
         return out
 
     # -- where each actor is ----------------------------------------------------------------
@@ -426,22 +375,22 @@ class BackingAio:
         if r == DONE:
             return []
         out = []
-        if r[R_SUBST] == 0 and r[R_SUB]:
+        if r.submitter_state == Submitter.RUNNING and r.submitter:
             out.append(SUBMITTER)
-        if r[R_LOWER] == 1:
+        if r.lower == Lower.HOLDS_CLONE:
             out.append(LOWER)
-        if r[R_COMPST] in (1, 2):
+        if r.completion_state in (Completion.ARMED, Completion.RUNNING):
             out.append(COMPLETION)
-        if r[R_WORKST] in (1, 2):
+        if r.worker_state in (Worker.PENDING, Worker.RUNNING):
             out.append(WORKER)
         return out
 
     def where(self, r: Req, actor: str) -> Where:
         c = self.compiled
-        stack_at = {SUBMITTER: R_SUB, COMPLETION: R_COMP, WORKER: R_WORK}.get(actor)
-        if stack_at is None or not r[stack_at]:
+        stack = stack_of(r, actor)
+        if not stack:
             return Where("", -1, None)
-        proc, pc, _v, _o = r[stack_at][-1]
+        proc, pc, _v, _o = stack[-1]
         body = c.bodies[proc]
         return Where(c.proc_names[proc], pc, body[pc] if pc < len(body) else None)
 
@@ -541,9 +490,9 @@ class BackingAio:
         """The environment's choices for ``actor``'s next step (all of them in CHOICES)."""
         if actor == LOWER:
             return [""]
-        if actor == COMPLETION and r[R_COMPST] == 1:
+        if actor == COMPLETION and r.completion_state == Completion.ARMED:
             return ["res RES", "res -EIO"]
-        if actor == WORKER and r[R_WORKST] == 1:
+        if actor == WORKER and r.worker_state == Worker.PENDING:
             return [""]
         stmt = self.where(r, actor).stmt
         assert stmt is not None
@@ -555,7 +504,7 @@ class BackingAio:
         if op == "vfs_iter":
             return ["returns RES", "returns -EIO"]
         if op == "vfs_iocb_iter":
-            if r[R_AIO] == AIO_LIVE and r[R_KIC] < 0:
+            if r.wrapper == Wrapper.LIVE and r.ki_complete < 0:
                 # No ki_complete: the clone is a sync kiocb, so the lower fs cannot queue it.
                 return ["returns RES", "returns -EIO"]
             return ["returns RES", "returns -EIO", "queues"]
@@ -563,7 +512,7 @@ class BackingAio:
             return ["wq ok", "wq fails"]
         if op == "if_goto":
             name = stmt.arg("cond").lstrip("!")
-            if name in ENV_BIT and not r[R_ENV] & ENV_BIT[name]:
+            if name in ENV_BIT and not r.env & ENV_BIT[name]:
                 return [f"{name}: yes", f"{name}: no"]
         return [""]
 
@@ -572,15 +521,15 @@ class BackingAio:
         actor = s.actor
         if actor == LOWER:
             self._lower_returns(s)
-        elif actor == COMPLETION and r[R_COMPST] == 1:
+        elif actor == COMPLETION and r.completion_state == Completion.ARMED:
             self._completion_fires(s, choice)
-        elif actor == WORKER and r[R_WORKST] == 1:
+        elif actor == WORKER and r.worker_state == Worker.PENDING:
             s.wrapper("the workqueue runs aio->work")
-            r[R_WORKST] = 2
-            s.push(r[R_WORKPROC], int(Val.NONE))
+            r.worker_state = Worker.RUNNING
+            s.push(r.work_proc, int(Val.NONE))
         else:
             self._execute(s, choice)
-        return tuple(r)
+        return s.done()
 
     # -- the environment's own steps ---------------------------------------------------------
     def _lower_returns(self, s: _Step) -> None:
@@ -588,20 +537,20 @@ class BackingAio:
         # returns. One touch right before returning covers every interleaving: the
         # completion may already have run, or not.
         s.wrapper("the lower filesystem, still inside submit, touches the clone")
-        s.file_alive(s.r[R_CLONEF], "the lower filesystem touches the clone's ki_filp")
-        s.r[R_LOWER] = 2
-        s.r[R_SUBST] = 0
+        s.file_alive(s.r.clone_file, "the lower filesystem touches the clone's ki_filp")
+        s.r.lower = Lower.RETURNED
+        s.r.submitter_state = Submitter.RUNNING
         p, pc, _v, o = s.frame()
         s.set_frame(p, pc, int(Val.QUEUED), o)
 
     def _completion_fires(self, s: _Step, choice: str) -> None:
         s.wrapper("the lower filesystem calls the clone's ki_complete")
-        s.file_alive(s.r[R_CLONEF], "the lower filesystem completes IO on the clone's ki_filp")
+        s.file_alive(s.r.clone_file, "the lower filesystem completes IO on the clone's ki_filp")
         res = Val.OK if choice == "res RES" else Val.ERR
-        s.r[R_POS] |= P_IO_DONE | P_CLONE_FINAL
-        s.r[R_LRES] = res
-        s.r[R_COMPST] = 2
-        s.push(s.r[R_KIC], int(res))
+        s.r.pos |= PosBit.IO_DONE | PosBit.CLONE_FINAL
+        s.r.lower_result = res
+        s.r.completion_state = Completion.RUNNING
+        s.push(s.r.ki_complete, int(res))
 
     # -- statements -------------------------------------------------------------------------
     def _execute(self, s: _Step, choice: str) -> None:
@@ -615,179 +564,180 @@ class BackingAio:
 
         if op == "kmem_cache_zalloc":
             if choice == "alloc fails":
-                r[R_OUT] |= O_ALLOC_FAILED
-                r[R_EXP] = Val.ENOMEM
+                r.outcome |= OutcomeBit.ALLOC_FAILED
+                r.expected = Val.ENOMEM
                 nxt = c.jump[proc][stmt.arg("on_fail")]
             else:
-                if r[R_AIO] == AIO_LIVE:
+                if r.wrapper == Wrapper.LIVE:
                     raise Violation("LEAK", f"{what}: a second wrapper overwrites a live one")
-                r[R_AIO] = AIO_LIVE
-                r[R_REF] = 0
-                r[R_FIELDS] &= F_WQ  # a fresh, zeroed wrapper; F_WQ is not a wrapper field
-                r[R_KIC] = -1
-                r[R_RES] = Val.ZERO
-                r[R_AIOFD] = 0
-                r[R_CLONEF] = FILE_NONE
+                r.wrapper = Wrapper.LIVE
+                r.ref = 0
+                r.fields &= WrapperField.WQ  # a fresh, zeroed wrapper; WQ is not a wrapper field
+                r.ki_complete = -1
+                r.aio_res = Val.ZERO
+                r.aio_fd = 0
+                r.clone_file = File.NONE
         elif op == "kmem_cache_free":
-            if r[R_AIO] == AIO_FREED:
+            if r.wrapper == Wrapper.FREED:
                 raise Violation("DOUBLE_FREE", f"{what}: the wrapper is freed a second time")
-            if r[R_AIO] == AIO_NONE:
+            if r.wrapper == Wrapper.NONE:
                 raise Violation("UAF", f"{what}: frees a wrapper that was never allocated",
                                 "wrapper")
-            r[R_AIO] = AIO_FREED
+            r.wrapper = Wrapper.FREED
         elif op == "init_orig_iocb":
             s.wrapper(what)
-            r[R_FIELDS] |= F_ORIG
+            r.fields |= WrapperField.ORIG
         elif op == "init_callback":
             s.wrapper(what)
-            r[R_FIELDS] |= F_CALLBACK
+            r.fields |= WrapperField.CALLBACK
         elif op == "set_ki_flags":
             s.wrapper(what)
-            if r[R_KIND] == 1:
-                r[R_FIELDS] |= F_WRITE
+            if r.kind == ReqKind.WRITE:
+                r.fields |= WrapperField.WRITE
         elif op == "set_ki_complete":
             s.wrapper(what)
-            r[R_KIC] = c.proc_index[stmt.arg("proc")]
+            r.ki_complete = c.proc_index[stmt.arg("proc")]
         elif op == "kiocb_clone":
             s.wrapper(what)
-            fid = r[R_REAL] >> 1
+            fid = fd_file(r.real_fd)
             if stmt.arg("get_file"):
                 s.file_get(fid, what)
             else:
                 s.file_alive(fid, what)
-            r[R_CLONEF] = fid
+            r.clone_file = fid
             # kiocb_clone copies ki_flags (IOCB_WRITE of a write) and ki_pos, not ki_complete
-            r[R_FIELDS] = (r[R_FIELDS] & ~F_WRITE) | (F_WRITE if r[R_KIND] == 1 else 0)
-            r[R_KIC] = -1
+            write = WrapperField.WRITE if r.kind == ReqKind.WRITE else 0
+            r.fields = (r.fields & ~WrapperField.WRITE) | write
+            r.ki_complete = -1
         elif op == "store_res":
             s.wrapper(what)
-            r[R_RES] = v
+            r.aio_res = v
         elif op == "load_res":
             s.wrapper(what)
-            v = r[R_RES]
+            v = r.aio_res
         elif op == "load_orig":
             s.wrapper(what)
-            if not r[R_FIELDS] & F_ORIG:
+            if not r.fields & WrapperField.ORIG:
                 raise Violation("UAF", f"{what}: aio->orig_iocb was never set (NULL)",
                                 "original kiocb")
             orig = 1
         elif op == "refcount_set":
             s.wrapper(what)
-            r[R_REF] = stmt.arg("n")
+            r.ref = stmt.arg("n")
         elif op == "refcount_inc":
             s.wrapper(what)
-            if r[R_REF] == 0:
+            if r.ref == 0:
                 raise Violation("REF_UNDERFLOW", f"{what}: increments a count of zero")
-            r[R_REF] += 1
+            r.ref += 1
         elif op == "refcount_dec_and_test":
             s.wrapper(what)
-            if r[R_REF] == 0:
+            if r.ref == 0:
                 raise Violation("REF_UNDERFLOW", f"{what}: decrements a count of zero")
-            r[R_REF] -= 1
-            if r[R_REF] != 0:
+            r.ref -= 1
+            if r.ref != 0:
                 nxt = c.jump[proc][stmt.arg("else_goto")]
         elif op == "fput_clone":
             s.wrapper(what)
-            s.file_put(r[R_CLONEF], what)
+            s.file_put(r.clone_file, what)
         elif op == "fdget":
-            if r[R_TMP] > 0:
+            if r.tmp_file > 0:
                 raise Violation("LEAK", f"{what}: a second fdget loses the first open file")
             if choice == "borrowed":
-                r[R_REAL] = FILE_SHARED * 2
+                r.real_fd = fd(File.SHARED)
             else:
-                r[R_TMP] = 1
-                r[R_REAL] = FILE_TMP * 2 + 1
+                r.tmp_file = 1
+                r.real_fd = fd(File.TMP, fput=True)
         elif op == "fdput":
-            if r[R_REAL] & 1:
-                s.file_put(r[R_REAL] >> 1, what)
+            if r.real_fd & FDPUT_FPUT:
+                s.file_put(fd_file(r.real_fd), what)
         elif op == "fd_clear_flags":
-            r[R_REAL] &= ~1
+            r.real_fd &= ~FDPUT_FPUT
         elif op == "fd_move_to_wrapper":
             s.wrapper(what)
-            r[R_AIOFD] = r[R_REAL]
+            r.aio_fd = r.real_fd
         elif op == "fdput_wrapper":
             s.wrapper(what)
-            if r[R_AIOFD] & 1:
-                s.file_put(r[R_AIOFD] >> 1, what)
+            if r.aio_fd & FDPUT_FPUT:
+                s.file_put(fd_file(r.aio_fd), what)
         elif op == "get_file":
-            s.file_get(r[R_REAL] >> 1, what)
+            s.file_get(fd_file(r.real_fd), what)
         elif op == "file_start_write":
-            s.file_alive(r[R_REAL] >> 1, what)
+            s.file_alive(fd_file(r.real_fd), what)
             s.start_write()
         elif op == "file_end_write":
-            s.file_alive(r[R_REAL] >> 1, what)
+            s.file_alive(fd_file(r.real_fd), what)
             s.end_write(what)
         elif op == "kiocb_start_write":
             s.wrapper(what)
-            s.file_alive(r[R_CLONEF], what)
+            s.file_alive(r.clone_file, what)
             s.start_write()
         elif op == "kiocb_end_write":
             s.wrapper(what)
-            s.file_alive(r[R_CLONEF], what)
+            s.file_alive(r.clone_file, what)
             s.end_write(what)
         elif op == "vfs_iter":
-            s.file_alive(r[R_REAL] >> 1, what)
+            s.file_alive(fd_file(r.real_fd), what)
             s.orig(what)
             s.write_protected(what)
             s.submit_once(what)
             res = Val.OK if choice == "returns RES" else Val.ERR
             # The IO advances the original kiocb's ki_pos itself (&iocb->ki_pos).
-            r[R_POS] |= P_IO_DONE | P_ORIG_SYNCED
-            r[R_EXP] = r[R_LRES] = v = res
+            r.pos |= PosBit.IO_DONE | PosBit.ORIG_SYNCED
+            r.expected = r.lower_result = v = res
             # Under the callee contract vfs_iter_write starts and ends freeze protection
             # itself, balanced: nothing is left for the caller.
         elif op == "vfs_iocb_iter":
             s.wrapper(what)
-            s.file_alive(r[R_REAL] >> 1, what)
-            s.file_alive(r[R_CLONEF], what)
+            s.file_alive(fd_file(r.real_fd), what)
+            s.file_alive(r.clone_file, what)
             s.write_protected(what)
             s.submit_once(what)
-            write = r[R_KIND] == 1
+            write = r.kind == ReqKind.WRITE
             if c.callee_freeze and write:
                 s.start_write()  # vfs_iocb_iter_write: kiocb_start_write(iocb)
             if choice == "queues":
-                r[R_SUBST] = 1
-                r[R_LOWER] = 1
-                r[R_COMPST] = 1
-                r[R_EXP] = Val.QUEUED
+                r.submitter_state = Submitter.IN_SUBMIT
+                r.lower = Lower.HOLDS_CLONE
+                r.completion_state = Completion.ARMED
+                r.expected = Val.QUEUED
                 v = int(Val.NONE)  # set when the lower filesystem returns
             else:
                 res = Val.OK if choice == "returns RES" else Val.ERR
-                r[R_POS] |= P_IO_DONE | P_CLONE_FINAL
-                r[R_EXP] = r[R_LRES] = v = res
+                r.pos |= PosBit.IO_DONE | PosBit.CLONE_FINAL
+                r.expected = r.lower_result = v = res
                 if c.callee_freeze and write:
                     s.end_write("vfs_iocb_iter_write (not queued)")
         elif op == "init_wq":
             s.orig(what)
             if choice == "wq fails":
-                r[R_OUT] |= O_WQ_FAILED
-                r[R_EXP] = v = Val.ENOMEM
+                r.outcome |= OutcomeBit.WQ_FAILED
+                r.expected = v = Val.ENOMEM
                 nxt = c.jump[proc][stmt.arg("on_fail")]
             else:
                 v = Val.ZERO
-                r[R_FIELDS] |= F_WQ
+                r.fields |= WrapperField.WQ
         elif op == "update_pos":
             s.wrapper(what)
             s.orig_field(what)
-            if r[R_POS] & P_CLONE_FINAL:
-                r[R_POS] |= P_ORIG_SYNCED
+            if r.pos & PosBit.CLONE_FINAL:
+                r.pos |= PosBit.ORIG_SYNCED
             else:
-                r[R_POS] &= ~P_ORIG_SYNCED  # a stale position, copied before the IO finished
+                r.pos &= ~PosBit.ORIG_SYNCED  # a stale position, copied before the IO finished
         elif op == "callback":
             runs = True
             if stmt.arg("via") == "wrapper":
                 s.wrapper(what)
-                runs = bool(r[R_FIELDS] & F_CALLBACK)  # if (aio->cleanup)
+                runs = bool(r.fields & WrapperField.CALLBACK)  # if (aio->cleanup)
                 if runs:
                     s.orig_field(what)
             else:
                 s.orig(what)
             if runs:
-                if s.irq and c.process_context[r[R_KIND]]:
+                if s.irq and c.process_context[r.kind]:
                     raise Violation("CONTEXT", f"{what}: the caller's callback runs in irq "
                                     "completion context, but this caller needs process context")
-                r[R_CB] += 1
-                if r[R_CB] > 1:
+                r.callback_runs += 1
+                if r.callback_runs > 1:
                     raise Violation("CLEANUP_ONCE", f"{what}: the caller's callback runs a "
                                     "second time")
                 if stmt.arg("reads_pos"):
@@ -799,26 +749,26 @@ class BackingAio:
                 raise Violation("UAF", f"{what}: orig_iocb was never loaded (NULL)",
                                 "original kiocb")
             s.orig(what)
-            if r[R_ENV] & (ENV_BIT["sync_kiocb"] << 1):
+            if is_sync(r):
                 raise Violation("COMPLETE_IFF_QUEUED", f"{what}: the original kiocb is sync: it "
                                 "has no ki_complete")
             s.pos_check(f"{what} (the upper layer's completion)")
             s.result_check(v, what)
-            r[R_KC] += 1
-            if r[R_KC] > 1:
+            r.ki_complete_runs += 1
+            if r.ki_complete_runs > 1:
                 raise Violation("COMPLETE_IFF_QUEUED", f"{what}: ki_complete runs a second time")
-            if r[R_SUBST] == 2 and r[R_RET] != Val.QUEUED:
+            if r.submitter_state == Submitter.RETURNED and r.returned != Val.QUEUED:
                 raise Violation("COMPLETE_IFF_QUEUED", f"{what}: ki_complete runs although the "
-                                f"call returned {value_name(r[R_RET])}")
+                                f"call returned {value_name(r.returned)}")
         elif op == "queue_work":
             s.wrapper(what)
             s.orig_field(what)  # file_inode(aio->orig_iocb->ki_filp)->i_sb->s_dio_done_wq
-            if not r[R_FIELDS] & F_WQ:
+            if not r.fields & WrapperField.WQ:
                 raise Violation("UAF", f"{what}: s_dio_done_wq may be NULL: this request never "
                                 "ensured it (backing_aio_init_wq)", "s_dio_done_wq")
-            if r[R_WORKST] in (0, 3):
-                r[R_WORKST] = 1
-                r[R_WORKPROC] = c.proc_index[stmt.arg("proc")]
+            if r.worker_state in (Worker.IDLE, Worker.DONE):
+                r.worker_state = Worker.PENDING
+                r.work_proc = c.proc_index[stmt.arg("proc")]
             # already pending or running: queue_work() returns false and queues nothing
         elif op == "if_goto":
             cond = stmt.arg("cond")
@@ -855,27 +805,27 @@ class BackingAio:
             return v in NEGATIVE
         if name == "write":
             s.wrapper(what)
-            return bool(r[R_FIELDS] & F_WRITE)
+            return bool(r.fields & WrapperField.WRITE)
         bit = ENV_BIT[name]
-        if r[R_ENV] & bit:
-            truth = bool(r[R_ENV] & (bit << 1))
+        if r.env & bit:
+            truth = bool(r.env & (bit << 1))
         else:
             truth = choice.endswith(": yes")
-            r[R_ENV] |= bit | ((bit << 1) if truth else 0)
+            r.env |= bit | ((bit << 1) if truth else 0)
         if truth and name == "zero_length":
-            r[R_OUT] |= O_EARLY
-            r[R_EXP] = Val.ZERO
+            r.outcome |= OutcomeBit.EARLY
+            r.expected = Val.ZERO
         elif truth and name == "odirect_unsupported":
-            r[R_OUT] |= O_EARLY
-            r[R_EXP] = Val.EINVAL
+            r.outcome |= OutcomeBit.EARLY
+            r.expected = Val.EINVAL
         return truth
 
     def _return(self, s: _Step, value: int, what: str) -> None:
         r = s.r
-        stack = r[s.stack_at]
+        stack = s.stack
         if len(stack) > 1:  # a procedure returns a value to its caller
             p, pc, _v, o = stack[-2]
-            r[s.stack_at] = (*stack[:-2], (p, pc + 1, value, o))
+            s.stack = (*stack[:-2], (p, pc + 1, value, o))
             s.unwind()
             return
         if s.actor != SUBMITTER:  # a completion's handler returns void: the value is dropped
@@ -885,24 +835,24 @@ class BackingAio:
             return
         if value == Val.NONE:
             raise Violation("RESULT_PROPAGATED", f"{what}: returns ret, which was never set")
-        if value == Val.QUEUED and r[R_ENV] & (ENV_BIT["sync_kiocb"] << 1):
+        if value == Val.QUEUED and is_sync(r):
             raise Violation("COMPLETE_IFF_QUEUED", f"{what}: returns -EIOCBQUEUED for a sync "
                             "kiocb, which has no ki_complete")
-        if value != r[R_EXP]:
+        if value != r.expected:
             raise Violation(
                 "RESULT_PROPAGATED",
                 f"{what}: the call returns {value_name(value)}, but the caller must see "
-                f"{value_name(r[R_EXP])}",
+                f"{value_name(r.expected)}",
             )
         if value != Val.QUEUED:
             # The upper layer finishes the request now and reads ki_pos (f_pos update).
             s.pos_check("the upper layer, after the call returned")
-            if r[R_KC]:
+            if r.ki_complete_runs:
                 raise Violation("COMPLETE_IFF_QUEUED", f"{what}: the call returns "
                                 f"{value_name(value)} after ki_complete already ran")
-        r[R_SUBST] = 2
-        r[R_RET] = value
-        r[R_SUB] = ()
+        r.submitter_state = Submitter.RETURNED
+        r.returned = value
+        s.stack = ()
 
 
 def _acyclic(variant: Variant) -> bool:
@@ -934,25 +884,3 @@ def _acyclic(variant: Variant) -> bool:
         return False
 
     return not any(cyclic(p) for p in calls)
-
-
-def canonical(state: State) -> State:
-    """Requests are interchangeable: sort them (kind is the first field)."""
-    reqs = state[1:]
-    if len(reqs) < 2:
-        return state
-    return (state[0], *sorted(reqs))
-
-
-def canonical_perm(state: State) -> tuple[State, list[int]]:
-    """The canonical state and, for each of its requests, the index it had in ``state``."""
-    reqs = state[1:]
-    order = sorted(range(len(reqs)), key=lambda i: reqs[i])
-    return (state[0], *(reqs[i] for i in order)), order
-
-
-def describe_request(r: Req) -> dict[str, object]:
-    """A readable view of a request tuple (for outputs and tests)."""
-    if r == DONE:
-        return {"done": True}
-    return {name: r[i] for i, name in enumerate(FIELD_NAMES)}

@@ -39,32 +39,18 @@ from backing_aio.cli.usage import UsageError
 from backing_aio.model.catalogue import catalogue
 from backing_aio.model.lang import Val, Variant
 from backing_aio.model.properties import PROPERTY_IDS, Violation
-from backing_aio.model.semantics import (
-    AIO_FREED,
-    AIO_LIVE,
-    COMPLETION,
+from backing_aio.model.semantics import COMPLETION, LOWER, SUBMITTER, WORKER, Action, BackingAio
+from backing_aio.model.state import (
     DONE,
-    LOWER,
-    O_SUBMITTED,
-    R_AIO,
-    R_CB,
-    R_COMPST,
-    R_KC,
-    R_KIND,
-    R_LOWER,
-    R_OUT,
-    R_REF,
-    R_RET,
-    R_SUBST,
-    R_TMP,
-    R_WORKST,
-    R_WR,
-    SUBMITTER,
-    WORKER,
-    Action,
-    BackingAio,
+    Completion,
+    Lower,
+    OutcomeBit,
     Req,
+    ReqKind,
     State,
+    Submitter,
+    Worker,
+    Wrapper,
 )
 from backing_aio.verify.explorer import cannot_end, explore
 from backing_aio.verify.trace import Trace, concretise, explain_rows, initial_state
@@ -146,9 +132,9 @@ def _step_text(model: BackingAio, r: Req, actor: str) -> str:
     own steps have no statement of the variant)."""
     if actor == LOWER:
         return "touches the clone (L2), returns -EIOCBQUEUED"
-    if actor == COMPLETION and r[R_COMPST] == 1:
+    if actor == COMPLETION and r.completion_state == Completion.ARMED:
         return "IO done: calls the clone's ki_complete"
-    if actor == WORKER and r[R_WORKST] == 1:
+    if actor == WORKER and r.worker_state == Worker.PENDING:
         return "starts aio->work"
     w = model.where(r, actor)
     return w.stmt.label if w.stmt is not None else "?"
@@ -193,8 +179,10 @@ class View:
         return rows
 
 
-_COMPLETION = {0: "", 1: "armed", 2: "running", 3: "done"}
-_WORKER = {0: "", 1: "pending", 2: "running", 3: "done"}
+_COMPLETION = {Completion.UNARMED: "", Completion.ARMED: "armed", Completion.RUNNING: "running",
+               Completion.DONE: "done"}
+_WORKER = {Worker.IDLE: "", Worker.PENDING: "pending", Worker.RUNNING: "running",
+           Worker.DONE: "done"}
 
 
 def counted(variant: Variant) -> bool:
@@ -207,23 +195,23 @@ def view(state: State, with_ref: bool = True) -> View:
     r = state[1]
     if r == DONE:
         return View(end=True, shared=state[0])
-    wrapper = {AIO_LIVE: "live", AIO_FREED: "freed"}.get(r[R_AIO], "none")
-    subst = r[R_SUBST]
-    if subst == 1:
+    wrapper = {Wrapper.LIVE: "live", Wrapper.FREED: "freed"}.get(r.wrapper, "none")
+    subst = r.submitter_state
+    if subst == Submitter.IN_SUBMIT:
         submitter = "in submit, lower fs holds the clone"
-    elif subst == 2:
-        submitter = "returned " + ("-EIOCBQUEUED" if r[R_RET] == Val.QUEUED else "its result")
+    elif subst == Submitter.RETURNED:
+        submitter = "returned " + ("-EIOCBQUEUED" if r.returned == Val.QUEUED else "its result")
     else:
-        submitter = "after submit" if r[R_OUT] & O_SUBMITTED else "before submit"
+        submitter = "after submit" if r.outcome & OutcomeBit.SUBMITTED else "before submit"
     return View(
         wrapper=wrapper,
-        ref=r[R_REF] if r[R_AIO] == AIO_LIVE and with_ref else -1,
+        ref=r.ref if r.wrapper == Wrapper.LIVE and with_ref else -1,
         submitter=submitter,
-        completion=_COMPLETION[r[R_COMPST]],
-        worker=_WORKER[r[R_WORKST]],
-        callback=r[R_CB],
-        ki_complete=r[R_KC],
-        freeze=r[R_WR] if r[R_KIND] == 1 else -1,
+        completion=_COMPLETION[r.completion_state],
+        worker=_WORKER[r.worker_state],
+        callback=r.callback_runs,
+        ki_complete=r.ki_complete_runs,
+        freeze=r.writers if r.kind == ReqKind.WRITE else -1,
     )
 
 
@@ -530,16 +518,16 @@ def _memory_rows(state: State, req: int, shown: _Shown) -> list[str]:
     r = state[1 + req]
     if r == DONE:
         rows = ["request finished"]
-    elif r[R_AIO] == AIO_LIVE:
-        rows = ["<B>wrapper live" + (f", ref {r[R_REF]}" if shown.with_ref else "") + "</B>"]
-    elif r[R_AIO] == AIO_FREED:
+    elif r.wrapper == Wrapper.LIVE:
+        rows = ["<B>wrapper live" + (f", ref {r.ref}" if shown.with_ref else "") + "</B>"]
+    elif r.wrapper == Wrapper.FREED:
         rows = [f'<B><FONT COLOR="{RED}">wrapper freed</FONT></B>']
     else:
         rows = ["no wrapper"]
     if shown.shared:
         rows.append(f"backing file refs {state[0]}")
-    if shown.opened and r != DONE and r[R_TMP] >= 0:
-        rows.append(f"opened file refs {max(r[R_TMP], 0)}")
+    if shown.opened and r != DONE and r.tmp_file >= 0:
+        rows.append(f"opened file refs {max(r.tmp_file, 0)}")
     return rows
 
 
@@ -554,15 +542,17 @@ def _lifeline(state: State, lane: Lane) -> dict[str, str]:
     if r == DONE:
         return out
     if lane.actor == SUBMITTER:
-        return {0: solid, 1: dashed}.get(r[R_SUBST], out)
+        return {Submitter.RUNNING: solid, Submitter.IN_SUBMIT: dashed}.get(
+            r.submitter_state, out)
     if lane.actor == LOWER:
-        return solid if r[R_LOWER] == 1 else out
+        return solid if r.lower == Lower.HOLDS_CLONE else out
     if lane.actor == COMPLETION:
-        return {1: dashed, 2: solid}.get(r[R_COMPST], out)
+        return {Completion.ARMED: dashed, Completion.RUNNING: solid}.get(
+            r.completion_state, out)
     if lane.actor == WORKER:
-        return {1: dashed, 2: solid}.get(r[R_WORKST], out)
-    return {AIO_LIVE: {"style": "solid", "penwidth": "3", "color": "#c9a400"}}.get(
-        r[R_AIO], out)
+        return {Worker.PENDING: dashed, Worker.RUNNING: solid}.get(r.worker_state, out)
+    return {Wrapper.LIVE: {"style": "solid", "penwidth": "3", "color": "#c9a400"}}.get(
+        r.wrapper, out)
 
 
 _MEMORY_EFFECT = re.compile(r"^(wrapper |ref |shared file refs |opened file refs )")
@@ -583,7 +573,7 @@ def swimlane_graph(variant: Variant, trace: Trace) -> Any:
     shown = _Shown(
         with_ref=counted(variant),
         shared=any(s[0] != states[0][0] for s in states),
-        opened=any(r != DONE and r[R_TMP] >= 0 for s in states for r in s[1:]),
+        opened=any(r != DONE and r.tmp_file >= 0 for s in states for r in s[1:]),
     )
     lanes = _lanes(trace, rows, files=shown.shared or shown.opened, with_ref=shown.with_ref)
     end_lane = next(lane for lane in lanes if lane.actor == "memory")  # for an end-of-run row

@@ -38,16 +38,19 @@ from dataclasses import dataclass, field
 import z3
 
 from backing_aio.model.lang import Variant
-from backing_aio.model.semantics import DONE, Action, BackingAio
+from backing_aio.model.semantics import Action, BackingAio
+from backing_aio.model.state import DONE, Completion, Lower, Submitter, Worker, Wrapper
 from backing_aio.verify.symbolic import (
     DATA_NAMES,
     END_ACTOR,
     FINISHED,
     RLIMIT,
     SHARED_TOP,
+    STACKS,
     Candidate,
     Control,
     CyclicControl,
+    Location,
     Rule,
     System,
     build,
@@ -362,20 +365,24 @@ def describe_location(system: System, c: Control) -> str:
     if c == FINISHED:
         return "request finished"
     names = BackingAio(system.variant).compiled.proc_names
-    kind, subst, lower, compst, workst, sub, comp, work = c
-    del kind
+    loc = Location(*c)
 
     def frames(stack: tuple[tuple[int, int], ...]) -> str:
         return " > ".join(f"{names[p]}:{pc}" for p, pc in stack) or "-"
 
-    sub_text = {0: frames(sub), 1: f"{frames(sub)} (inside submit)", 2: "returned"}[subst]
+    sub_text = {Submitter.RUNNING: frames(loc.submitter),
+                Submitter.IN_SUBMIT: f"{frames(loc.submitter)} (inside submit)",
+                Submitter.RETURNED: "returned"}[loc.submitter_state]
     parts = [f"submitter {sub_text}"]
-    if lower == 1:
+    if loc.lower == Lower.HOLDS_CLONE:
         parts.append("lower fs holds the clone")
-    if compst:
-        parts.append("completion " + {1: "armed", 2: frames(comp), 3: "done"}[compst])
-    if workst:
-        parts.append("worker " + {1: "pending", 2: frames(work), 3: "done"}[workst])
+    if loc.completion_state != Completion.UNARMED:
+        parts.append("completion " + {Completion.ARMED: "armed",
+                                      Completion.RUNNING: frames(loc.completion),
+                                      Completion.DONE: "done"}[loc.completion_state])
+    if loc.worker_state != Worker.IDLE:
+        parts.append("worker " + {Worker.PENDING: "pending", Worker.RUNNING: frames(loc.worker),
+                                  Worker.DONE: "done"}[loc.worker_state])
     return "; ".join(parts)
 
 
@@ -385,20 +392,19 @@ def _put_sites(proof: Proof, system: System) -> dict[int, str]:
     xs = system.variables
     ref, wrapper = DATA_NAMES.index("ref"), DATA_NAMES.index("wrapper")
     names = BackingAio(system.variant).compiled.proc_names
-    stacks = {"submitter": 5, "completion": 6, "worker": 7}
     sites: dict[int, str] = {}
     for k, rule in enumerate(system.rules):
-        if rule.update is None or rule.actor not in stacks:
+        if rule.update is None or rule.actor not in STACKS:
             continue
         for vec in proof.invariant.get(rule.src, ()):
-            if vec[wrapper] != 1:
+            if vec[wrapper] != Wrapper.LIVE:
                 continue
             subst = [(x, z3.BitVecVal(v, x.size())) for x, v in zip(xs, vec, strict=True)]
             if not z3.is_true(z3.simplify(z3.substitute(rule.guard, *subst))):
                 continue
             after = z3.simplify(z3.substitute(rule.update[ref], *subst))
             if int(after.as_signed_long()) < vec[ref]:
-                stack = rule.src[stacks[rule.actor]]
+                stack = getattr(Location(*rule.src), rule.actor)
                 frame = stack[-2] if len(stack) >= 2 else stack[-1]
                 sites[k] = names[frame[0]]
                 break
@@ -444,10 +450,11 @@ def relational_invariant(proof: Proof, system: System, rlimit: int = RLIMIT
     xs = system.variables
     checked = 0
     for c, vectors in proof.invariant.items():
-        if not any(v[wrapper] == 1 and v[ref] > 0 for v in vectors):
+        if not any(v[wrapper] == Wrapper.LIVE and v[ref] > 0 for v in vectors):
             continue
         solver.push()
-        solver.add(f.now(c), xs[wrapper] == 1, xs[ref] > 0, xs[ref] != len(to_come(c)))
+        solver.add(f.now(c), xs[wrapper] == int(Wrapper.LIVE), xs[ref] > 0,
+                   xs[ref] != len(to_come(c)))
         proof.queries += 1
         answer = solver.check()
         solver.pop()
@@ -471,14 +478,15 @@ def invariant_text(proof: Proof, system: System, rlimit: int = RLIMIT) -> list[s
         vectors = proof.invariant.get(c)
         if not vectors:
             continue
-        live = {v[ref] for v in vectors if v[wrapper] == 1}
+        live = {v[ref] for v in vectors if v[wrapper] == Wrapper.LIVE}
         states = {v[wrapper] for v in vectors}
         if live and not counted:
             key = "wrapper live (this version has no reference count)"
         elif live:
             key = f"wrapper live, ref = {' or '.join(map(str, sorted(live)))}"
         else:
-            key = " or ".join({0: "no wrapper", 2: "wrapper freed"}[w] for w in sorted(states))
+            key = " or ".join({Wrapper.NONE: "no wrapper", Wrapper.FREED: "wrapper freed"}[
+                Wrapper(w)] for w in sorted(states))
         by_ref.setdefault(key, []).append(describe_location(system, c))
     lines = []
     relation = relational_invariant(proof, system, rlimit)

@@ -20,14 +20,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 import z3
 
 from backing_aio.model import semantics as ba
 from backing_aio.model.lang import Variant
 from backing_aio.model.properties import Violation
-from backing_aio.model.semantics import DONE, BackingAio, Req
+from backing_aio.model.semantics import BackingAio
+from backing_aio.model.state import (
+    DONE,
+    FIELD_NAMES,
+    Completion,
+    Lower,
+    Req,
+    ReqKind,
+    Submitter,
+    Worker,
+    request_done,
+)
 
 WIDTH = 8  # bits per data field: counts and enums are small; signed, so -1 fits
 # The largest shared-file count the rules are derived for (other requests' references
@@ -47,23 +59,42 @@ LIMIT_TOP = 2**32 - 1
 # limit is the most z3 takes: 7.7 times the largest need, 75 times the gate's.
 RLIMIT = LIMIT_TOP
 
-# Request fields that are control (kept concrete). Everything else is data.
-CONTROL_FIELDS = (ba.R_KIND, ba.R_SUBST, ba.R_LOWER, ba.R_COMPST, ba.R_WORKST)
-STACKS = {ba.R_SUB: "submitter", ba.R_COMP: "completion", ba.R_WORK: "worker"}
+# Request fields that are control (kept concrete), the actors' stacks (their procedures and
+# statement indexes are control, the values in their frames data), and everything else:
+# data, in the request's field order.
+CONTROL_FIELDS = ("kind", "submitter_state", "lower", "completion_state", "worker_state")
+STACKS = ("submitter", "completion", "worker")
 MAX_DEPTH = 4  # frames per actor (entry, helper, cleanup, put)
 
-DATA_FIELDS: tuple[tuple[str, int], ...] = tuple(
-    (ba.FIELD_NAMES[i], i) for i in range(ba.R_LEN)
-    if i not in CONTROL_FIELDS and i not in STACKS
-)
+DATA_FIELDS: tuple[str, ...] = tuple(
+    name for name in FIELD_NAMES if name not in CONTROL_FIELDS and name not in STACKS)
 FRAME_SLOTS: tuple[str, ...] = tuple(
-    f"{actor}{d}.{part}" for actor in STACKS.values() for d in range(MAX_DEPTH)
+    f"{actor}{d}.{part}" for actor in STACKS for d in range(MAX_DEPTH)
     for part in ("v", "orig")
 )
-DATA_NAMES: tuple[str, ...] = ("shared", *(n for n, _ in DATA_FIELDS), *FRAME_SLOTS)
+DATA_NAMES: tuple[str, ...] = ("shared", *DATA_FIELDS, *FRAME_SLOTS)
+_control_of = attrgetter(*CONTROL_FIELDS)
+_stacks_of = attrgetter(*STACKS)
+_data_of = attrgetter(*DATA_FIELDS)
 
-Control = tuple[Any, ...]  # kind, statuses, and per stack: ((proc, pc), ...)
+Control = tuple[Any, ...]  # a Location, or FINISHED
 FINISHED: Control = ("DONE",)  # the request has finished (the model's DONE)
+
+
+class Location(NamedTuple):
+    """The control part of a live request: its control fields (CONTROL_FIELDS), then per
+    stack (STACKS) the frames' (procedure, statement) pairs."""
+
+    kind: ReqKind
+    submitter_state: Submitter
+    lower: Lower
+    completion_state: Completion
+    worker_state: Worker
+    submitter: tuple[tuple[int, int], ...]
+    completion: tuple[tuple[int, int], ...]
+    worker: tuple[tuple[int, int], ...]
+
+
 END_ACTOR = "end"  # the pseudo-actor of the final judgement (the shared file's count)
 
 class Infeasible(Exception):
@@ -276,10 +307,9 @@ def split(shared: Any, r: Req) -> tuple[Control, list[Any]]:
     """Control part (concrete) and data vector (in ``DATA_NAMES`` order) of a request."""
     if r == DONE:
         return FINISHED, [shared, *([0] * (len(DATA_NAMES) - 1))]
-    control: list[Any] = [r[i] for i in CONTROL_FIELDS]
+    control: list[Any] = list(_control_of(r))
     slots: list[Any] = []
-    for i in STACKS:
-        stack = r[i]
+    for stack in _stacks_of(r):
         control.append(tuple((p, pc) for p, pc, _v, _o in stack))
         for d in range(MAX_DEPTH):
             if d < len(stack):
@@ -288,25 +318,22 @@ def split(shared: Any, r: Req) -> tuple[Control, list[Any]]:
                 slots.extend([0, 0])
         if len(stack) > MAX_DEPTH:  # pragma: no cover - deeper than any variant nests
             raise ValueError(f"call stack deeper than MAX_DEPTH: {stack!r}")
-    data = [shared, *(r[i] for _, i in DATA_FIELDS), *slots]
+    data = [shared, *_data_of(r), *slots]
     return tuple(control), data
 
 def join(control: Control, data: list[Any]) -> tuple[Any, Req]:
     """Inverse of ``split``: the shared count and the request tuple."""
     if control == FINISHED:
         return data[0], DONE
-    r: list[Any] = [0] * ba.R_LEN
-    for k, i in enumerate(CONTROL_FIELDS):
-        r[i] = control[k]
-    for (_, i), value in zip(DATA_FIELDS, data[1:1 + len(DATA_FIELDS)], strict=True):
-        r[i] = value
+    fields: dict[str, Any] = dict(zip(CONTROL_FIELDS, control[:len(CONTROL_FIELDS)], strict=True))
+    fields.update(zip(DATA_FIELDS, data[1:1 + len(DATA_FIELDS)], strict=True))
     slots = data[1 + len(DATA_FIELDS):]
-    for s, i in enumerate(STACKS):
+    for s, name in enumerate(STACKS):
         frames = control[len(CONTROL_FIELDS) + s]
         base = s * MAX_DEPTH * 2
-        r[i] = tuple((p, pc, slots[base + 2 * d], slots[base + 2 * d + 1])
-                     for d, (p, pc) in enumerate(frames))
-    return data[0], tuple(r)
+        fields[name] = tuple((p, pc, slots[base + 2 * d], slots[base + 2 * d + 1])
+                             for d, (p, pc) in enumerate(frames))
+    return data[0], Req(**fields)
 
 # ---- rules ------------------------------------------------------------------------------
 
@@ -493,7 +520,7 @@ def _rules_at(model: BackingAio, c: Control, xs: tuple[z3.BitVecRef, ...],
             box[:] = [options[pick]]
             s = ba._Step(model, shared, r, actor)
             nr = model._run(s, options[pick])
-            if ba.request_done(nr):
+            if request_done(nr):
                 ends = model.request_end_violations(nr)
                 if ends:
                     return ends  # every property the end breaks: one rule each

@@ -18,28 +18,22 @@ from backing_aio.model.lang import Variant, value_name
 from backing_aio.model.properties import PROPERTY_IDS, SUBJECTS, Violation
 from backing_aio.model.semantics import (
     ACTORS,
-    AIO_FREED,
-    AIO_LIVE,
     CHOICES,
     COMPLETION,
-    DONE,
     LOWER,
-    P_ORIG_SYNCED,
-    R_AIO,
-    R_CB,
-    R_COMPST,
-    R_KC,
-    R_POS,
-    R_REF,
-    R_RET,
-    R_TMP,
-    R_WORKST,
-    R_WR,
     REQUEST_TYPES,
     WORKER,
     Action,
     BackingAio,
+)
+from backing_aio.model.state import (
+    DONE,
+    Completion,
+    PosBit,
+    Req,
     State,
+    Worker,
+    Wrapper,
     canonical,
     canonical_perm,
     request_type,
@@ -284,16 +278,16 @@ def load(path: Path) -> Trace:
 
 # ---- explanation ----------------------------------------------------------------------
 
-_WRAPPER = {0: "none", AIO_LIVE: "live", AIO_FREED: "freed"}
+_WRAPPER = {Wrapper.NONE: "none", Wrapper.LIVE: "live", Wrapper.FREED: "freed"}
 
 
-def _what(model: BackingAio, r: tuple[Any, ...], step: Step) -> tuple[str, str]:
+def _what(model: BackingAio, r: Req, step: Step) -> tuple[str, str]:
     """(place in the variant, what the step does) for the actor about to move."""
     if step.actor == LOWER:
         return "lower fs", "still inside submit: touches the clone (L2), returns -EIOCBQUEUED"
-    if step.actor == COMPLETION and r[R_COMPST] == 1:
+    if step.actor == COMPLETION and r.completion_state == Completion.ARMED:
         return "lower fs", "IO done: calls the clone's ki_complete"
-    if step.actor == WORKER and r[R_WORKST] == 1:
+    if step.actor == WORKER and r.worker_state == Worker.PENDING:
         return "workqueue", "starts aio->work"
     w = model.where(r, step.actor)
     return f"{w.proc}:{w.pc}", w.stmt.label if w.stmt is not None else "?"
@@ -307,25 +301,25 @@ def _effects(before: State, after: State, req: int) -> list[str]:
     if a == DONE:
         out.append("all actors of this request finished; its end checks pass")
         return out
-    if b[R_AIO] != a[R_AIO]:
-        out.append(f"wrapper {_WRAPPER[b[R_AIO]]}->{_WRAPPER[a[R_AIO]]}")
-    if b[R_REF] != a[R_REF] and a[R_AIO] != 0:
-        out.append(f"ref {b[R_REF]}->{a[R_REF]}")
-    if b[R_TMP] != a[R_TMP]:
-        out.append(f"opened file refs {max(b[R_TMP], 0)}->{max(a[R_TMP], 0)}")
-    if b[R_WR] != a[R_WR]:
-        out.append(f"freeze held {b[R_WR]}->{a[R_WR]}")
-    if b[R_CB] != a[R_CB]:
-        out.append(f"callback runs {b[R_CB]}->{a[R_CB]}")
-    if b[R_KC] != a[R_KC]:
-        out.append(f"ki_complete runs {b[R_KC]}->{a[R_KC]}")
-    if (b[R_POS] ^ a[R_POS]) & P_ORIG_SYNCED:
-        out.append("orig ki_pos " + ("updated" if a[R_POS] & P_ORIG_SYNCED else "stale"))
-    if b[R_RET] != a[R_RET]:
-        out.append(f"returns {value_name(a[R_RET])}")
-    if b[R_COMPST] != a[R_COMPST] and a[R_COMPST] == 1:
+    if b.wrapper != a.wrapper:
+        out.append(f"wrapper {_WRAPPER[b.wrapper]}->{_WRAPPER[a.wrapper]}")
+    if b.ref != a.ref and a.wrapper != Wrapper.NONE:
+        out.append(f"ref {b.ref}->{a.ref}")
+    if b.tmp_file != a.tmp_file:
+        out.append(f"opened file refs {max(b.tmp_file, 0)}->{max(a.tmp_file, 0)}")
+    if b.writers != a.writers:
+        out.append(f"freeze held {b.writers}->{a.writers}")
+    if b.callback_runs != a.callback_runs:
+        out.append(f"callback runs {b.callback_runs}->{a.callback_runs}")
+    if b.ki_complete_runs != a.ki_complete_runs:
+        out.append(f"ki_complete runs {b.ki_complete_runs}->{a.ki_complete_runs}")
+    if (b.pos ^ a.pos) & PosBit.ORIG_SYNCED:
+        out.append("orig ki_pos " + ("updated" if a.pos & PosBit.ORIG_SYNCED else "stale"))
+    if b.returned != a.returned:
+        out.append(f"returns {value_name(a.returned)}")
+    if b.completion_state != a.completion_state and a.completion_state == Completion.ARMED:
         out.append("completion armed")
-    if b[R_WORKST] != a[R_WORKST] and a[R_WORKST] == 1:
+    if b.worker_state != a.worker_state and a.worker_state == Worker.PENDING:
         out.append("work queued")
     return out
 
