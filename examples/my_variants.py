@@ -9,7 +9,7 @@ step of the C code; the label is the C line, for every output.
 """
 
 from backing_aio.model.catalogue import catalogue
-from backing_aio.model.lang import Variant
+from backing_aio.model.lang import SetKiComplete, Variant
 from backing_aio.model.lang import stmt as S
 
 # 1. Written from scratch: serve every request synchronously, no wrapper at all. Legal
@@ -48,7 +48,7 @@ _mainline = catalogue()["mainline"]
 _write = tuple(
     S("set_ki_complete", "aio->iocb.ki_complete = backing_aio_rw_complete;",
       proc="backing_aio_rw_complete")
-    if s.op == "set_ki_complete" else s
+    if isinstance(s, SetKiComplete) else s
     for s in _mainline.procs["backing_file_write_iter"]
 )
 no_punt = _mainline.with_procs(

@@ -29,9 +29,10 @@ from functools import cache
 from typing import Final
 
 from backing_aio.model.catalogue import catalogue
-from backing_aio.model.lang import Variant
+from backing_aio.model.lang import KmemCacheFree, KmemCacheZalloc, Variant, VfsIocbIter
 from backing_aio.model.semantics import SUBMITTER, WORKER, Action, BackingAio
 from backing_aio.model.state import State, stack_of
+from backing_aio.vocab import Choice
 
 FIRST_PUT: Final = "first put"
 CLEANUP: Final = "cleanup"
@@ -89,7 +90,7 @@ def _free_site(model: BackingAio, state: State, action: Action) -> FreeSite | No
     """The free this step makes, if its statement is kmem_cache_free."""
     r = state[1 + action.req]
     where = model.where(r, action.actor)
-    if where.stmt is None or where.stmt.op != "kmem_cache_free":
+    if not isinstance(where.stmt, KmemCacheFree):
         return None
     stack = stack_of(r, action.actor)
     names = model.compiled.proc_names
@@ -131,10 +132,9 @@ def predict(variant: Variant, kind: str) -> Prediction:
                 if isinstance(nxt, list):
                     continue  # a step that breaks a property ends no run of a good variant
                 allocated, queued, punted, freed = facts
-                op = where.stmt.op if where.stmt is not None else ""
-                if op == "kmem_cache_zalloc" and choice == "alloc ok":
+                if isinstance(where.stmt, KmemCacheZalloc) and choice == Choice.ALLOC_OK:
                     allocated = True
-                if op == "vfs_iocb_iter" and choice == "queues":
+                if isinstance(where.stmt, VfsIocbIter) and choice == Choice.QUEUES:
                     queued = True
                 if actor == WORKER:
                     punted = True

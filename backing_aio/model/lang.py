@@ -13,9 +13,9 @@ may carry a ``tag``: the name a jump uses to reach it (the C label, like ``out``
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from enum import IntEnum
-from typing import Any, Final
+from dataclasses import MISSING, Field, dataclass, field, fields
+from enum import Enum, IntEnum
+from typing import Any, ClassVar, Final, dataclass_transform
 
 from backing_aio.vocab import FREEZE_CONTRACTS, KINDS, OUTCOMES
 
@@ -83,139 +83,86 @@ CONDITIONS: Final[dict[str, str]] = {
 END: Final[str] = "END"  # jump target meaning "leave this procedure" (not in entry procedures)
 
 
-@dataclass(frozen=True)
-class ArgSpec:
-    name: str
-    kind: str  # tag | proc | int | bool | cond | value | via
-    default: Any = None
-    required: bool = True
+class Arg(Enum):
+    """What an argument of a statement holds (how it is checked)."""
+
+    TAG = "tag"  # a jump target in the same procedure (or END)
+    PROC = "proc"  # a procedure of the variant
+    INT = "int"
+    BOOL = "bool"
+    COND = "cond"  # a name in CONDITIONS, '!' negates
+    VALUE = "value"  # "ret" or a name in VALUE_SPELLING
+    VIA = "via"  # one of VIAS
 
 
-@dataclass(frozen=True)
-class OpSpec:
-    name: str
-    args: tuple[ArgSpec, ...]
-    doc: str
-
-
-def _op(name: str, doc: str, *args: ArgSpec) -> OpSpec:
-    return OpSpec(name, args, doc)
-
-
-def _a(name: str, kind: str) -> ArgSpec:
-    return ArgSpec(name, kind)
-
-
-def _opt(name: str, kind: str, default: Any) -> ArgSpec:
-    return ArgSpec(name, kind, default, required=False)
-
-
-OPS: Final[dict[str, OpSpec]] = {
-    spec.name: spec
-    for spec in (
-        # wrapper memory and fields
-        _op("kmem_cache_zalloc", "allocate the zeroed wrapper; may fail (goto on_fail)",
-            _a("on_fail", "tag")),
-        _op("kmem_cache_free", "free the wrapper"),
-        _op("init_orig_iocb", "aio->orig_iocb = iocb"),
-        _op("init_callback", "aio->cleanup = the caller's callback"),
-        _op("set_ki_flags", "aio->iocb.ki_flags = flags (keeps IOCB_WRITE of a write)"),
-        _op("set_ki_complete", "aio->iocb.ki_complete = proc", _a("proc", "proc")),
-        _op("kiocb_clone", "kiocb_clone(&aio->iocb, iocb, [get_file(]file[)])",
-            _a("get_file", "bool")),
-        _op("store_res", "aio->res = res"),
-        _op("load_res", "res = aio->res"),
-        _op("load_orig", "orig_iocb = aio->orig_iocb (a local copy)"),
-        # reference count (refcount_t semantics)
-        _op("refcount_set", "refcount_set(&aio->ref, n)", _a("n", "int")),
-        _op("refcount_inc", "refcount_inc(&aio->ref)"),
-        _op("refcount_dec_and_test",
-            "if (refcount_dec_and_test(&aio->ref)) { ... } else goto else_goto",
-            _a("else_goto", "tag")),
-        # backing file references
-        _op("fput_clone", "fput(aio->iocb.ki_filp)"),
-        _op("fdget", "the caller's struct fd: borrowed, or opened on the fly (FDPUT_FPUT)"),
-        _op("fdput", "fdput(real)"),
-        _op("fd_clear_flags", "real.flags = 0 (the caller gives up its FDPUT_FPUT)"),
-        _op("fd_move_to_wrapper", "aio->fd = real"),
-        _op("fdput_wrapper", "fdput(aio->fd)"),
-        _op("get_file", "get_file(real.file)"),
-        # freeze protection (sb_writers)
-        _op("file_start_write", "file_start_write(real.file)"),
-        _op("file_end_write", "file_end_write(real.file)"),
-        _op("kiocb_start_write", "kiocb_start_write(&aio->iocb)"),
-        _op("kiocb_end_write", "kiocb_end_write(&aio->iocb)"),
-        # calls into the lower filesystem
-        _op("vfs_iter", "ret = vfs_iter_read/write(real.file, iter, &iocb->ki_pos) (sync)"),
-        _op("vfs_iocb_iter", "ret = vfs_iocb_iter_read/write(file, &aio->iocb, iter)"),
-        _op("init_wq", "ret = backing_aio_init_wq(iocb); if (ret) goto on_fail",
-            _a("on_fail", "tag")),
-        # the caller's side
-        _op("update_pos", "orig_iocb->ki_pos = aio->iocb.ki_pos"),
-        _op("callback", "the caller's cleanup/end_write/accessed callback",
-            _a("via", "via"), _opt("reads_pos", "bool", False),
-            _opt("passes_result", "bool", False)),
-        _op("ki_complete", "orig_iocb->ki_complete(orig_iocb, res)"),
-        _op("queue_work", "INIT_WORK(&aio->work, proc); queue_work(sb->s_dio_done_wq, ...)",
-            _a("proc", "proc")),
-        # control
-        _op("if_goto", "if (cond) goto target; '!cond' negates", _a("cond", "cond"),
-            _a("target", "tag")),
-        _op("goto", "goto target", _a("target", "tag")),
-        _op("call", "call a procedure of the variant, passing ret/res", _a("proc", "proc")),
-        _op("assign", "ret = value", _a("value", "value")),
-        _op("return_", "return [value]; a value returned by a procedure becomes the caller's ret",
-            _opt("value", "value", None)),
-    )
-}
 VIAS: Final[tuple[str, ...]] = ("wrapper", "direct")
 
 
+def _arg(kind: Arg, *, default: Any = MISSING) -> Any:
+    """An argument of an operation: a field of its statement class, checked as ``kind``."""
+    return field(default=default, metadata={"arg": kind})
+
+
+@dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(_arg,))
 @dataclass(frozen=True)
 class Stmt:
-    """One atomic step. ``args`` holds the operation's arguments by name."""
+    """One atomic step: a statement of the C code, one subclass per operation.
 
-    op: str
+    ``label`` is the C line it stands for (in every output); ``tag`` the name a jump uses
+    to reach it (the C label, like ``out``). Each subclass names its operation in ``op``
+    (the spelling of ``stmt()``, of mutant names and of the reference implementation's
+    events) and holds the operation's arguments as fields, checked on construction."""
+
     label: str
     tag: str | None = None
-    args: tuple[tuple[str, Any], ...] = ()
+
+    op: ClassVar[str] = ""
+    doc: ClassVar[str] = ""
+    # The statement sets a field to a value and counts nothing: a loop through only such
+    # statements revisits the same states, so it can spin (TERMINATES judges that) but
+    # never grow the state. Every other statement counts something (a reference, a
+    # callback run, freeze protection, a stack frame) and could count without bound inside
+    # a loop. An operation added later is not repeatable until someone decides otherwise:
+    # the safe default.
+    repeatable: ClassVar[bool] = False
+    # Control goes on to the next statement after this one (not after goto or return).
+    falls_through: ClassVar[bool] = True
+
+    def __init_subclass__(cls, *, op: str, repeatable: bool = False,
+                          falls_through: bool = True) -> None:
+        """Declare an operation: ``class RefcountSet(Stmt, op="refcount_set")``, its C in
+        the docstring, its arguments as fields."""
+        super().__init_subclass__()
+        cls.op, cls.doc = op, (cls.__doc__ or "")
+        cls.repeatable, cls.falls_through = repeatable, falls_through
+        dataclass(frozen=True, kw_only=True)(cls)
 
     def __post_init__(self) -> None:
-        spec = OPS.get(self.op)
-        if spec is None:
-            raise VariantError(f"unknown statement {self.op!r} (label {self.label!r})")
-        if not isinstance(self.label, str) or not self.label:
-            raise VariantError(f"statement {self.op} needs a non-empty label")
-        if self.tag is not None and (not isinstance(self.tag, str) or not self.tag):
-            raise VariantError(f"statement {self.op} ({self.label!r}): tag must be a name")
-        given = dict(self.args)
-        if len(given) != len(self.args):
-            raise VariantError(f"statement {self.op} ({self.label!r}): repeated argument")
-        known = {a.name for a in spec.args}
-        for name in given:
-            if name not in known:
-                raise VariantError(
-                    f"statement {self.op} ({self.label!r}): unexpected argument {name!r}"
-                )
-        full: list[tuple[str, Any]] = []
-        for a in spec.args:
-            if a.name not in given:
-                if a.required:
-                    raise VariantError(
-                        f"statement {self.op} ({self.label!r}): missing argument {a.name!r}"
-                    )
-                full.append((a.name, a.default))
-                continue
-            value = given[a.name]
-            _check_arg(self, a, value)
-            full.append((a.name, value))
-        object.__setattr__(self, "args", tuple(full))
+        _check_head(self.op, self.label, self.tag)
+        for f in _arg_fields(type(self)):
+            _check_arg(self.op, self.label, f, getattr(self, f.name))
 
-    def arg(self, name: str) -> Any:
-        for key, value in self.args:
-            if key == name:
-                return value
-        raise KeyError(name)
+    @property
+    def args(self) -> tuple[tuple[str, Any], ...]:
+        """The operation's arguments by name, in order."""
+        return tuple((f.name, getattr(self, f.name)) for f in _arg_fields(type(self)))
+
+    def jump_targets(self) -> tuple[str, ...]:
+        """The tags this statement may jump to."""
+        return tuple(getattr(self, f.name) for f in _arg_fields(type(self))
+                     if f.metadata["arg"] is Arg.TAG)
+
+    def callee(self) -> str | None:
+        """The procedure this statement names (calls, or installs as a completion or a
+        work item), if any."""
+        for f in _arg_fields(type(self)):
+            if f.metadata["arg"] is Arg.PROC:
+                return str(getattr(self, f.name))
+        return None
+
+    def named(self, op: str) -> bool:
+        """Is this the statement another implementation's event ``op`` names?"""
+        return self.op == op
 
     def render(self) -> str:
         """A short, stable spelling used in outputs and mutant names."""
@@ -223,40 +170,271 @@ class Stmt:
         return f"{self.op}({shown})"
 
 
-def _check_arg(stmt: Stmt, spec: ArgSpec, value: Any) -> None:
-    where = f"statement {stmt.op} ({stmt.label!r}): argument {spec.name!r}"
-    kind = spec.kind
-    if value is None and not spec.required:
-        return
-    if kind in ("tag", "proc"):
+def _arg_fields(cls: type[Stmt]) -> tuple[Field[Any], ...]:
+    got = _ARG_FIELDS.get(cls)
+    if got is None:
+        got = _ARG_FIELDS[cls] = tuple(f for f in fields(cls) if "arg" in f.metadata)
+    return got
+
+
+_ARG_FIELDS: dict[type[Stmt], tuple[Field[Any], ...]] = {}
+
+
+def _check_head(op: str, label: object, tag: object) -> None:
+    if not isinstance(label, str) or not label:
+        raise VariantError(f"statement {op} needs a non-empty label")
+    if tag is not None and (not isinstance(tag, str) or not tag):
+        raise VariantError(f"statement {op} ({label!r}): tag must be a name")
+
+
+def _check_arg(op: str, label: str, f: Field[Any], value: Any) -> None:
+    where = f"statement {op} ({label!r}): argument {f.name!r}"
+    kind: Arg = f.metadata["arg"]
+    if value is None and f.default is None:
+        return  # an optional argument left out
+    if kind in (Arg.TAG, Arg.PROC):
         if not isinstance(value, str) or not value:
             raise VariantError(f"{where} must be a name, got {value!r}")
-    elif kind == "int":
+    elif kind is Arg.INT:
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 8:
             raise VariantError(f"{where} must be an integer 0..8, got {value!r}")
-    elif kind == "bool":
+    elif kind is Arg.BOOL:
         if not isinstance(value, bool):
             raise VariantError(f"{where} must be True or False, got {value!r}")
-    elif kind == "cond":
+    elif kind is Arg.COND:
         name = value[1:] if isinstance(value, str) and value.startswith("!") else value
         if name not in CONDITIONS:
             raise VariantError(
                 f"{where}: unknown condition {value!r} (known: {', '.join(CONDITIONS)})"
             )
-    elif kind == "value":
+    elif kind is Arg.VALUE:
         if value != "ret" and value not in VALUE_SPELLING:
             known = ", ".join(["ret", *VALUE_SPELLING])
             raise VariantError(f"{where}: unknown value {value!r} (known: {known})")
-    elif kind == "via":
+    elif kind is Arg.VIA:
         if value not in VIAS:
             raise VariantError(f"{where} must be one of {', '.join(VIAS)}, got {value!r}")
-    else:  # pragma: no cover - the table above is closed
+    else:  # pragma: no cover - Arg is closed
         raise AssertionError(kind)
+
+
+# ---- wrapper memory and fields -----------------------------------------------------------
+class KmemCacheZalloc(Stmt, op="kmem_cache_zalloc"):
+    """allocate the zeroed wrapper; may fail (goto on_fail)"""
+
+    on_fail: str = _arg(Arg.TAG)
+
+
+class KmemCacheFree(Stmt, op="kmem_cache_free"):
+    """free the wrapper"""
+
+
+class InitOrigIocb(Stmt, op="init_orig_iocb", repeatable=True):
+    """aio->orig_iocb = iocb"""
+
+
+class InitCallback(Stmt, op="init_callback", repeatable=True):
+    """aio->cleanup = the caller's callback"""
+
+
+class SetKiFlags(Stmt, op="set_ki_flags", repeatable=True):
+    """aio->iocb.ki_flags = flags (keeps IOCB_WRITE of a write)"""
+
+
+class SetKiComplete(Stmt, op="set_ki_complete", repeatable=True):
+    """aio->iocb.ki_complete = proc"""
+
+    proc: str = _arg(Arg.PROC)
+
+
+class KiocbClone(Stmt, op="kiocb_clone"):
+    """kiocb_clone(&aio->iocb, iocb, [get_file(]file[)])"""
+
+    get_file: bool = _arg(Arg.BOOL)
+
+
+class StoreRes(Stmt, op="store_res", repeatable=True):
+    """aio->res = res"""
+
+
+class LoadRes(Stmt, op="load_res", repeatable=True):
+    """res = aio->res"""
+
+
+class LoadOrig(Stmt, op="load_orig", repeatable=True):
+    """orig_iocb = aio->orig_iocb (a local copy)"""
+
+
+# ---- the reference count (refcount_t semantics) ------------------------------------------
+class RefcountSet(Stmt, op="refcount_set"):
+    """refcount_set(&aio->ref, n)"""
+
+    n: int = _arg(Arg.INT)
+
+
+class RefcountInc(Stmt, op="refcount_inc"):
+    """refcount_inc(&aio->ref)"""
+
+
+class RefcountDecAndTest(Stmt, op="refcount_dec_and_test"):
+    """if (refcount_dec_and_test(&aio->ref)) { ... } else goto else_goto"""
+
+    else_goto: str = _arg(Arg.TAG)
+
+
+# ---- backing file references -------------------------------------------------------------
+class FputClone(Stmt, op="fput_clone"):
+    """fput(aio->iocb.ki_filp)"""
+
+
+class Fdget(Stmt, op="fdget"):
+    """the caller's struct fd: borrowed, or opened on the fly (FDPUT_FPUT)"""
+
+
+class Fdput(Stmt, op="fdput"):
+    """fdput(real)"""
+
+
+class FdClearFlags(Stmt, op="fd_clear_flags", repeatable=True):
+    """real.flags = 0 (the caller gives up its FDPUT_FPUT)"""
+
+
+class FdMoveToWrapper(Stmt, op="fd_move_to_wrapper", repeatable=True):
+    """aio->fd = real"""
+
+
+class FdputWrapper(Stmt, op="fdput_wrapper"):
+    """fdput(aio->fd)"""
+
+
+class GetFile(Stmt, op="get_file"):
+    """get_file(real.file)"""
+
+
+# ---- freeze protection (sb_writers) ------------------------------------------------------
+class FileStartWrite(Stmt, op="file_start_write"):
+    """file_start_write(real.file)"""
+
+
+class FileEndWrite(Stmt, op="file_end_write"):
+    """file_end_write(real.file)"""
+
+
+class KiocbStartWrite(Stmt, op="kiocb_start_write"):
+    """kiocb_start_write(&aio->iocb)"""
+
+
+class KiocbEndWrite(Stmt, op="kiocb_end_write"):
+    """kiocb_end_write(&aio->iocb)"""
+
+
+# ---- calls into the lower filesystem -----------------------------------------------------
+class VfsIter(Stmt, op="vfs_iter"):
+    """ret = vfs_iter_read/write(real.file, iter, &iocb->ki_pos) (sync)"""
+
+
+class VfsIocbIter(Stmt, op="vfs_iocb_iter"):
+    """ret = vfs_iocb_iter_read/write(file, &aio->iocb, iter)"""
+
+
+class InitWq(Stmt, op="init_wq"):
+    """ret = backing_aio_init_wq(iocb); if (ret) goto on_fail"""
+
+    on_fail: str = _arg(Arg.TAG)
+
+
+# ---- the caller's side -------------------------------------------------------------------
+class UpdatePos(Stmt, op="update_pos", repeatable=True):
+    """orig_iocb->ki_pos = aio->iocb.ki_pos"""
+
+
+class Callback(Stmt, op="callback"):
+    """the caller's cleanup/end_write/accessed callback"""
+
+    via: str = _arg(Arg.VIA)
+    reads_pos: bool = _arg(Arg.BOOL, default=False)
+    passes_result: bool = _arg(Arg.BOOL, default=False)
+
+
+class KiComplete(Stmt, op="ki_complete"):
+    """orig_iocb->ki_complete(orig_iocb, res)"""
+
+
+class QueueWork(Stmt, op="queue_work"):
+    """INIT_WORK(&aio->work, proc); queue_work(sb->s_dio_done_wq, ...)"""
+
+    proc: str = _arg(Arg.PROC)
+
+
+# ---- control -----------------------------------------------------------------------------
+class IfGoto(Stmt, op="if_goto", repeatable=True):
+    """if (cond) goto target; '!cond' negates"""
+
+    cond: str = _arg(Arg.COND)
+    target: str = _arg(Arg.TAG)
+
+    @property
+    def condition(self) -> str:
+        """The condition's name, without the negation."""
+        return self.cond.lstrip("!")
+
+    @property
+    def negated(self) -> bool:
+        return self.cond.startswith("!")
+
+
+class Goto(Stmt, op="goto", repeatable=True, falls_through=False):
+    """goto target"""
+
+    target: str = _arg(Arg.TAG)
+
+
+class Call(Stmt, op="call"):
+    """call a procedure of the variant, passing ret/res"""
+
+    proc: str = _arg(Arg.PROC)
+
+
+class Assign(Stmt, op="assign", repeatable=True):
+    """ret = value"""
+
+    value: str = _arg(Arg.VALUE)
+
+
+class Return(Stmt, op="return_", repeatable=True, falls_through=False):
+    """return [value]; a value returned by a procedure becomes the caller's ret"""
+
+    value: str | None = _arg(Arg.VALUE, default=None)
+
+
+STATEMENTS: Final[tuple[type[Stmt], ...]] = (
+    KmemCacheZalloc, KmemCacheFree, InitOrigIocb, InitCallback, SetKiFlags, SetKiComplete,
+    KiocbClone, StoreRes, LoadRes, LoadOrig, RefcountSet, RefcountInc, RefcountDecAndTest,
+    FputClone, Fdget, Fdput, FdClearFlags, FdMoveToWrapper, FdputWrapper, GetFile,
+    FileStartWrite, FileEndWrite, KiocbStartWrite, KiocbEndWrite, VfsIter, VfsIocbIter, InitWq,
+    UpdatePos, Callback, KiComplete, QueueWork, IfGoto, Goto, Call, Assign, Return,
+)
+# The statement classes by operation name: what ``stmt()`` builds.
+OPS: Final[dict[str, type[Stmt]]] = {cls.op: cls for cls in STATEMENTS}
 
 
 def stmt(op: str, label: str, *, tag: str | None = None, **args: Any) -> Stmt:
     """Build a statement: ``stmt("refcount_set", "refcount_set(&aio->ref, 2);", n=2)``."""
-    return Stmt(op, label, tag, tuple(args.items()))
+    cls = OPS.get(op)
+    if cls is None:
+        raise VariantError(f"unknown statement {op!r} (label {label!r})")
+    _check_head(op, label, tag)
+    known = _arg_fields(cls)
+    names = {f.name for f in known}
+    for name in args:
+        if name not in names:
+            raise VariantError(f"statement {op} ({label!r}): unexpected argument {name!r}")
+    for f in known:  # in order, as the construction checks them
+        if f.name in args:
+            _check_arg(op, label, f, args[f.name])
+        elif f.default is MISSING:
+            raise VariantError(f"statement {op} ({label!r}): missing argument {f.name!r}")
+    return cls(label, tag, **args)
 
 
 # A callback contract: for each request kind and each way the request ended, how many times
@@ -355,78 +533,69 @@ def validate(v: Variant) -> None:
     for prop in v.expect:
         if prop not in PROPERTY_IDS:
             raise VariantError(f"{where}: expects unknown property {prop!r}")
-    entries = set(v.entry.values())
     for name, body in v.procs.items():
-        pw = f"{where}, procedure {name!r}"
-        if not body:
-            raise VariantError(f"{pw}: empty procedure")
-        tags: dict[str, int] = {}
-        for i, s in enumerate(body):
-            if not isinstance(s, Stmt):
-                raise VariantError(f"{pw}: item {i} is not a statement ({type(s).__name__})")
-            if s.tag is not None:
-                if s.tag in tags or s.tag == END:
-                    raise VariantError(f"{pw}: tag {s.tag!r} defined twice or reserved")
-                tags[s.tag] = i
-        for s in body:
-            for spec in OPS[s.op].args:
-                value = s.arg(spec.name)
-                if spec.kind == "tag":
-                    if value == END:
-                        if name in entries:
-                            raise VariantError(
-                                f"{pw}: {s.op} ({s.label!r}) jumps to END in an entry procedure"
-                            )
-                    elif value not in tags:
-                        raise VariantError(
-                            f"{pw}: {s.op} ({s.label!r}) jumps to {value!r}, which is nowhere"
-                        )
-                if spec.kind == "proc" and value not in v.procs:
-                    raise VariantError(
-                        f"{pw}: {s.op} ({s.label!r}) names procedure {value!r}, "
-                        "which does not exist"
-                    )
-            if s.op == "return_" and name in entries and s.arg("value") is None:
-                raise VariantError(f"{pw}: return in an entry procedure needs a value")
-        if name in entries and body[-1].op not in ("return_", "goto"):
-            raise VariantError(f"{pw}: an entry procedure must end with return or goto")
-        if name in entries:
-            # A procedure shared by the submitter and the completion would mix their frames.
-            for s in body:
-                if s.op in ("set_ki_complete", "queue_work") and s.arg("proc") in entries:
-                    raise VariantError(f"{pw}: an entry procedure cannot be a completion")
+        _check_procedure(v, name, body, f"{where}, procedure {name!r}")
     _check_finite(v, where)
 
 
-# Statements that set a field to a value and count nothing: a loop through only these
-# revisits the same states, so it can spin (TERMINATES judges that) but never grow the
-# state. Every other statement counts something (a reference, a callback run, freeze
-# protection, a stack frame) and could count without bound inside a loop. An operation
-# added later is outside this set until someone decides otherwise: the safe default.
-REPEATABLE: Final[frozenset[str]] = frozenset({
-    "goto", "if_goto", "assign", "return_", "load_res", "load_orig", "store_res",
-    "init_orig_iocb", "init_callback", "set_ki_flags", "set_ki_complete", "update_pos",
-    "fd_clear_flags", "fd_move_to_wrapper",
-})
+def _check_procedure(v: Variant, name: str, body: tuple[Stmt, ...], pw: str) -> None:
+    """Every statement is one, every tag is defined once, every jump lands, every callee
+    exists, and an entry procedure returns a value and is nobody's completion."""
+    entries = set(v.entry.values())
+    if not body:
+        raise VariantError(f"{pw}: empty procedure")
+    tags: dict[str, int] = {}
+    for i, s in enumerate(body):
+        if not isinstance(s, Stmt):
+            raise VariantError(f"{pw}: item {i} is not a statement ({type(s).__name__})")
+        if s.tag is not None:
+            if s.tag in tags or s.tag == END:
+                raise VariantError(f"{pw}: tag {s.tag!r} defined twice or reserved")
+            tags[s.tag] = i
+    for s in body:
+        for target in s.jump_targets():
+            if target == END:
+                if name in entries:
+                    raise VariantError(
+                        f"{pw}: {s.op} ({s.label!r}) jumps to END in an entry procedure"
+                    )
+            elif target not in tags:
+                raise VariantError(
+                    f"{pw}: {s.op} ({s.label!r}) jumps to {target!r}, which is nowhere"
+                )
+        callee = s.callee()
+        if callee is not None and callee not in v.procs:
+            raise VariantError(
+                f"{pw}: {s.op} ({s.label!r}) names procedure {callee!r}, "
+                "which does not exist"
+            )
+        if isinstance(s, Return) and name in entries and s.value is None:
+            raise VariantError(f"{pw}: return in an entry procedure needs a value")
+    if name in entries and not isinstance(body[-1], Return | Goto):
+        raise VariantError(f"{pw}: an entry procedure must end with return or goto")
+    if name in entries:
+        # A procedure shared by the submitter and the completion would mix their frames.
+        for s in body:
+            if isinstance(s, SetKiComplete | QueueWork) and s.proc in entries:
+                raise VariantError(f"{pw}: an entry procedure cannot be a completion")
 
 
 def _successors(body: tuple[Stmt, ...], i: int, tags: dict[str, int]) -> list[int]:
     """Where control may go after statement ``i`` of a procedure (END and a return leave)."""
     s = body[i]
     out: list[int] = []
-    if s.op not in ("goto", "return_"):
+    if s.falls_through:
         out.append(i + 1)
-    for spec in OPS[s.op].args:
-        if spec.kind == "tag" and s.arg(spec.name) in tags:
-            out.append(tags[s.arg(spec.name)])
+    out.extend(tags[t] for t in s.jump_targets() if t in tags)
     return [j for j in out if j < len(body)]
 
 
 def _cycle_through(body: tuple[Stmt, ...], tags: dict[str, int]) -> int | None:
-    """A statement outside REPEATABLE that lies on a cycle of the control graph, if any."""
+    """A statement that is not repeatable and lies on a cycle of the control graph, if
+    any."""
     succ = {i: _successors(body, i, tags) for i in range(len(body))}
     for start, s in enumerate(body):
-        if s.op in REPEATABLE:
+        if s.repeatable:
             continue
         seen: set[int] = set()
         work = list(succ[start])
@@ -443,8 +612,8 @@ def _cycle_through(body: tuple[Stmt, ...], tags: dict[str, int]) -> int | None:
 def _check_finite(v: Variant, where: str) -> None:
     """A variant's state space is finite by construction: no procedure calls itself,
     directly or through others (every call pushes a frame), and no loop repeats a
-    statement that counts (see REPEATABLE)."""
-    calls = {name: [s.arg("proc") for s in body if s.op == "call"]
+    statement that counts (see ``Stmt.repeatable``)."""
+    calls = {name: [s.proc for s in body if isinstance(s, Call)]
              for name, body in v.procs.items()}
     state: dict[str, int] = {}  # 1 on the current path, 2 done
 

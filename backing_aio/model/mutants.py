@@ -17,7 +17,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from backing_aio.model.lang import Stmt, Variant, VariantError
+from backing_aio.model.lang import (
+    Callback,
+    IfGoto,
+    KiocbClone,
+    KiocbEndWrite,
+    KiocbStartWrite,
+    QueueWork,
+    RefcountSet,
+    SetKiComplete,
+    Stmt,
+    UpdatePos,
+    Variant,
+    VariantError,
+)
 
 
 @dataclass(frozen=True)
@@ -28,90 +41,103 @@ class Mutant:
 
 
 # Obligations a refactor moves between caller, callee and callback.
-MOVABLE = ("kiocb_end_write", "kiocb_start_write", "update_pos", "callback")
+MOVABLE = (KiocbEndWrite, KiocbStartWrite, UpdatePos, Callback)
 
 
 def _name(v: Variant, op: str, proc: str, i: int, s: Stmt, extra: str = "") -> str:
     return f"{v.name}:{op}:{proc}#{i}({s.op}{extra})"
 
 
-def _retag(body: list[Stmt], i: int, tag: str | None) -> None:
-    body[i] = replace(body[i], tag=tag)
+Procs = dict[str, tuple[Stmt, ...]]
+Edit = tuple[str, str, Procs]  # name, description, the procedures after the edit
 
 
-def _edits(v: Variant) -> Iterator[tuple[str, str, dict[str, tuple[Stmt, ...]]]]:
-    procs = {k: list(b) for k, b in v.procs.items()}
+def _with(procs: Procs, proc: str, body: list[Stmt]) -> Procs:
+    return {**procs, proc: tuple(body)}
 
-    def with_body(proc: str, body: list[Stmt]) -> dict[str, tuple[Stmt, ...]]:
-        out = {k: tuple(b) for k, b in procs.items()}
-        out[proc] = tuple(body)
-        return out
 
+def _edits(v: Variant) -> Iterator[Edit]:
+    procs: Procs = {k: tuple(b) for k, b in v.procs.items()}
     for proc, body in procs.items():
-        for i, s in enumerate(body):
-            # delete: a tag moves to the statement that now stands in its place
-            nb = body[:i] + body[i + 1:]
-            if s.tag is not None:
-                if i < len(nb) and nb[i].tag is None:
-                    _retag(nb, i, s.tag)
-                    yield (_name(v, "delete", proc, i, s), f"delete {s.label!r} from {proc}",
-                           with_body(proc, nb))
-            else:
-                yield (_name(v, "delete", proc, i, s), f"delete {s.label!r} from {proc}",
-                       with_body(proc, nb))
-            # duplicate
-            nb = [*body[: i + 1], replace(s, tag=None), *body[i + 1:]]
-            yield (_name(v, "duplicate", proc, i, s), f"run {s.label!r} twice in {proc}",
-                   with_body(proc, nb))
-            # swap with the next statement; labels (tags) stay where they are
-            if i + 1 < len(body):
-                t = body[i + 1]
-                nb = list(body)
-                nb[i] = replace(t, tag=s.tag)
-                nb[i + 1] = replace(s, tag=t.tag)
-                yield (_name(v, "swap", proc, i, s, f",{t.op}"),
-                       f"swap {s.label!r} and {t.label!r} in {proc}", with_body(proc, nb))
-            if s.op == "refcount_set":
-                for n in (s.arg("n") - 1, s.arg("n") + 1):
-                    if n >= 0:
-                        nb = list(body)
-                        nb[i] = replace(s, args=(("n", n),))
-                        yield (_name(v, f"ref{n}", proc, i, s), f"refcount_set to {n} in {proc}",
-                               with_body(proc, nb))
-            if s.op == "if_goto":
-                cond = s.arg("cond")
-                flipped = cond[1:] if cond.startswith("!") else "!" + cond
-                nb = list(body)
-                nb[i] = replace(s, args=(("cond", flipped), ("target", s.arg("target"))))
-                yield (_name(v, "flip", proc, i, s), f"flip {s.label!r} in {proc}",
-                       with_body(proc, nb))
-            if s.op == "kiocb_clone":
-                nb = list(body)
-                nb[i] = replace(s, args=(("get_file", not s.arg("get_file")),))
-                what = "without" if s.arg("get_file") else "with"
-                yield (_name(v, "get_file", proc, i, s), f"clone {what} get_file in {proc}",
-                       with_body(proc, nb))
-            if s.op in ("set_ki_complete", "queue_work"):
-                # point the completion (or the work item) at another procedure, e.g.
-                # complete writes directly instead of punting them to the workqueue
-                entries = set(v.entry.values())
-                for other in procs:
-                    if other in entries or other == s.arg("proc"):
-                        continue
-                    nb = list(body)
-                    nb[i] = replace(s, args=(("proc", other),))
-                    yield (_name(v, f"retarget>{other}", proc, i, s),
-                           f"{s.label!r} names {other} instead in {proc}", with_body(proc, nb))
-            if s.op in MOVABLE and s.tag is None:
-                entries = set(v.entry.values())
-                for other in procs:
-                    if other == proc or other in entries:
-                        continue
-                    out = {k: tuple(b) for k, b in procs.items()}
-                    out[proc] = tuple(body[:i] + body[i + 1:])
-                    out[other] = (s, *procs[other])
-                    yield (_name(v, f"move>{other}", proc, i, s),
-                           f"move {s.label!r} from {proc} to the start of {other}", out)
+        for i in range(len(body)):
+            yield from _statement_edits(v, procs, proc, i)
+            yield from _argument_edits(v, procs, proc, i)
+            yield from _moves(v, procs, proc, i)
+
+
+def _statement_edits(v: Variant, procs: Procs, proc: str, i: int) -> Iterator[Edit]:
+    """Delete, duplicate, or swap statement ``i`` of ``proc`` with the next."""
+    body = list(procs[proc])
+    s = body[i]
+    # delete: a tag moves to the statement that now stands in its place
+    nb = body[:i] + body[i + 1:]
+    if s.tag is None or (i < len(nb) and nb[i].tag is None):
+        if s.tag is not None:
+            nb[i] = replace(nb[i], tag=s.tag)
+        yield (_name(v, "delete", proc, i, s), f"delete {s.label!r} from {proc}",
+               _with(procs, proc, nb))
+    # duplicate
+    nb = [*body[: i + 1], replace(s, tag=None), *body[i + 1:]]
+    yield (_name(v, "duplicate", proc, i, s), f"run {s.label!r} twice in {proc}",
+           _with(procs, proc, nb))
+    # swap with the next statement; labels (tags) stay where they are
+    if i + 1 < len(body):
+        t = body[i + 1]
+        nb = list(body)
+        nb[i] = replace(t, tag=s.tag)
+        nb[i + 1] = replace(s, tag=t.tag)
+        yield (_name(v, "swap", proc, i, s, f",{t.op}"),
+               f"swap {s.label!r} and {t.label!r} in {proc}", _with(procs, proc, nb))
+
+
+def _argument_edits(v: Variant, procs: Procs, proc: str, i: int) -> Iterator[Edit]:
+    """Statement ``i`` of ``proc`` with one argument changed."""
+    body = procs[proc]
+    s = body[i]
+
+    def edited(new: Stmt) -> Procs:
+        return _with(procs, proc, [*body[:i], new, *body[i + 1:]])
+
+    if isinstance(s, RefcountSet):
+        for n in (s.n - 1, s.n + 1):
+            if n >= 0:
+                yield (_name(v, f"ref{n}", proc, i, s), f"refcount_set to {n} in {proc}",
+                       edited(replace(s, n=n)))
+    if isinstance(s, IfGoto):
+        yield (_name(v, "flip", proc, i, s), f"flip {s.label!r} in {proc}",
+               edited(replace(s, cond=s.condition if s.negated else "!" + s.cond)))
+    if isinstance(s, KiocbClone):
+        what = "without" if s.get_file else "with"
+        yield (_name(v, "get_file", proc, i, s), f"clone {what} get_file in {proc}",
+               edited(replace(s, get_file=not s.get_file)))
+    if isinstance(s, SetKiComplete | QueueWork):
+        # point the completion (or the work item) at another procedure, e.g. complete
+        # writes directly instead of punting them to the workqueue
+        entries = set(v.entry.values())
+        for other in procs:
+            if other in entries or other == s.proc:
+                continue
+            yield (_name(v, f"retarget>{other}", proc, i, s),
+                   f"{s.label!r} names {other} instead in {proc}",
+                   edited(replace(s, proc=other)))
+
+
+def _moves(v: Variant, procs: Procs, proc: str, i: int) -> Iterator[Edit]:
+    """An obligation (statement ``i`` of ``proc``) moved to the start of another
+    procedure."""
+    body = procs[proc]
+    s = body[i]
+    if not isinstance(s, MOVABLE) or s.tag is not None:
+        return
+    entries = set(v.entry.values())
+    for other in procs:
+        if other == proc or other in entries:
+            continue
+        out = dict(procs)
+        out[proc] = body[:i] + body[i + 1:]
+        out[other] = (s, *procs[other])
+        yield (_name(v, f"move>{other}", proc, i, s),
+               f"move {s.label!r} from {proc} to the start of {other}", out)
 
 
 def mutants(v: Variant) -> list[Mutant]:

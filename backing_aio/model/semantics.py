@@ -26,19 +26,57 @@ returned and, if it returned -EIOCBQUEUED, until its ki_complete ran.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from itertools import combinations_with_replacement
-from typing import Final
+from typing import Any, Final, TypeVar
 
+from backing_aio.model.effects import Change, Effect
 from backing_aio.model.lang import (
     END,
     NEGATIVE,
-    OPS,
+    STATEMENTS,
     VALUE_SPELLING,
+    Assign,
+    Call,
+    Callback,
+    FdClearFlags,
+    Fdget,
+    FdMoveToWrapper,
+    Fdput,
+    FdputWrapper,
+    FileEndWrite,
+    FileStartWrite,
+    FputClone,
+    GetFile,
+    Goto,
+    IfGoto,
+    InitCallback,
+    InitOrigIocb,
+    InitWq,
+    KiComplete,
+    KiocbClone,
+    KiocbEndWrite,
+    KiocbStartWrite,
+    KmemCacheFree,
+    KmemCacheZalloc,
+    LoadOrig,
+    LoadRes,
+    QueueWork,
+    RefcountDecAndTest,
+    RefcountInc,
+    RefcountSet,
+    Return,
+    SetKiComplete,
+    SetKiFlags,
     Stmt,
+    StoreRes,
+    UpdatePos,
     Val,
     Variant,
+    VfsIocbIter,
+    VfsIter,
     value_name,
 )
 from backing_aio.model.properties import Violation
@@ -74,7 +112,7 @@ from backing_aio.model.state import canonical_perm as canonical_perm
 from backing_aio.model.state import request_type as request_type
 from backing_aio.vocab import ACTORS as ACTORS  # re-exported for the model's users
 from backing_aio.vocab import CHOICES as CHOICES
-from backing_aio.vocab import KINDS, Actor
+from backing_aio.vocab import KINDS, Actor, Choice, env_answer
 from backing_aio.vocab import REQUEST_TYPES as REQUEST_TYPES
 
 SUBMITTER: Final[str] = Actor.SUBMITTER
@@ -107,14 +145,52 @@ class ReductionUnsound(Exception):
     independent in this variant, so the "independent" reduction does not apply."""
 
 
+class EnvStep(Enum):
+    """The environment's own steps, which run no statement of the variant: each with the
+    actor that takes it, where it happens and what it does, in the words every output
+    uses."""
+
+    LOWER_RETURNS = (Actor.LOWER, "lower fs", "touches the clone (L2), returns -EIOCBQUEUED",
+                     "still inside submit")
+    COMPLETION_FIRES = (Actor.COMPLETION, "lower fs", "IO done: calls the clone's ki_complete",
+                        "")
+    WORK_STARTS = (Actor.WORKER, "workqueue", "starts aio->work", "")
+
+    def __init__(self, actor: str, place: str, does: str, when: str) -> None:
+        self.actor = actor
+        self.place = place
+        self.does = does  # what a picture of the step says
+        self.when = when  # what an explanation says first (a picture's node shows it)
+
+    @property
+    def explained(self) -> str:
+        """The step as an explanation words it."""
+        return f"{self.when}: {self.does}" if self.when else self.does
+
+
+def env_step(r: Req | Draft, actor: str) -> EnvStep | None:
+    """The environment's step ``actor`` takes next in ``r``, or None when it runs a
+    statement of the variant."""
+    if actor == LOWER:
+        return EnvStep.LOWER_RETURNS
+    if actor == COMPLETION and r.completion_state == Completion.ARMED:
+        return EnvStep.COMPLETION_FIRES
+    if actor == WORKER and r.worker_state == Worker.PENDING:
+        return EnvStep.WORK_STARTS
+    return None
+
+
 class _Compiled:
-    """A variant with names resolved to indexes, for fast stepping."""
+    """A variant with names resolved to indexes and each statement to its semantics, for
+    fast stepping."""
 
     def __init__(self, variant: Variant) -> None:
         self.variant = variant
         self.proc_names: list[str] = list(variant.procs)
         self.proc_index = {name: i for i, name in enumerate(self.proc_names)}
         self.bodies: list[tuple[Stmt, ...]] = [variant.procs[n] for n in self.proc_names]
+        self.runs: list[tuple[Run, ...]] = [tuple(_RUN[type(s)] for s in body)
+                                            for body in self.bodies]
         self.jump: list[dict[str, int]] = []
         for body in self.bodies:
             tags = {s.tag: i for i, s in enumerate(body) if s.tag is not None}
@@ -139,9 +215,11 @@ def _value(spelling: str | None, v: int) -> int:
 class _Step:
     """Executes one step of one actor on a mutable copy of a request."""
 
-    __slots__ = ("actor", "irq", "m", "over_drop", "r", "shared", "stack", "touched_shared")
+    __slots__ = ("actor", "effects", "irq", "m", "next_pc", "orig", "over_drop", "pc",
+                 "proc", "r", "shared", "stack", "touched_shared", "v")
 
-    def __init__(self, m: BackingAio, shared: int, r: Req, actor: str) -> None:
+    def __init__(self, m: BackingAio, shared: int, r: Req, actor: str,
+                 effects: list[Effect] | None = None) -> None:
         self.m = m
         self.r = Draft(r)
         self.shared = shared
@@ -156,6 +234,18 @@ class _Step:
         self.touched_shared = False
         # Set when the step drops a shared-file reference this request does not hold.
         self.over_drop = False
+        # What the step did, when someone asks (an explanation): the search does not.
+        self.effects = effects
+        # The frame of the statement being run: its procedure, ret and orig_iocb, and where
+        # control goes next (-1: the statement moved the frames itself).
+        self.proc = self.pc = self.v = self.orig = self.next_pc = 0
+
+    def note(self, change: Change, before: int = 0, after: int = 0) -> None:
+        if self.effects is not None:
+            self.effects.append(Effect(change, int(before), int(after)))
+
+    def jump(self, tag: str) -> None:
+        self.next_pc = self.m.compiled.jump[self.proc][tag]
 
     # -- memory and lifetime checks -----------------------------------------------------
     def wrapper(self, what: str) -> None:
@@ -167,7 +257,15 @@ class _Step:
                             "wrapper")
         raise Violation("UAF", f"{what}: the wrapper was already freed", "wrapper")
 
-    def orig(self, what: str) -> None:
+    def set_wrapper(self, state: Wrapper) -> None:
+        self.note(Change.WRAPPER, self.r.wrapper, state)
+        self.r.wrapper = state
+
+    def set_ref(self, n: int) -> None:
+        self.note(Change.REF, self.r.ref, n)
+        self.r.ref = n
+
+    def orig_alive(self, what: str) -> None:
         r = self.r
         alive = r.submitter_state != Submitter.RETURNED or (
             r.returned == Val.QUEUED and r.ki_complete_runs == 0)
@@ -181,8 +279,16 @@ class _Step:
         if not self.r.fields & WrapperField.ORIG:
             raise Violation("UAF", f"{what}: aio->orig_iocb was never set (NULL dereference)",
                             "original kiocb")
-        self.orig(what)
+        self.orig_alive(what)
 
+    def pos_moved(self, before: int) -> None:
+        """Note a change of the original kiocb's ki_pos (up to date or stale) since
+        ``before``. Only when asked: on z3 terms the test would fork the run."""
+        if self.effects is not None:
+            self.note(Change.ORIG_POS, before & PosBit.ORIG_SYNCED != 0,
+                      self.r.pos & PosBit.ORIG_SYNCED != 0)
+
+    # -- files --------------------------------------------------------------------------
     def file_alive(self, fid: int, what: str) -> None:
         if fid == File.SHARED:
             self.touched_shared = True
@@ -198,10 +304,14 @@ class _Step:
     def file_get(self, fid: int, what: str) -> None:
         self.file_alive(fid, what)
         if fid == File.SHARED:
+            before = self.shared
             self.shared += 1
             self.r.shared_refs += 1
+            self.note(Change.SHARED_FILE_REFS, before, self.shared)
         else:
+            before = self.r.tmp_file
             self.r.tmp_file += 1
+            self.note(Change.OPENED_FILE_REFS, before, self.r.tmp_file)
 
     def file_put(self, fid: int, what: str) -> None:
         if fid == File.SHARED:
@@ -209,13 +319,19 @@ class _Step:
             self.r.shared_refs -= 1
         self.file_alive(fid, what)
         if fid == File.SHARED:
+            before = self.shared
             self.shared -= 1
+            self.note(Change.SHARED_FILE_REFS, before, self.shared)
         else:
+            before = self.r.tmp_file
             self.r.tmp_file -= 1
+            self.note(Change.OPENED_FILE_REFS, before, self.r.tmp_file)
 
     # -- freeze protection ----------------------------------------------------------------
     def start_write(self) -> None:
+        before = self.r.writers
         self.r.writers += 1
+        self.note(Change.FREEZE, before, self.r.writers)
 
     def write_protected(self, what: str) -> None:
         """Under the caller contract a write reaches the lower fs only under protection."""
@@ -234,7 +350,9 @@ class _Step:
     def end_write(self, what: str) -> None:
         if self.r.writers <= 0:
             raise Violation("FREEZE_BALANCED", f"{what} ends freeze protection that is not held")
+        before = self.r.writers
         self.r.writers -= 1
+        self.note(Change.FREEZE, before, self.r.writers)
 
     # -- frames -----------------------------------------------------------------------------
     def frame(self) -> Frame:
@@ -275,6 +393,7 @@ class _Step:
             else:  # pragma: no cover - entry procedures end in return or goto (validated)
                 raise AssertionError("submitter ran off its entry procedure")
 
+    # -- what the caller sees -------------------------------------------------------------
     def result_check(self, got: int, what: str) -> None:
         want = self.r.lower_result
         if want == Val.NONE:
@@ -296,6 +415,9 @@ class _Step:
             )
 
 
+Moves = list[tuple[Action, "State | Violation"]]
+
+
 class BackingAio:
     """The model of one variant: initial states, enabled steps, successor function."""
 
@@ -303,7 +425,7 @@ class BackingAio:
         self.variant = variant
         self.compiled = _Compiled(variant)
         self.acyclic = _acyclic(variant)
-        self.has_fdget = any(st.op == "fdget" for b in variant.procs.values() for st in b)
+        self.has_fdget = any(isinstance(st, Fdget) for b in variant.procs.values() for st in b)
         self.fresh = frozenset(self.new_request(k) for k in REQUEST_TYPES)
 
     # -- states -----------------------------------------------------------------------------
@@ -395,9 +517,7 @@ class BackingAio:
         return Where(c.proc_names[proc], pc, body[pc] if pc < len(body) else None)
 
     # -- successor function -----------------------------------------------------------------
-    def successors(
-        self, state: State, reduction: str = "dependent"
-    ) -> list[tuple[Action, State | Violation]]:
+    def successors(self, state: State, reduction: str = "dependent") -> Moves:
         """Every step enabled in ``state``: the canonical next state, or the violation the
         step commits. Among requests in identical local states only the first moves.
 
@@ -420,7 +540,6 @@ class BackingAio:
         """
         if not self.acyclic:
             reduction = "none"
-        shared = state[0]
         reqs = state[1:]
         order: Sequence[int] = range(len(reqs))
         if reduction == "independent":
@@ -428,431 +547,605 @@ class BackingAio:
             # every step, and picking "the first" afresh would interleave them after all.
             started = [i for i, r in enumerate(reqs) if r != DONE and r not in self.fresh]
             order = started[:1] or order
-        everything: list[tuple[Action, State | Violation]] = []
+        everything: Moves = []
         for i in order:
-            r = reqs[i]
-            if i and r == reqs[i - 1]:
+            if i and reqs[i] == reqs[i - 1]:
                 continue
-            mine: list[tuple[Action, State | Violation]] = []
-            local = True
-            for actor in self.enabled_actors(r):
-                for choice in self.choices(r, actor):
-                    action = Action(i, actor, choice)
-                    s = _Step(self, shared, r, actor)
-                    try:
-                        nr = self._run(s, choice)
-                    except Violation as v:
-                        if s.over_drop and reduction == "independent":
-                            raise ReductionUnsound(v.message) from None
-                        mine.append((action, v))
-                        local = local and not s.touched_shared
-                        continue
-                    if s.over_drop and reduction == "independent":
-                        raise ReductionUnsound(action.actor) from None
-                    local = local and not s.touched_shared
-                    if request_done(nr):
-                        ends = self.request_end_violations(nr)
-                        if ends:
-                            mine.extend((action, v) for v in ends)
-                            continue
-                        nr = DONE
-                    mine.append((action, canonical((s.shared, *reqs[:i], nr, *reqs[i + 1:]))))
+            mine, local = self._moves(state, i, reduction == "independent")
             if mine and (reduction == "independent" or (reduction == "dependent" and local)):
                 return mine
             everything.extend(mine)
         return everything
 
+    def _moves(self, state: State, i: int, independent: bool) -> tuple[Moves, bool]:
+        """Every step of request ``i``, and whether none of them touches the shared file's
+        count (the request moves on its own)."""
+        shared, reqs = state[0], state[1:]
+        r = reqs[i]
+        mine: Moves = []
+        local = True
+        for actor in self.enabled_actors(r):
+            for choice in self.choices(r, actor):
+                action = Action(i, actor, choice)
+                s = _Step(self, shared, r, actor)
+                try:
+                    nr = self._run(s, choice)
+                except Violation as v:
+                    if s.over_drop and independent:
+                        raise ReductionUnsound(v.message) from None
+                    mine.append((action, v))
+                    local = local and not s.touched_shared
+                    continue
+                if s.over_drop and independent:
+                    raise ReductionUnsound(action.actor) from None
+                local = local and not s.touched_shared
+                if request_done(nr):
+                    ends = self.request_end_violations(nr)
+                    if ends:
+                        mine.extend((action, v) for v in ends)
+                        continue
+                    nr = DONE
+                mine.append((action, canonical((s.shared, *reqs[:i], nr, *reqs[i + 1:]))))
+        return mine, local
+
     def apply(self, state: State, action: Action) -> State | list[Violation]:
         """Take ``action`` in ``state`` without reordering requests (for replay). Returns
         the next state, or every violation the step commits (a request's end can break
         several properties at once). Raises ValueError if the step is not enabled."""
+        return self.apply_explained(state, action)[0]
+
+    def apply_explained(self, state: State, action: Action
+                        ) -> tuple[State | list[Violation], list[Effect]]:
+        """``apply``, and what the step did (none when it breaks a property)."""
         r = state[1 + action.req]
         if action.actor not in self.enabled_actors(r):
             raise ValueError(f"{action.actor} of request {action.req} cannot move here")
         if action.choice not in self.choices(r, action.actor):
             raise ValueError(f"{action.actor} of request {action.req} has no choice "
                              f"{action.choice!r} here")
-        s = _Step(self, state[0], r, action.actor)
+        effects: list[Effect] = []
+        s = _Step(self, state[0], r, action.actor, effects)
         try:
             nr = self._run(s, action.choice)
         except Violation as v:
-            return [v]
+            return [v], []
         if request_done(nr):
             ends = self.request_end_violations(nr)
             if ends:
-                return ends
+                return ends, []
             nr = DONE
+            s.note(Change.REQUEST_FINISHED)
         reqs = list(state[1:])
         reqs[action.req] = nr
-        return (s.shared, *reqs)
+        return (s.shared, *reqs), effects
 
     def choices(self, r: Req, actor: str) -> list[str]:
         """The environment's choices for ``actor``'s next step (all of them in CHOICES)."""
-        if actor == LOWER:
+        env = env_step(r, actor)
+        if env is EnvStep.COMPLETION_FIRES:
+            return [Choice.RES_RES.value, Choice.RES_EIO.value]
+        if env is not None:
             return [""]
-        if actor == COMPLETION and r.completion_state == Completion.ARMED:
-            return ["res RES", "res -EIO"]
-        if actor == WORKER and r.worker_state == Worker.PENDING:
-            return [""]
-        stmt = self.where(r, actor).stmt
-        assert stmt is not None
-        op = stmt.op
-        if op == "kmem_cache_zalloc":
-            return ["alloc ok", "alloc fails"]
-        if op == "fdget":
-            return ["borrowed", "opened (FDPUT_FPUT)"]
-        if op == "vfs_iter":
-            return ["returns RES", "returns -EIO"]
-        if op == "vfs_iocb_iter":
-            if r.wrapper == Wrapper.LIVE and r.ki_complete < 0:
-                # No ki_complete: the clone is a sync kiocb, so the lower fs cannot queue it.
-                return ["returns RES", "returns -EIO"]
-            return ["returns RES", "returns -EIO", "queues"]
-        if op == "init_wq":
-            return ["wq ok", "wq fails"]
-        if op == "if_goto":
-            name = stmt.arg("cond").lstrip("!")
-            if name in ENV_BIT and not r.env & ENV_BIT[name]:
-                return [f"{name}: yes", f"{name}: no"]
-        return [""]
+        proc, pc, _v, _o = stack_of(r, actor)[-1]
+        st = self.compiled.bodies[proc][pc]
+        pick = _CHOICES.get(type(st))
+        return pick(r, st) if pick is not None else [""]
 
     def _run(self, s: _Step, choice: str) -> Req:
-        r = s.r
-        actor = s.actor
-        if actor == LOWER:
-            self._lower_returns(s)
-        elif actor == COMPLETION and r.completion_state == Completion.ARMED:
-            self._completion_fires(s, choice)
-        elif actor == WORKER and r.worker_state == Worker.PENDING:
-            s.wrapper("the workqueue runs aio->work")
-            r.worker_state = Worker.RUNNING
-            s.push(r.work_proc, int(Val.NONE))
+        env = env_step(s.r, s.actor)
+        if env is EnvStep.LOWER_RETURNS:
+            _lower_returns(s)
+        elif env is EnvStep.COMPLETION_FIRES:
+            _completion_fires(s, choice)
+        elif env is EnvStep.WORK_STARTS:
+            _work_starts(s)
         else:
             self._execute(s, choice)
         return s.done()
 
-    # -- the environment's own steps ---------------------------------------------------------
-    def _lower_returns(self, s: _Step) -> None:
-        # L2: after queueing, the lower fs may still touch the clone and its file until it
-        # returns. One touch right before returning covers every interleaving: the
-        # completion may already have run, or not.
-        s.wrapper("the lower filesystem, still inside submit, touches the clone")
-        s.file_alive(s.r.clone_file, "the lower filesystem touches the clone's ki_filp")
-        s.r.lower = Lower.RETURNED
-        s.r.submitter_state = Submitter.RUNNING
-        p, pc, _v, o = s.frame()
-        s.set_frame(p, pc, int(Val.QUEUED), o)
-
-    def _completion_fires(self, s: _Step, choice: str) -> None:
-        s.wrapper("the lower filesystem calls the clone's ki_complete")
-        s.file_alive(s.r.clone_file, "the lower filesystem completes IO on the clone's ki_filp")
-        res = Val.OK if choice == "res RES" else Val.ERR
-        s.r.pos |= PosBit.IO_DONE | PosBit.CLONE_FINAL
-        s.r.lower_result = res
-        s.r.completion_state = Completion.RUNNING
-        s.push(s.r.ki_complete, int(res))
-
-    # -- statements -------------------------------------------------------------------------
     def _execute(self, s: _Step, choice: str) -> None:
+        """Run the statement the actor is at, then go where it says."""
         c = self.compiled
-        proc, pc, v, orig = s.frame()
-        stmt = c.bodies[proc][pc]
-        op = stmt.op
-        r = s.r
-        nxt = pc + 1
-        what = stmt.label
+        proc, pc, s.v, s.orig = s.frame()
+        s.proc, s.pc, s.next_pc = proc, pc, pc + 1
+        c.runs[proc][pc](s, c.bodies[proc][pc], choice)
+        if s.next_pc >= 0:
+            s.set_frame(proc, s.next_pc, s.v, s.orig)
+            s.unwind()
 
-        if op == "kmem_cache_zalloc":
-            if choice == "alloc fails":
-                r.outcome |= OutcomeBit.ALLOC_FAILED
-                r.expected = Val.ENOMEM
-                nxt = c.jump[proc][stmt.arg("on_fail")]
-            else:
-                if r.wrapper == Wrapper.LIVE:
-                    raise Violation("LEAK", f"{what}: a second wrapper overwrites a live one")
-                r.wrapper = Wrapper.LIVE
-                r.ref = 0
-                r.fields &= WrapperField.WQ  # a fresh, zeroed wrapper; WQ is not a wrapper field
-                r.ki_complete = -1
-                r.aio_res = Val.ZERO
-                r.aio_fd = 0
-                r.clone_file = File.NONE
-        elif op == "kmem_cache_free":
-            if r.wrapper == Wrapper.FREED:
-                raise Violation("DOUBLE_FREE", f"{what}: the wrapper is freed a second time")
-            if r.wrapper == Wrapper.NONE:
-                raise Violation("UAF", f"{what}: frees a wrapper that was never allocated",
-                                "wrapper")
-            r.wrapper = Wrapper.FREED
-        elif op == "init_orig_iocb":
-            s.wrapper(what)
-            r.fields |= WrapperField.ORIG
-        elif op == "init_callback":
-            s.wrapper(what)
-            r.fields |= WrapperField.CALLBACK
-        elif op == "set_ki_flags":
-            s.wrapper(what)
-            if r.kind == ReqKind.WRITE:
-                r.fields |= WrapperField.WRITE
-        elif op == "set_ki_complete":
-            s.wrapper(what)
-            r.ki_complete = c.proc_index[stmt.arg("proc")]
-        elif op == "kiocb_clone":
-            s.wrapper(what)
-            fid = fd_file(r.real_fd)
-            if stmt.arg("get_file"):
-                s.file_get(fid, what)
-            else:
-                s.file_alive(fid, what)
-            r.clone_file = fid
-            # kiocb_clone copies ki_flags (IOCB_WRITE of a write) and ki_pos, not ki_complete
-            write = WrapperField.WRITE if r.kind == ReqKind.WRITE else 0
-            r.fields = (r.fields & ~WrapperField.WRITE) | write
-            r.ki_complete = -1
-        elif op == "store_res":
-            s.wrapper(what)
-            r.aio_res = v
-        elif op == "load_res":
-            s.wrapper(what)
-            v = r.aio_res
-        elif op == "load_orig":
-            s.wrapper(what)
-            if not r.fields & WrapperField.ORIG:
-                raise Violation("UAF", f"{what}: aio->orig_iocb was never set (NULL)",
-                                "original kiocb")
-            orig = 1
-        elif op == "refcount_set":
-            s.wrapper(what)
-            r.ref = stmt.arg("n")
-        elif op == "refcount_inc":
-            s.wrapper(what)
-            if r.ref == 0:
-                raise Violation("REF_UNDERFLOW", f"{what}: increments a count of zero")
-            r.ref += 1
-        elif op == "refcount_dec_and_test":
-            s.wrapper(what)
-            if r.ref == 0:
-                raise Violation("REF_UNDERFLOW", f"{what}: decrements a count of zero")
-            r.ref -= 1
-            if r.ref != 0:
-                nxt = c.jump[proc][stmt.arg("else_goto")]
-        elif op == "fput_clone":
-            s.wrapper(what)
-            s.file_put(r.clone_file, what)
-        elif op == "fdget":
-            if r.tmp_file > 0:
-                raise Violation("LEAK", f"{what}: a second fdget loses the first open file")
-            if choice == "borrowed":
-                r.real_fd = fd(File.SHARED)
-            else:
-                r.tmp_file = 1
-                r.real_fd = fd(File.TMP, fput=True)
-        elif op == "fdput":
-            if r.real_fd & FDPUT_FPUT:
-                s.file_put(fd_file(r.real_fd), what)
-        elif op == "fd_clear_flags":
-            r.real_fd &= ~FDPUT_FPUT
-        elif op == "fd_move_to_wrapper":
-            s.wrapper(what)
-            r.aio_fd = r.real_fd
-        elif op == "fdput_wrapper":
-            s.wrapper(what)
-            if r.aio_fd & FDPUT_FPUT:
-                s.file_put(fd_file(r.aio_fd), what)
-        elif op == "get_file":
-            s.file_get(fd_file(r.real_fd), what)
-        elif op == "file_start_write":
-            s.file_alive(fd_file(r.real_fd), what)
-            s.start_write()
-        elif op == "file_end_write":
-            s.file_alive(fd_file(r.real_fd), what)
-            s.end_write(what)
-        elif op == "kiocb_start_write":
-            s.wrapper(what)
-            s.file_alive(r.clone_file, what)
-            s.start_write()
-        elif op == "kiocb_end_write":
-            s.wrapper(what)
-            s.file_alive(r.clone_file, what)
-            s.end_write(what)
-        elif op == "vfs_iter":
-            s.file_alive(fd_file(r.real_fd), what)
-            s.orig(what)
-            s.write_protected(what)
-            s.submit_once(what)
-            res = Val.OK if choice == "returns RES" else Val.ERR
-            # The IO advances the original kiocb's ki_pos itself (&iocb->ki_pos).
-            r.pos |= PosBit.IO_DONE | PosBit.ORIG_SYNCED
-            r.expected = r.lower_result = v = res
-            # Under the callee contract vfs_iter_write starts and ends freeze protection
-            # itself, balanced: nothing is left for the caller.
-        elif op == "vfs_iocb_iter":
-            s.wrapper(what)
-            s.file_alive(fd_file(r.real_fd), what)
-            s.file_alive(r.clone_file, what)
-            s.write_protected(what)
-            s.submit_once(what)
-            write = r.kind == ReqKind.WRITE
-            if c.callee_freeze and write:
-                s.start_write()  # vfs_iocb_iter_write: kiocb_start_write(iocb)
-            if choice == "queues":
-                r.submitter_state = Submitter.IN_SUBMIT
-                r.lower = Lower.HOLDS_CLONE
-                r.completion_state = Completion.ARMED
-                r.expected = Val.QUEUED
-                v = int(Val.NONE)  # set when the lower filesystem returns
-            else:
-                res = Val.OK if choice == "returns RES" else Val.ERR
-                r.pos |= PosBit.IO_DONE | PosBit.CLONE_FINAL
-                r.expected = r.lower_result = v = res
-                if c.callee_freeze and write:
-                    s.end_write("vfs_iocb_iter_write (not queued)")
-        elif op == "init_wq":
-            s.orig(what)
-            if choice == "wq fails":
-                r.outcome |= OutcomeBit.WQ_FAILED
-                r.expected = v = Val.ENOMEM
-                nxt = c.jump[proc][stmt.arg("on_fail")]
-            else:
-                v = Val.ZERO
-                r.fields |= WrapperField.WQ
-        elif op == "update_pos":
-            s.wrapper(what)
+
+# ---- the environment's own steps -----------------------------------------------------------
+
+def _lower_returns(s: _Step) -> None:
+    # L2: after queueing, the lower fs may still touch the clone and its file until it
+    # returns. One touch right before returning covers every interleaving: the
+    # completion may already have run, or not.
+    s.wrapper("the lower filesystem, still inside submit, touches the clone")
+    s.file_alive(s.r.clone_file, "the lower filesystem touches the clone's ki_filp")
+    s.r.lower = Lower.RETURNED
+    s.r.submitter_state = Submitter.RUNNING
+    p, pc, _v, o = s.frame()
+    s.set_frame(p, pc, int(Val.QUEUED), o)
+
+
+def _completion_fires(s: _Step, choice: str) -> None:
+    s.wrapper("the lower filesystem calls the clone's ki_complete")
+    s.file_alive(s.r.clone_file, "the lower filesystem completes IO on the clone's ki_filp")
+    res = Val.OK if choice == Choice.RES_RES else Val.ERR
+    s.r.pos |= PosBit.IO_DONE | PosBit.CLONE_FINAL
+    s.r.lower_result = res
+    s.r.completion_state = Completion.RUNNING
+    s.push(s.r.ki_complete, int(res))
+
+
+def _work_starts(s: _Step) -> None:
+    s.wrapper("the workqueue runs aio->work")
+    s.r.worker_state = Worker.RUNNING
+    s.push(s.r.work_proc, int(Val.NONE))
+
+
+# ---- the statements ---------------------------------------------------------------------------
+# One function per operation, registered for its statement class. Each runs the statement
+# on the step: checks what it touches (a Violation), changes the request, sets ``s.v`` (ret)
+# and ``s.orig``, and jumps (``s.jump``) or moves the frames itself (``s.next_pc = -1``).
+
+S = TypeVar("S", bound=Stmt)
+Run = Callable[[_Step, Any, str], None]
+Pick = Callable[[Req, Any], list[str]]
+_RUN: dict[type[Stmt], Run] = {}
+_CHOICES: dict[type[Stmt], Pick] = {}
+
+
+def _semantics(cls: type[S], choices: Callable[[Req, S], list[str]] | None = None
+               ) -> Callable[[Callable[[_Step, S, str], None]], Callable[[_Step, S, str], None]]:
+    """Register the function that runs statements of class ``cls`` (and, when the
+    environment decides their outcome, the choices it has)."""
+
+    def register(run: Callable[[_Step, S, str], None]) -> Callable[[_Step, S, str], None]:
+        _RUN[cls] = run
+        if choices is not None:
+            _CHOICES[cls] = choices
+        return run
+
+    return register
+
+
+def _fixed(*options: Choice) -> Callable[[Req, Stmt], list[str]]:
+    spelled = [o.value for o in options]  # plain strings, as traces hold them
+    return lambda _r, _st: list(spelled)
+
+
+@_semantics(KmemCacheZalloc, _fixed(Choice.ALLOC_OK, Choice.ALLOC_FAILS))
+def _kmem_cache_zalloc(s: _Step, st: KmemCacheZalloc, choice: str) -> None:
+    r = s.r
+    if choice == Choice.ALLOC_FAILS:
+        r.outcome |= OutcomeBit.ALLOC_FAILED
+        r.expected = Val.ENOMEM
+        s.jump(st.on_fail)
+        return
+    if r.wrapper == Wrapper.LIVE:
+        raise Violation("LEAK", f"{st.label}: a second wrapper overwrites a live one")
+    s.set_wrapper(Wrapper.LIVE)
+    s.set_ref(0)
+    r.fields &= WrapperField.WQ  # a fresh, zeroed wrapper; WQ is not a wrapper field
+    r.ki_complete = -1
+    r.aio_res = Val.ZERO
+    r.aio_fd = 0
+    r.clone_file = File.NONE
+
+
+@_semantics(KmemCacheFree)
+def _kmem_cache_free(s: _Step, st: KmemCacheFree, choice: str) -> None:
+    if s.r.wrapper == Wrapper.FREED:
+        raise Violation("DOUBLE_FREE", f"{st.label}: the wrapper is freed a second time")
+    if s.r.wrapper == Wrapper.NONE:
+        raise Violation("UAF", f"{st.label}: frees a wrapper that was never allocated",
+                        "wrapper")
+    s.set_wrapper(Wrapper.FREED)
+
+
+@_semantics(InitOrigIocb)
+def _init_orig_iocb(s: _Step, st: InitOrigIocb, choice: str) -> None:
+    s.wrapper(st.label)
+    s.r.fields |= WrapperField.ORIG
+
+
+@_semantics(InitCallback)
+def _init_callback(s: _Step, st: InitCallback, choice: str) -> None:
+    s.wrapper(st.label)
+    s.r.fields |= WrapperField.CALLBACK
+
+
+@_semantics(SetKiFlags)
+def _set_ki_flags(s: _Step, st: SetKiFlags, choice: str) -> None:
+    s.wrapper(st.label)
+    if s.r.kind == ReqKind.WRITE:
+        s.r.fields |= WrapperField.WRITE
+
+
+@_semantics(SetKiComplete)
+def _set_ki_complete(s: _Step, st: SetKiComplete, choice: str) -> None:
+    s.wrapper(st.label)
+    s.r.ki_complete = s.m.compiled.proc_index[st.proc]
+
+
+@_semantics(KiocbClone)
+def _kiocb_clone(s: _Step, st: KiocbClone, choice: str) -> None:
+    r = s.r
+    s.wrapper(st.label)
+    fid = fd_file(r.real_fd)
+    if st.get_file:
+        s.file_get(fid, st.label)
+    else:
+        s.file_alive(fid, st.label)
+    r.clone_file = fid
+    # kiocb_clone copies ki_flags (IOCB_WRITE of a write) and ki_pos, not ki_complete
+    write = WrapperField.WRITE if r.kind == ReqKind.WRITE else 0
+    r.fields = (r.fields & ~WrapperField.WRITE) | write
+    r.ki_complete = -1
+
+
+@_semantics(StoreRes)
+def _store_res(s: _Step, st: StoreRes, choice: str) -> None:
+    s.wrapper(st.label)
+    s.r.aio_res = s.v
+
+
+@_semantics(LoadRes)
+def _load_res(s: _Step, st: LoadRes, choice: str) -> None:
+    s.wrapper(st.label)
+    s.v = s.r.aio_res
+
+
+@_semantics(LoadOrig)
+def _load_orig(s: _Step, st: LoadOrig, choice: str) -> None:
+    s.wrapper(st.label)
+    if not s.r.fields & WrapperField.ORIG:
+        raise Violation("UAF", f"{st.label}: aio->orig_iocb was never set (NULL)",
+                        "original kiocb")
+    s.orig = 1
+
+
+@_semantics(RefcountSet)
+def _refcount_set(s: _Step, st: RefcountSet, choice: str) -> None:
+    s.wrapper(st.label)
+    s.set_ref(st.n)
+
+
+@_semantics(RefcountInc)
+def _refcount_inc(s: _Step, st: RefcountInc, choice: str) -> None:
+    s.wrapper(st.label)
+    if s.r.ref == 0:
+        raise Violation("REF_UNDERFLOW", f"{st.label}: increments a count of zero")
+    s.set_ref(s.r.ref + 1)
+
+
+@_semantics(RefcountDecAndTest)
+def _refcount_dec_and_test(s: _Step, st: RefcountDecAndTest, choice: str) -> None:
+    s.wrapper(st.label)
+    if s.r.ref == 0:
+        raise Violation("REF_UNDERFLOW", f"{st.label}: decrements a count of zero")
+    s.set_ref(s.r.ref - 1)
+    if s.r.ref != 0:
+        s.jump(st.else_goto)
+
+
+@_semantics(FputClone)
+def _fput_clone(s: _Step, st: FputClone, choice: str) -> None:
+    s.wrapper(st.label)
+    s.file_put(s.r.clone_file, st.label)
+
+
+@_semantics(Fdget, _fixed(Choice.FD_BORROWED, Choice.FD_OPENED))
+def _fdget(s: _Step, st: Fdget, choice: str) -> None:
+    r = s.r
+    if r.tmp_file > 0:
+        raise Violation("LEAK", f"{st.label}: a second fdget loses the first open file")
+    if choice == Choice.FD_BORROWED:
+        r.real_fd = fd(File.SHARED)
+    else:
+        s.note(Change.OPENED_FILE_REFS, r.tmp_file, 1)
+        r.tmp_file = 1
+        r.real_fd = fd(File.TMP, fput=True)
+
+
+@_semantics(Fdput)
+def _fdput(s: _Step, st: Fdput, choice: str) -> None:
+    if s.r.real_fd & FDPUT_FPUT:
+        s.file_put(fd_file(s.r.real_fd), st.label)
+
+
+@_semantics(FdClearFlags)
+def _fd_clear_flags(s: _Step, st: FdClearFlags, choice: str) -> None:
+    s.r.real_fd &= ~FDPUT_FPUT
+
+
+@_semantics(FdMoveToWrapper)
+def _fd_move_to_wrapper(s: _Step, st: FdMoveToWrapper, choice: str) -> None:
+    s.wrapper(st.label)
+    s.r.aio_fd = s.r.real_fd
+
+
+@_semantics(FdputWrapper)
+def _fdput_wrapper(s: _Step, st: FdputWrapper, choice: str) -> None:
+    s.wrapper(st.label)
+    if s.r.aio_fd & FDPUT_FPUT:
+        s.file_put(fd_file(s.r.aio_fd), st.label)
+
+
+@_semantics(GetFile)
+def _get_file(s: _Step, st: GetFile, choice: str) -> None:
+    s.file_get(fd_file(s.r.real_fd), st.label)
+
+
+@_semantics(FileStartWrite)
+def _file_start_write(s: _Step, st: FileStartWrite, choice: str) -> None:
+    s.file_alive(fd_file(s.r.real_fd), st.label)
+    s.start_write()
+
+
+@_semantics(FileEndWrite)
+def _file_end_write(s: _Step, st: FileEndWrite, choice: str) -> None:
+    s.file_alive(fd_file(s.r.real_fd), st.label)
+    s.end_write(st.label)
+
+
+@_semantics(KiocbStartWrite)
+def _kiocb_start_write(s: _Step, st: KiocbStartWrite, choice: str) -> None:
+    s.wrapper(st.label)
+    s.file_alive(s.r.clone_file, st.label)
+    s.start_write()
+
+
+@_semantics(KiocbEndWrite)
+def _kiocb_end_write(s: _Step, st: KiocbEndWrite, choice: str) -> None:
+    s.wrapper(st.label)
+    s.file_alive(s.r.clone_file, st.label)
+    s.end_write(st.label)
+
+
+@_semantics(VfsIter, _fixed(Choice.RETURNS_RES, Choice.RETURNS_EIO))
+def _vfs_iter(s: _Step, st: VfsIter, choice: str) -> None:
+    r = s.r
+    s.file_alive(fd_file(r.real_fd), st.label)
+    s.orig_alive(st.label)
+    s.write_protected(st.label)
+    s.submit_once(st.label)
+    res = Val.OK if choice == Choice.RETURNS_RES else Val.ERR
+    # The IO advances the original kiocb's ki_pos itself (&iocb->ki_pos).
+    before = r.pos
+    r.pos |= PosBit.IO_DONE | PosBit.ORIG_SYNCED
+    s.pos_moved(before)
+    r.expected = r.lower_result = s.v = res
+    # Under the callee contract vfs_iter_write starts and ends freeze protection itself,
+    # balanced: nothing is left for the caller.
+
+
+def _vfs_iocb_iter_choices(r: Req, st: VfsIocbIter) -> list[str]:
+    if r.wrapper == Wrapper.LIVE and r.ki_complete < 0:
+        # No ki_complete: the clone is a sync kiocb, so the lower fs cannot queue it.
+        return [Choice.RETURNS_RES.value, Choice.RETURNS_EIO.value]
+    return [Choice.RETURNS_RES.value, Choice.RETURNS_EIO.value, Choice.QUEUES.value]
+
+
+@_semantics(VfsIocbIter, _vfs_iocb_iter_choices)
+def _vfs_iocb_iter(s: _Step, st: VfsIocbIter, choice: str) -> None:
+    r = s.r
+    s.wrapper(st.label)
+    s.file_alive(fd_file(r.real_fd), st.label)
+    s.file_alive(r.clone_file, st.label)
+    s.write_protected(st.label)
+    s.submit_once(st.label)
+    write = r.kind == ReqKind.WRITE
+    callee_freeze = s.m.compiled.callee_freeze
+    if callee_freeze and write:
+        s.start_write()  # vfs_iocb_iter_write: kiocb_start_write(iocb)
+    if choice == Choice.QUEUES:
+        r.submitter_state = Submitter.IN_SUBMIT
+        r.lower = Lower.HOLDS_CLONE
+        r.completion_state = Completion.ARMED
+        s.note(Change.COMPLETION_ARMED)
+        r.expected = Val.QUEUED
+        s.v = int(Val.NONE)  # set when the lower filesystem returns
+        return
+    res = Val.OK if choice == Choice.RETURNS_RES else Val.ERR
+    r.pos |= PosBit.IO_DONE | PosBit.CLONE_FINAL
+    r.expected = r.lower_result = s.v = res
+    if callee_freeze and write:
+        s.end_write("vfs_iocb_iter_write (not queued)")
+
+
+@_semantics(InitWq, _fixed(Choice.WQ_OK, Choice.WQ_FAILS))
+def _init_wq(s: _Step, st: InitWq, choice: str) -> None:
+    s.orig_alive(st.label)
+    if choice == Choice.WQ_FAILS:
+        s.r.outcome |= OutcomeBit.WQ_FAILED
+        s.r.expected = s.v = Val.ENOMEM
+        s.jump(st.on_fail)
+    else:
+        s.v = Val.ZERO
+        s.r.fields |= WrapperField.WQ
+
+
+@_semantics(UpdatePos)
+def _update_pos(s: _Step, st: UpdatePos, choice: str) -> None:
+    r = s.r
+    s.wrapper(st.label)
+    s.orig_field(st.label)
+    before = r.pos
+    if r.pos & PosBit.CLONE_FINAL:
+        r.pos |= PosBit.ORIG_SYNCED
+    else:
+        r.pos &= ~PosBit.ORIG_SYNCED  # a stale position, copied before the IO finished
+    s.pos_moved(before)
+
+
+@_semantics(Callback)
+def _callback(s: _Step, st: Callback, choice: str) -> None:
+    r, what = s.r, st.label
+    runs = True
+    if st.via == "wrapper":
+        s.wrapper(what)
+        runs = bool(r.fields & WrapperField.CALLBACK)  # if (aio->cleanup)
+        if runs:
             s.orig_field(what)
-            if r.pos & PosBit.CLONE_FINAL:
-                r.pos |= PosBit.ORIG_SYNCED
-            else:
-                r.pos &= ~PosBit.ORIG_SYNCED  # a stale position, copied before the IO finished
-        elif op == "callback":
-            runs = True
-            if stmt.arg("via") == "wrapper":
-                s.wrapper(what)
-                runs = bool(r.fields & WrapperField.CALLBACK)  # if (aio->cleanup)
-                if runs:
-                    s.orig_field(what)
-            else:
-                s.orig(what)
-            if runs:
-                if s.irq and c.process_context[r.kind]:
-                    raise Violation("CONTEXT", f"{what}: the caller's callback runs in irq "
-                                    "completion context, but this caller needs process context")
-                r.callback_runs += 1
-                if r.callback_runs > 1:
-                    raise Violation("CLEANUP_ONCE", f"{what}: the caller's callback runs a "
-                                    "second time")
-                if stmt.arg("reads_pos"):
-                    s.pos_check(f"{what} (the caller's callback)")
-                if stmt.arg("passes_result"):
-                    s.result_check(v, f"{what} (the caller's callback)")
-        elif op == "ki_complete":
-            if not orig:
-                raise Violation("UAF", f"{what}: orig_iocb was never loaded (NULL)",
-                                "original kiocb")
-            s.orig(what)
-            if is_sync(r):
-                raise Violation("COMPLETE_IFF_QUEUED", f"{what}: the original kiocb is sync: it "
-                                "has no ki_complete")
-            s.pos_check(f"{what} (the upper layer's completion)")
-            s.result_check(v, what)
-            r.ki_complete_runs += 1
-            if r.ki_complete_runs > 1:
-                raise Violation("COMPLETE_IFF_QUEUED", f"{what}: ki_complete runs a second time")
-            if r.submitter_state == Submitter.RETURNED and r.returned != Val.QUEUED:
-                raise Violation("COMPLETE_IFF_QUEUED", f"{what}: ki_complete runs although the "
-                                f"call returned {value_name(r.returned)}")
-        elif op == "queue_work":
-            s.wrapper(what)
-            s.orig_field(what)  # file_inode(aio->orig_iocb->ki_filp)->i_sb->s_dio_done_wq
-            if not r.fields & WrapperField.WQ:
-                raise Violation("UAF", f"{what}: s_dio_done_wq may be NULL: this request never "
-                                "ensured it (backing_aio_init_wq)", "s_dio_done_wq")
-            if r.worker_state in (Worker.IDLE, Worker.DONE):
-                r.worker_state = Worker.PENDING
-                r.work_proc = c.proc_index[stmt.arg("proc")]
-            # already pending or running: queue_work() returns false and queues nothing
-        elif op == "if_goto":
-            cond = stmt.arg("cond")
-            neg = cond.startswith("!")
-            name = cond.lstrip("!")
-            truth = self._condition(s, name, v, choice, what)
-            if truth != neg:
-                nxt = c.jump[proc][stmt.arg("target")]
-        elif op == "goto":
-            nxt = c.jump[proc][stmt.arg("target")]
-        elif op == "call":
-            s.set_frame(proc, pc, v, orig)
-            s.push(c.proc_index[stmt.arg("proc")], v)
-            s.unwind()
-            return
-        elif op == "assign":
-            v = _value(stmt.arg("value"), v)
-        elif op == "return_":
-            if stmt.arg("value") is None:
-                nxt = len(c.bodies[proc])
-            else:
-                self._return(s, _value(stmt.arg("value"), v), what)
-                return
-        else:  # pragma: no cover - OPS is closed and validated
-            raise AssertionError(f"no semantics for {op}; known: {sorted(OPS)}")
-        s.set_frame(proc, nxt, v, orig)
+    else:
+        s.orig_alive(what)
+    if not runs:
+        return
+    if s.irq and s.m.compiled.process_context[r.kind]:
+        raise Violation("CONTEXT", f"{what}: the caller's callback runs in irq completion "
+                        "context, but this caller needs process context")
+    before = r.callback_runs
+    r.callback_runs += 1
+    s.note(Change.CALLBACK_RUNS, before, r.callback_runs)
+    if r.callback_runs > 1:
+        raise Violation("CLEANUP_ONCE", f"{what}: the caller's callback runs a second time")
+    if st.reads_pos:
+        s.pos_check(f"{what} (the caller's callback)")
+    if st.passes_result:
+        s.result_check(s.v, f"{what} (the caller's callback)")
+
+
+@_semantics(KiComplete)
+def _ki_complete(s: _Step, st: KiComplete, choice: str) -> None:
+    r, what = s.r, st.label
+    if not s.orig:
+        raise Violation("UAF", f"{what}: orig_iocb was never loaded (NULL)", "original kiocb")
+    s.orig_alive(what)
+    if is_sync(r):
+        raise Violation("COMPLETE_IFF_QUEUED", f"{what}: the original kiocb is sync: it has no "
+                        "ki_complete")
+    s.pos_check(f"{what} (the upper layer's completion)")
+    s.result_check(s.v, what)
+    before = r.ki_complete_runs
+    r.ki_complete_runs += 1
+    s.note(Change.KI_COMPLETE_RUNS, before, r.ki_complete_runs)
+    if r.ki_complete_runs > 1:
+        raise Violation("COMPLETE_IFF_QUEUED", f"{what}: ki_complete runs a second time")
+    if r.submitter_state == Submitter.RETURNED and r.returned != Val.QUEUED:
+        raise Violation("COMPLETE_IFF_QUEUED", f"{what}: ki_complete runs although the call "
+                        f"returned {value_name(r.returned)}")
+
+
+@_semantics(QueueWork)
+def _queue_work(s: _Step, st: QueueWork, choice: str) -> None:
+    r, what = s.r, st.label
+    s.wrapper(what)
+    s.orig_field(what)  # file_inode(aio->orig_iocb->ki_filp)->i_sb->s_dio_done_wq
+    if not r.fields & WrapperField.WQ:
+        raise Violation("UAF", f"{what}: s_dio_done_wq may be NULL: this request never "
+                        "ensured it (backing_aio_init_wq)", "s_dio_done_wq")
+    if r.worker_state in (Worker.IDLE, Worker.DONE):
+        r.worker_state = Worker.PENDING
+        r.work_proc = s.m.compiled.proc_index[st.proc]
+        s.note(Change.WORK_QUEUED)
+    # already pending or running: queue_work() returns false and queues nothing
+
+
+def _if_goto_choices(r: Req, st: IfGoto) -> list[str]:
+    name = st.condition
+    if name in ENV_BIT and not r.env & ENV_BIT[name]:
+        return [env_answer(name, True), env_answer(name, False)]
+    return [""]
+
+
+@_semantics(IfGoto, _if_goto_choices)
+def _if_goto(s: _Step, st: IfGoto, choice: str) -> None:
+    if _condition(s, st.condition, choice, st.label) != st.negated:
+        s.jump(st.target)
+
+
+@_semantics(Goto)
+def _goto(s: _Step, st: Goto, choice: str) -> None:
+    s.jump(st.target)
+
+
+@_semantics(Call)
+def _call(s: _Step, st: Call, choice: str) -> None:
+    s.set_frame(s.proc, s.pc, s.v, s.orig)
+    s.push(s.m.compiled.proc_index[st.proc], s.v)
+    s.unwind()
+    s.next_pc = -1
+
+
+@_semantics(Assign)
+def _assign(s: _Step, st: Assign, choice: str) -> None:
+    s.v = _value(st.value, s.v)
+
+
+@_semantics(Return)
+def _return_stmt(s: _Step, st: Return, choice: str) -> None:
+    if st.value is None:
+        s.next_pc = len(s.m.compiled.bodies[s.proc])
+    else:
+        _return(s, _value(st.value, s.v), st.label)
+        s.next_pc = -1
+
+
+_missing = [cls.op for cls in STATEMENTS if cls not in _RUN]
+if _missing:  # pragma: no cover - a new operation needs its semantics here
+    raise AssertionError(f"no semantics for {', '.join(_missing)}")
+
+
+def _condition(s: _Step, name: str, choice: str, what: str) -> bool:
+    r, v = s.r, s.v
+    if name == "queued":
+        return bool(v == Val.QUEUED)
+    if name == "error":
+        return v in NEGATIVE
+    if name == "write":
+        s.wrapper(what)
+        return bool(r.fields & WrapperField.WRITE)
+    bit = ENV_BIT[name]
+    if r.env & bit:
+        truth = bool(r.env & (bit << 1))
+    else:
+        truth = choice.endswith(": yes")
+        r.env |= bit | ((bit << 1) if truth else 0)
+    if truth and name == "zero_length":
+        r.outcome |= OutcomeBit.EARLY
+        r.expected = Val.ZERO
+    elif truth and name == "odirect_unsupported":
+        r.outcome |= OutcomeBit.EARLY
+        r.expected = Val.EINVAL
+    return truth
+
+
+def _return(s: _Step, value: int, what: str) -> None:
+    r = s.r
+    stack = s.stack
+    if len(stack) > 1:  # a procedure returns a value to its caller
+        p, pc, _v, o = stack[-2]
+        s.stack = (*stack[:-2], (p, pc + 1, value, o))
         s.unwind()
-
-    def _condition(self, s: _Step, name: str, v: int, choice: str, what: str) -> bool:
-        r = s.r
-        if name == "queued":
-            return bool(v == Val.QUEUED)
-        if name == "error":
-            return v in NEGATIVE
-        if name == "write":
-            s.wrapper(what)
-            return bool(r.fields & WrapperField.WRITE)
-        bit = ENV_BIT[name]
-        if r.env & bit:
-            truth = bool(r.env & (bit << 1))
-        else:
-            truth = choice.endswith(": yes")
-            r.env |= bit | ((bit << 1) if truth else 0)
-        if truth and name == "zero_length":
-            r.outcome |= OutcomeBit.EARLY
-            r.expected = Val.ZERO
-        elif truth and name == "odirect_unsupported":
-            r.outcome |= OutcomeBit.EARLY
-            r.expected = Val.EINVAL
-        return truth
-
-    def _return(self, s: _Step, value: int, what: str) -> None:
-        r = s.r
-        stack = s.stack
-        if len(stack) > 1:  # a procedure returns a value to its caller
-            p, pc, _v, o = stack[-2]
-            s.stack = (*stack[:-2], (p, pc + 1, value, o))
-            s.unwind()
-            return
-        if s.actor != SUBMITTER:  # a completion's handler returns void: the value is dropped
-            p, pc, v, o = stack[-1]
-            s.set_frame(p, len(self.compiled.bodies[p]), v, o)
-            s.unwind()
-            return
-        if value == Val.NONE:
-            raise Violation("RESULT_PROPAGATED", f"{what}: returns ret, which was never set")
-        if value == Val.QUEUED and is_sync(r):
-            raise Violation("COMPLETE_IFF_QUEUED", f"{what}: returns -EIOCBQUEUED for a sync "
-                            "kiocb, which has no ki_complete")
-        if value != r.expected:
-            raise Violation(
-                "RESULT_PROPAGATED",
-                f"{what}: the call returns {value_name(value)}, but the caller must see "
-                f"{value_name(r.expected)}",
-            )
-        if value != Val.QUEUED:
-            # The upper layer finishes the request now and reads ki_pos (f_pos update).
-            s.pos_check("the upper layer, after the call returned")
-            if r.ki_complete_runs:
-                raise Violation("COMPLETE_IFF_QUEUED", f"{what}: the call returns "
-                                f"{value_name(value)} after ki_complete already ran")
-        r.submitter_state = Submitter.RETURNED
-        r.returned = value
-        s.stack = ()
+        return
+    if s.actor != SUBMITTER:  # a completion's handler returns void: the value is dropped
+        p, pc, v, o = stack[-1]
+        s.set_frame(p, len(s.m.compiled.bodies[p]), v, o)
+        s.unwind()
+        return
+    if value == Val.NONE:
+        raise Violation("RESULT_PROPAGATED", f"{what}: returns ret, which was never set")
+    if value == Val.QUEUED and is_sync(r):
+        raise Violation("COMPLETE_IFF_QUEUED", f"{what}: returns -EIOCBQUEUED for a sync "
+                        "kiocb, which has no ki_complete")
+    if value != r.expected:
+        raise Violation(
+            "RESULT_PROPAGATED",
+            f"{what}: the call returns {value_name(value)}, but the caller must see "
+            f"{value_name(r.expected)}",
+        )
+    if value != Val.QUEUED:
+        # The upper layer finishes the request now and reads ki_pos (f_pos update).
+        s.pos_check("the upper layer, after the call returned")
+        if r.ki_complete_runs:
+            raise Violation("COMPLETE_IFF_QUEUED", f"{what}: the call returns "
+                            f"{value_name(value)} after ki_complete already ran")
+    s.note(Change.RETURNED, r.returned, value)
+    r.submitter_state = Submitter.RETURNED
+    r.returned = value
+    s.stack = ()
 
 
 def _acyclic(variant: Variant) -> bool:
@@ -864,11 +1157,10 @@ def _acyclic(variant: Variant) -> bool:
         tags[END] = len(body)
         calls[name] = set()
         for i, st in enumerate(body):
-            for spec in OPS[st.op].args:
-                if spec.kind == "tag" and tags[st.arg(spec.name)] <= i:
-                    return False
-            if st.op == "call":
-                calls[name].add(st.arg("proc"))
+            if any(tags[t] <= i for t in st.jump_targets()):
+                return False
+            if isinstance(st, Call):
+                calls[name].add(st.proc)
     seen: set[str] = set()
     done: set[str] = set()
 

@@ -37,7 +37,7 @@ import graphviz  # type: ignore[import-untyped]
 from backing_aio.cli.outputs import file_stem, inside, output_dir, write_bytes
 from backing_aio.cli.usage import UsageError
 from backing_aio.model.catalogue import catalogue
-from backing_aio.model.lang import Val, Variant
+from backing_aio.model.lang import RefcountDecAndTest, RefcountInc, RefcountSet, Val, Variant
 from backing_aio.model.properties import PROPERTY_IDS, Violation
 from backing_aio.model.semantics import COMPLETION, LOWER, SUBMITTER, WORKER, Action, BackingAio
 from backing_aio.model.state import (
@@ -187,7 +187,8 @@ _WORKER = {Worker.IDLE: "", Worker.PENDING: "pending", Worker.RUNNING: "running"
 
 def counted(variant: Variant) -> bool:
     """Does the variant have a reference count at all (ovl-5.6 has none)?"""
-    return any(s.op.startswith("refcount_") for body in variant.procs.values() for s in body)
+    return any(isinstance(s, RefcountSet | RefcountInc | RefcountDecAndTest)
+               for body in variant.procs.values() for s in body)
 
 
 def view(state: State, with_ref: bool = True) -> View:

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import z3
 
 from backing_aio.model import semantics as ba
-from backing_aio.model.lang import Variant
+from backing_aio.model.lang import QueueWork, SetKiComplete, Variant
 from backing_aio.model.properties import Violation
 from backing_aio.model.semantics import BackingAio
 from backing_aio.model.state import (
@@ -371,9 +371,9 @@ def _ranges(model: BackingAio) -> dict[str, tuple[int, ...]]:
     rule whose update leaves them is reported (see ``domain_escapes``)."""
     c = model.compiled
 
-    def named_by(op: str) -> tuple[int, ...]:
-        return (-1, *sorted({c.proc_index[s.arg("proc")] for b in c.bodies for s in b
-                             if s.op == op}))
+    def named_by(cls: type[SetKiComplete | QueueWork]) -> tuple[int, ...]:
+        return (-1, *sorted({c.proc_index[s.proc] for b in c.bodies for s in b
+                             if isinstance(s, cls)}))
 
     def span(lo: int, hi: int) -> tuple[int, ...]:
         return tuple(range(lo, hi + 1))
@@ -382,7 +382,7 @@ def _ranges(model: BackingAio) -> dict[str, tuple[int, ...]]:
     out.update({
         "shared": span(-2, SHARED_TOP), "env": span(0, 63), "returned": span(0, 6),
         "wrapper": span(0, 2), "ref": span(0, 8), "fields": span(0, 15),
-        "ki_complete": named_by("set_ki_complete"), "work_proc": named_by("queue_work"),
+        "ki_complete": named_by(SetKiComplete), "work_proc": named_by(QueueWork),
         "aio_res": span(0, 6), "aio_fd": span(0, 5), "clone_file": span(0, 2),
         "real_fd": span(0, 5), "tmp_file": span(-1, 8), "pos": span(0, 7),
         "outcome": span(0, 15), "expected": span(0, 6), "lower_result": span(0, 6),
