@@ -80,10 +80,16 @@ from backing_aio.model.lang import (
     value_name,
 )
 from backing_aio.model.properties import Violation
-from backing_aio.model.state import DONE as DONE  # re-exported, like the names below
 from backing_aio.model.state import (
+    ARMED,
+    COMPLETION_MOVES,
     ENV_BIT,
     FDPUT_FPUT,
+    HOLDS_CLONE,
+    LIVE,
+    PENDING,
+    RUNNING,
+    WORKER_MOVES,
     Completion,
     Draft,
     File,
@@ -105,6 +111,7 @@ from backing_aio.model.state import (
     request_done,
     stack_of,
 )
+from backing_aio.model.state import DONE as DONE  # re-exported, like the names below
 from backing_aio.model.state import Req as Req
 from backing_aio.model.state import State as State
 from backing_aio.model.state import canonical as canonical
@@ -172,12 +179,17 @@ def env_step(r: Req | Draft, actor: str) -> EnvStep | None:
     """The environment's step ``actor`` takes next in ``r``, or None when it runs a
     statement of the variant."""
     if actor == LOWER:
-        return EnvStep.LOWER_RETURNS
-    if actor == COMPLETION and r.completion_state == Completion.ARMED:
-        return EnvStep.COMPLETION_FIRES
-    if actor == WORKER and r.worker_state == Worker.PENDING:
-        return EnvStep.WORK_STARTS
+        return _LOWER_RETURNS
+    if actor == COMPLETION and r.completion_state == ARMED:
+        return _COMPLETION_FIRES
+    if actor == WORKER and r.worker_state == PENDING:
+        return _WORK_STARTS
     return None
+
+
+_LOWER_RETURNS: Final = EnvStep.LOWER_RETURNS  # read on every step: see state.RUNNING
+_COMPLETION_FIRES: Final = EnvStep.COMPLETION_FIRES
+_WORK_STARTS: Final = EnvStep.WORK_STARTS
 
 
 class _Compiled:
@@ -224,11 +236,11 @@ class _Step:
         self.r = Draft(r)
         self.shared = shared
         self.actor = actor
+        self.irq = irq = actor == COMPLETION
         # The moving actor's stack, written back by ``done``. The lower filesystem runs on
         # the submitter's stack: it is the same task, inside submit.
-        self.stack: Stack = (r.completion if actor == COMPLETION else
+        self.stack: Stack = (r.completion if irq else
                              r.worker if actor == WORKER else r.submitter)
-        self.irq = actor == COMPLETION
         # Set when the step reads or writes the shared file's count: the only thing requests
         # share, hence the only way one request's step can depend on another's.
         self.touched_shared = False
@@ -236,9 +248,15 @@ class _Step:
         self.over_drop = False
         # What the step did, when someone asks (an explanation): the search does not.
         self.effects = effects
-        # The frame of the statement being run: its procedure, ret and orig_iocb, and where
-        # control goes next (-1: the statement moved the frames itself).
-        self.proc = self.pc = self.v = self.orig = self.next_pc = 0
+
+    # The frame of the statement being run (set by BackingAio._execute): its procedure and
+    # statement, ret and orig_iocb, and where control goes next (-1: the statement moved
+    # the frames itself).
+    proc: int
+    pc: int
+    v: int
+    orig: int
+    next_pc: int
 
     def note(self, change: Change, before: int = 0, after: int = 0) -> None:
         if self.effects is not None:
@@ -250,7 +268,7 @@ class _Step:
     # -- memory and lifetime checks -----------------------------------------------------
     def wrapper(self, what: str) -> None:
         state = self.r.wrapper
-        if state == Wrapper.LIVE:
+        if state == LIVE:
             return
         if state == Wrapper.NONE:
             raise Violation("UAF", f"{what}: the wrapper was never allocated (aio is NULL)",
@@ -497,13 +515,13 @@ class BackingAio:
         if r == DONE:
             return []
         out = []
-        if r.submitter_state == Submitter.RUNNING and r.submitter:
+        if r.submitter_state == RUNNING and r.submitter:
             out.append(SUBMITTER)
-        if r.lower == Lower.HOLDS_CLONE:
+        if r.lower == HOLDS_CLONE:
             out.append(LOWER)
-        if r.completion_state in (Completion.ARMED, Completion.RUNNING):
+        if r.completion_state in COMPLETION_MOVES:
             out.append(COMPLETION)
-        if r.worker_state in (Worker.PENDING, Worker.RUNNING):
+        if r.worker_state in WORKER_MOVES:
             out.append(WORKER)
         return out
 
@@ -565,11 +583,12 @@ class BackingAio:
         mine: Moves = []
         local = True
         for actor in self.enabled_actors(r):
-            for choice in self.choices(r, actor):
+            env = env_step(r, actor)
+            for choice in self._choices(r, actor, env):
                 action = Action(i, actor, choice)
                 s = _Step(self, shared, r, actor)
                 try:
-                    nr = self._run(s, choice)
+                    nr = self._run(s, choice, env)
                 except Violation as v:
                     if s.over_drop and independent:
                         raise ReductionUnsound(v.message) from None
@@ -606,7 +625,7 @@ class BackingAio:
         effects: list[Effect] = []
         s = _Step(self, state[0], r, action.actor, effects)
         try:
-            nr = self._run(s, action.choice)
+            nr = self._run(s, action.choice, env_step(r, action.actor))
         except Violation as v:
             return [v], []
         if request_done(nr):
@@ -621,8 +640,10 @@ class BackingAio:
 
     def choices(self, r: Req, actor: str) -> list[str]:
         """The environment's choices for ``actor``'s next step (all of them in CHOICES)."""
-        env = env_step(r, actor)
-        if env is EnvStep.COMPLETION_FIRES:
+        return self._choices(r, actor, env_step(r, actor))
+
+    def _choices(self, r: Req, actor: str, env: EnvStep | None) -> list[str]:
+        if env is _COMPLETION_FIRES:
             return [Choice.RES_RES.value, Choice.RES_EIO.value]
         if env is not None:
             return [""]
@@ -631,16 +652,24 @@ class BackingAio:
         pick = _CHOICES.get(type(st))
         return pick(r, st) if pick is not None else [""]
 
-    def _run(self, s: _Step, choice: str) -> Req:
-        env = env_step(s.r, s.actor)
-        if env is EnvStep.LOWER_RETURNS:
-            _lower_returns(s)
-        elif env is EnvStep.COMPLETION_FIRES:
-            _completion_fires(s, choice)
-        elif env is EnvStep.WORK_STARTS:
-            _work_starts(s)
-        else:
+    def step(self, shared: Any, r: Req, actor: str, choice: str) -> tuple[Any, Req]:
+        """One step of ``actor`` on request ``r`` alone: the shared file's count and the
+        request after it (not checked for its end), or the Violation it raises.
+        backing_aio.verify.symbolic runs it on z3 terms."""
+        s = _Step(self, shared, r, actor)
+        nr = self._run(s, choice, env_step(r, actor))
+        return s.shared, nr
+
+    def _run(self, s: _Step, choice: str, env: EnvStep | None) -> Req:
+        """The step: the environment's own ``env``, or the statement the actor is at."""
+        if env is None:
             self._execute(s, choice)
+        elif env is _LOWER_RETURNS:
+            _lower_returns(s)
+        elif env is _COMPLETION_FIRES:
+            _completion_fires(s, choice)
+        else:
+            _work_starts(s)
         return s.done()
 
     def _execute(self, s: _Step, choice: str) -> None:

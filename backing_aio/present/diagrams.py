@@ -9,7 +9,7 @@
   labelled with the actor and statement(s); steps that do not change the view are dropped.
   A step that breaks a property goes to a red node named by the property.
 - A *swimlane* of a counterexample: one lane per actor and one for the wrapper's memory, a
-  row per step, the failing step in red. Built from ``backing_aio.verify.trace.explain_rows``.
+  row per step, the failing step in red. Built from ``backing_aio.verify.trace.explain``.
 - A *comparison* of two variants' lifecycles side by side: what the other lacks is drawn
   in full colour and bold, what both share is faded.
 
@@ -39,7 +39,15 @@ from backing_aio.cli.usage import UsageError
 from backing_aio.model.catalogue import catalogue
 from backing_aio.model.lang import RefcountDecAndTest, RefcountInc, RefcountSet, Val, Variant
 from backing_aio.model.properties import PROPERTY_IDS, Violation
-from backing_aio.model.semantics import COMPLETION, LOWER, SUBMITTER, WORKER, Action, BackingAio
+from backing_aio.model.semantics import (
+    COMPLETION,
+    LOWER,
+    SUBMITTER,
+    WORKER,
+    Action,
+    BackingAio,
+    env_step,
+)
 from backing_aio.model.state import (
     DONE,
     Completion,
@@ -53,7 +61,14 @@ from backing_aio.model.state import (
     Wrapper,
 )
 from backing_aio.verify.explorer import cannot_end, explore
-from backing_aio.verify.trace import Trace, concretise, explain_rows, initial_state
+from backing_aio.verify.trace import (
+    Explained,
+    Trace,
+    concretise,
+    effect_text,
+    explain,
+    initial_state,
+)
 
 INSTALL_HINT: Final[str] = (
     "the Graphviz 'dot' program is not on PATH; install it with 'apt-get install graphviz' "
@@ -128,14 +143,11 @@ def _code(text: str, width: int) -> list[str]:
 
 
 def _step_text(model: BackingAio, r: Req, actor: str) -> str:
-    """What the actor about to move does, as the explanation words it (the environment's
-    own steps have no statement of the variant)."""
-    if actor == LOWER:
-        return "touches the clone (L2), returns -EIOCBQUEUED"
-    if actor == COMPLETION and r.completion_state == Completion.ARMED:
-        return "IO done: calls the clone's ki_complete"
-    if actor == WORKER and r.worker_state == Worker.PENDING:
-        return "starts aio->work"
+    """What the actor about to move does (the environment's own steps have no statement of
+    the variant)."""
+    env = env_step(r, actor)
+    if env is not None:
+        return env.does
     w = model.where(r, actor)
     return w.stmt.label if w.stmt is not None else "?"
 
@@ -484,8 +496,8 @@ class Lane:
     actor: str  # an actor, or "memory"
 
 
-def _lanes(trace: Trace, rows: list[dict[str, Any]], files: bool, with_ref: bool) -> list[Lane]:
-    used = {(row["request"], row["actor"]) for row in rows}
+def _lanes(trace: Trace, rows: list[Explained], files: bool, with_ref: bool) -> list[Lane]:
+    used = {(row.request, row.actor) for row in rows}
     acting = {req for req, _ in used}
     lanes: list[Lane] = []
     many = len(trace.kinds) > 1
@@ -556,12 +568,9 @@ def _lifeline(state: State, lane: Lane) -> dict[str, str]:
         r.wrapper, out)
 
 
-_MEMORY_EFFECT = re.compile(r"^(wrapper |ref |shared file refs |opened file refs )")
-
-
 def swimlane_graph(variant: Variant, trace: Trace) -> Any:
     """The counterexample as a sequence diagram: a row per step, a lane per actor."""
-    rows = explain_rows(variant, trace)
+    rows = explain(variant, trace)
     model = BackingAio(variant)
     # the state after each step (the failing step has none): for reference counts and
     # lifelines; the explanation rows give the words
@@ -605,12 +614,12 @@ def swimlane_graph(variant: Variant, trace: Trace) -> Any:
     for i, step_row in enumerate(rows):
         # the failing step changes nothing: its row shows the memory it ran into
         after = states[min(i + 1, len(states) - 1)]
-        failing = "violation" in step_row
+        failing = step_row.violation is not None
         names = []
         with g.subgraph(name=f"row{i}") as row:
             row.attr(rank="same")
             for lane in lanes:
-                name = f"s{step_row['step']}_{lane.name}"
+                name = f"s{step_row.step}_{lane.name}"
                 names.append(name)
                 attrs = _cell(step_row, lane, after, shown, failing, lane == end_lane)
                 row.node(name, **attrs, id=name)
@@ -626,43 +635,43 @@ def swimlane_graph(variant: Variant, trace: Trace) -> Any:
     return g
 
 
-def _cell(row: dict[str, Any], lane: Lane, after: State, shown: _Shown, failing: bool,
+def _cell(row: Explained, lane: Lane, after: State, shown: _Shown, failing: bool,
           end_lane: bool) -> dict[str, str]:
     """The node one lane shows in one step's row."""
-    step = row["step"]
-    mine = row["actor"] == lane.actor and row["request"] == lane.request
-    end_row = row["actor"] == "end" and end_lane
+    step = row.step
+    mine = row.actor == lane.actor and row.request == lane.request
+    end_row = row.actor == "end" and end_lane
+    v = row.violation
     if lane.actor == "memory" and not end_row:
-        changed = any(_MEMORY_EFFECT.match(e) for e in row["effects"])
+        changed = any(e.memory for e in row.effects)
         text = _memory_rows(after, lane.request, shown)
         attrs = {"shape": "box", "style": "rounded,filled", "width": "3.3",
                  "fillcolor": "#fff3c4" if changed else "#fafafa",
                  "color": "#c9a400" if changed else "#dddddd",
                  "fontcolor": "black" if changed else "#707070"}
-        if failing and row["request"] == lane.request and row["violation"]["property"] in (
+        if v is not None and row.request == lane.request and v.prop in (
                 "UAF", "DOUBLE_FREE", "REF_UNDERFLOW", "LEAK"):
             # a memory finding: this is the memory the failing step runs into
-            text.append(f'<FONT COLOR="{RED}"><B>step {row["step"]} runs into this</B></FONT>')
+            text.append(f'<FONT COLOR="{RED}"><B>step {row.step} runs into this</B></FONT>')
             attrs.update(color=RED, penwidth="2.5", fontcolor="black")
         attrs["label"] = _lines(*text)
         return attrs
     if not (mine or end_row):
         return {"shape": "point", "width": "0.06", "color": "#c0c0c0", "label": ""}
     lines = [f"<B>{step}.</B> "
-             + f'<FONT COLOR="#606060">{_esc(row["place"] or "end of the run")}</FONT>']
-    lines += _code(row["statement"], 40)
-    if row["choice"]:
-        lines.append(f"<I>[{_esc(row['choice'])}]</I>")
-    for effect in row["effects"]:
-        if not _MEMORY_EFFECT.match(effect):
-            lines.append(f"&#8594; {_esc(effect)}")
+             + f'<FONT COLOR="#606060">{_esc(row.place or "end of the run")}</FONT>']
+    lines += _code(row.statement, 40)
+    if row.choice:
+        lines.append(f"<I>[{_esc(row.choice)}]</I>")
+    for effect in row.effects:
+        if not effect.memory:
+            lines.append(f"&#8594; {_esc(effect_text(effect))}")
     attrs = {"shape": "box", "style": "filled", "width": "3.3",
              "fillcolor": "white", "color": ACTOR_COLOUR.get(lane.actor, "#505050")}
-    if failing:
-        v = row["violation"]
-        subject = f" ({v['subject']})" if v["subject"] else ""
-        lines.append(f'<FONT COLOR="{RED}"><B>{v["property"]}{_esc(subject)}</B></FONT>')
-        lines += [f'<FONT COLOR="{RED}">{_esc(t)}</FONT>' for t in _wrap(v["message"], 40)]
+    if failing and v is not None:
+        subject = f" ({v.subject})" if v.subject else ""
+        lines.append(f'<FONT COLOR="{RED}"><B>{v.prop}{_esc(subject)}</B></FONT>')
+        lines += [f'<FONT COLOR="{RED}">{_esc(t)}</FONT>' for t in _wrap(v.message, 40)]
         attrs.update(fillcolor=RED_FILL, color=RED, penwidth="3", **{"class": "failing"})
     attrs["label"] = _lines(*lines)
     return attrs

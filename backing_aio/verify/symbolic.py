@@ -518,14 +518,13 @@ def _rules_at(model: BackingAio, c: Control, xs: tuple[z3.BitVecRef, ...],
             options = model.choices(r, actor)
             pick = paths._next(len(options), lambda _i: True)
             box[:] = [options[pick]]
-            s = ba._Step(model, shared, r, actor)
-            nr = model._run(s, options[pick])
+            shared, nr = model.step(shared, r, actor, options[pick])
             if request_done(nr):
                 ends = model.request_end_violations(nr)
                 if ends:
                     return ends  # every property the end breaks: one rule each
                 nr = DONE
-            dst, data = split(s.shared, nr)
+            dst, data = split(shared, nr)
             # control must be concrete: any symbolic leftover (a procedure index read from
             # a field) forks here, inside the run
             return _concrete(dst), data

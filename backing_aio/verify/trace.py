@@ -14,25 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from backing_aio.model.effects import EVENTS, Change, Effect, net
 from backing_aio.model.lang import Variant, value_name
 from backing_aio.model.properties import PROPERTY_IDS, SUBJECTS, Violation
 from backing_aio.model.semantics import (
     ACTORS,
     CHOICES,
-    COMPLETION,
-    LOWER,
     REQUEST_TYPES,
-    WORKER,
     Action,
     BackingAio,
+    env_step,
 )
 from backing_aio.model.state import (
-    DONE,
-    Completion,
-    PosBit,
     Req,
     State,
-    Worker,
     Wrapper,
     canonical,
     canonical_perm,
@@ -281,47 +276,58 @@ def load(path: Path) -> Trace:
 _WRAPPER = {Wrapper.NONE: "none", Wrapper.LIVE: "live", Wrapper.FREED: "freed"}
 
 
+def effect_text(e: Effect) -> str:
+    """How an explanation words an effect."""
+    change, b, a = e.change, e.before, e.after
+    if change is Change.WRAPPER:
+        return f"wrapper {_WRAPPER[Wrapper(b)]}->{_WRAPPER[Wrapper(a)]}"
+    if change is Change.OPENED_FILE_REFS:  # -1: never opened
+        return f"opened file refs {max(b, 0)}->{max(a, 0)}"
+    if change is Change.ORIG_POS:
+        return "orig ki_pos " + ("updated" if a else "stale")
+    if change is Change.RETURNED:
+        return f"returns {value_name(a)}"
+    if change is Change.REQUEST_FINISHED:
+        return "all actors of this request finished; its end checks pass"
+    if change in EVENTS:
+        return str(change.value)
+    return f"{change.value} {b}->{a}"
+
+
+@dataclass(frozen=True)
+class Explained:
+    """One step of a counterexample as an explanation shows it: who moves where, doing
+    what, with what effects; the last step carries the violation."""
+
+    step: int
+    request: int | None  # None: the end of the run
+    kind: str
+    actor: str  # an actor, or "end"
+    place: str
+    statement: str
+    choice: str
+    effects: tuple[Effect, ...]
+    violation: Violation | None = None
+
+    def as_row(self) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "step": self.step, "request": self.request, "kind": self.kind,
+            "actor": self.actor, "place": self.place, "statement": self.statement,
+            "choice": self.choice, "effects": [effect_text(e) for e in self.effects],
+        }
+        if self.violation is not None:
+            v = self.violation
+            row["violation"] = {"property": v.prop, "subject": v.subject, "message": v.message}
+        return row
+
+
 def _what(model: BackingAio, r: Req, step: Step) -> tuple[str, str]:
     """(place in the variant, what the step does) for the actor about to move."""
-    if step.actor == LOWER:
-        return "lower fs", "still inside submit: touches the clone (L2), returns -EIOCBQUEUED"
-    if step.actor == COMPLETION and r.completion_state == Completion.ARMED:
-        return "lower fs", "IO done: calls the clone's ki_complete"
-    if step.actor == WORKER and r.worker_state == Worker.PENDING:
-        return "workqueue", "starts aio->work"
+    env = env_step(r, step.actor)
+    if env is not None:
+        return env.place, env.explained
     w = model.where(r, step.actor)
     return f"{w.proc}:{w.pc}", w.stmt.label if w.stmt is not None else "?"
-
-
-def _effects(before: State, after: State, req: int) -> list[str]:
-    out: list[str] = []
-    if before[0] != after[0]:
-        out.append(f"shared file refs {before[0]}->{after[0]}")
-    b, a = before[1 + req], after[1 + req]
-    if a == DONE:
-        out.append("all actors of this request finished; its end checks pass")
-        return out
-    if b.wrapper != a.wrapper:
-        out.append(f"wrapper {_WRAPPER[b.wrapper]}->{_WRAPPER[a.wrapper]}")
-    if b.ref != a.ref and a.wrapper != Wrapper.NONE:
-        out.append(f"ref {b.ref}->{a.ref}")
-    if b.tmp_file != a.tmp_file:
-        out.append(f"opened file refs {max(b.tmp_file, 0)}->{max(a.tmp_file, 0)}")
-    if b.writers != a.writers:
-        out.append(f"freeze held {b.writers}->{a.writers}")
-    if b.callback_runs != a.callback_runs:
-        out.append(f"callback runs {b.callback_runs}->{a.callback_runs}")
-    if b.ki_complete_runs != a.ki_complete_runs:
-        out.append(f"ki_complete runs {b.ki_complete_runs}->{a.ki_complete_runs}")
-    if (b.pos ^ a.pos) & PosBit.ORIG_SYNCED:
-        out.append("orig ki_pos " + ("updated" if a.pos & PosBit.ORIG_SYNCED else "stale"))
-    if b.returned != a.returned:
-        out.append(f"returns {value_name(a.returned)}")
-    if b.completion_state != a.completion_state and a.completion_state == Completion.ARMED:
-        out.append("completion armed")
-    if b.worker_state != a.worker_state and a.worker_state == Worker.PENDING:
-        out.append("work queued")
-    return out
 
 
 def _pick(found: list[Violation], trace: Trace) -> Violation:
@@ -332,41 +338,32 @@ def _pick(found: list[Violation], trace: Trace) -> Violation:
     return found[0]
 
 
-def explain_rows(variant: Variant, trace: Trace) -> list[dict[str, Any]]:
-    """One row per step: number, request, actor, place, statement, choice, effects; the
-    last row carries the violation."""
+def explain(variant: Variant, trace: Trace) -> list[Explained]:
+    """One entry per step, and one for the end of the run when the violation is judged
+    there."""
     model = BackingAio(variant)
     state = initial_state(model, trace.kinds)
-    rows: list[dict[str, Any]] = []
+    out: list[Explained] = []
     for n, step in enumerate(trace.steps, 1):
-        r = state[1 + step.request]
-        place, what = _what(model, r, step)
-        row: dict[str, Any] = {
-            "step": n,
-            "request": step.request,
-            "kind": trace.kinds[step.request],
-            "actor": step.actor,
-            "place": place,
-            "statement": what,
-            "choice": step.choice,
-        }
-        after = model.apply(state, Action(step.request, step.actor, step.choice))
+        place, what = _what(model, state[1 + step.request], step)
+        after, effects = model.apply_explained(
+            state, Action(step.request, step.actor, step.choice))
+        failed = _pick(after, trace) if isinstance(after, list) else None
+        out.append(Explained(n, step.request, trace.kinds[step.request], step.actor, place,
+                             what, step.choice, tuple(net(effects)), failed))
         if isinstance(after, list):
-            v = _pick(after, trace)
-            row["effects"] = []
-            row["violation"] = {"property": v.prop, "subject": v.subject, "message": v.message}
-            rows.append(row)
-            return rows
-        row["effects"] = _effects(state, after, step.request)
-        rows.append(row)
+            return out
         state = after
     v = _pick(replay(variant, trace), trace)
-    rows.append({"step": len(trace.steps) + 1, "request": None, "kind": "", "actor": "end",
-                 "place": "", "statement": "every actor has finished" if trace.at_end
-                 else "", "choice": "", "effects": [],
-                 "violation": {"property": v.prop, "subject": v.subject,
-                               "message": v.message}})
-    return rows
+    out.append(Explained(len(trace.steps) + 1, None, "", "end", "",
+                         "every actor has finished" if trace.at_end else "", "", (), v))
+    return out
+
+
+def explain_rows(variant: Variant, trace: Trace) -> list[dict[str, Any]]:
+    """One row per step: number, request, actor, place, statement, choice, effects; the
+    last row carries the violation (for JSON and text)."""
+    return [e.as_row() for e in explain(variant, trace)]
 
 
 def explain_text(variant: Variant, trace: Trace) -> str:
