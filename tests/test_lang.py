@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from backing_aio.model.lang import Variant, VariantError, stmt
+from backing_aio.model.lang import (
+    OPS,
+    STATEMENTS,
+    Goto,
+    IfGoto,
+    RefcountSet,
+    Variant,
+    VariantError,
+    stmt,
+)
 
 
 def _variant(read: tuple[object, ...], **extra: object) -> Variant:
@@ -79,3 +88,40 @@ def test_unknown_expected_property() -> None:
 def test_well_formed_variant_is_accepted() -> None:
     v = _variant((stmt("return_", "return 0;", value="0"),))
     assert v.entry == {"read": "read", "write": "write"}
+
+
+def test_stmt_builds_the_operation_s_class() -> None:
+    s = stmt("refcount_set", "refcount_set(&aio->ref, 2);", tag="set", n=2)
+    assert isinstance(s, RefcountSet) and s.n == 2 and s.tag == "set"
+    assert s.render() == "refcount_set(n=2)"
+    assert s == RefcountSet("refcount_set(&aio->ref, 2);", "set", n=2)
+    b = stmt("if_goto", "if (!x)", cond="!zero_length", target="out")
+    assert isinstance(b, IfGoto) and b.condition == "zero_length" and b.negated
+    assert b.jump_targets() == ("out",) and b.callee() is None
+    assert stmt("call", "put(aio);", proc="put").callee() == "put"
+    assert stmt("callback", "cb();", via="direct").render() == (
+        "callback(via=direct, reads_pos=False, passes_result=False)")
+
+
+def test_every_operation_has_a_class_and_semantics() -> None:
+    from backing_aio.model import semantics
+
+    assert sorted(OPS) == sorted(cls.op for cls in STATEMENTS)
+    assert len(set(OPS)) == len(STATEMENTS)
+    for cls in STATEMENTS:
+        assert cls in semantics._RUN, cls.op  # registered by @_semantics
+
+
+def test_direct_construction_is_checked_too() -> None:
+    with pytest.raises(VariantError) as e:
+        RefcountSet("refcount_set(&aio->ref, 9);", n=9)
+    assert "must be an integer 0..8, got 9" in _one_line(e)
+    with pytest.raises(VariantError) as e:
+        Goto("", target="out")
+    assert "needs a non-empty label" in _one_line(e)
+
+
+def test_missing_is_reported_before_a_later_bad_value() -> None:
+    with pytest.raises(VariantError) as e:
+        stmt("if_goto", "if (x)", target=3)
+    assert "missing argument 'cond'" in _one_line(e)

@@ -14,6 +14,7 @@ from backing_aio.verify.trace import (
     ReplayError,
     check_replay,
     concretise,
+    effect_text,
     explain_text,
     load,
     replay,
@@ -115,3 +116,22 @@ def test_every_choice_the_model_offers_is_in_its_vocabulary(cat: dict[str, Varia
                     if isinstance(nxt, tuple) and nxt not in seen:
                         seen.add(nxt)
                         work.append(nxt)
+
+
+def test_explanation_words_the_model_s_effects(cat: dict[str, Variant]) -> None:
+    """The effects a step records, worded once; the environment's steps in their words."""
+    from backing_aio.model.effects import Change
+    from backing_aio.verify.trace import explain
+
+    cx = explore(cat["ovl-5.6"], 1).violations[("UAF", "file opened on the fly")]
+    steps = explain(cat["ovl-5.6"], concretise(cat["ovl-5.6"], cx))
+    effects = [[effect_text(e) for e in s.effects] for s in steps]
+    assert ["opened file refs 0->1"] in effects
+    assert ["wrapper none->live"] in effects and ["completion armed"] in effects
+    assert ["orig ki_pos updated"] in effects and ["opened file refs 1->0"] in effects
+    assert any(e.memory and e.change is Change.WRAPPER for s in steps for e in s.effects)
+    last = steps[-1]
+    assert last.place == "lower fs" and last.violation is not None and last.effects == ()
+    assert last.statement == "still inside submit: touches the clone (L2), returns -EIOCBQUEUED"
+    assert next(s.statement for s in steps if s.actor == "completion") == (
+        "IO done: calls the clone's ki_complete")
