@@ -1,9 +1,11 @@
 """The statement language in which a variant of the backing-file helpers is written.
 
 A variant is data: named procedures, each a list of statements, one statement per atomic
-step of the C code it stands for. The state machine in ``backing_aio.model.semantics`` gives every
-operation its meaning; this module only says what operations exist, what arguments they
-take, and checks that a variant is well formed (every jump lands, every call has a
+step of the C code it stands for. Each operation is a small frozen dataclass (``RefcountSet``,
+``IfGoto`` ...) whose fields are its arguments; ``stmt()`` builds one from the operation's
+name, as variants are written. The state machine in ``backing_aio.model.semantics`` gives
+every operation its meaning; this module only says what operations exist, what arguments
+they take, and checks that a variant is well formed (every jump lands, every call has a
 callee). Misuse fails here, early, with a one-line ``VariantError``.
 
 Each statement keeps a ``label`` (usually the C line it stands for) for every output, and
