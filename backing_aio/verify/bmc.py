@@ -297,58 +297,89 @@ def _check(solver: z3.Solver, result: BmcResult, bad: z3.BoolRef, label: str
     return answer
 
 
+class _Refused(Exception):
+    """z3's run is not a run of the model: the message says where they part."""
+
+
 def _counterexample(enc: _Encoding, m: z3.ModelRef, prop: str, length: int,
                     result: BmcResult) -> Finding | None:
     """The run z3 found, as the model's actions, replayed in the model: each state must
     carry the data z3 chose, and the run must break ``prop`` where z3 says it does."""
     system = enc.system
-    hit = next(((rule, at) for b, extra, rule, at in enc.bad[prop]
-                if length - extra >= 0 and z3.is_true(m.eval(
-                    z3.And(b, z3.ULE(enc.dist[at], length - extra)), model_completion=True))),
-               None)
-    if hit is None:
-        result.replay_errors.append(f"{prop}: z3's model satisfies no breaking rule")
+    try:
+        breaking, last = _breaking_rule(enc, m, prop, length)
+        model = BackingAio(system.variant)
+        state, actions = _replay_prefix(enc, m, model, _taken_path(enc, m, last))
+        finding = _last_step(model, state, actions, breaking, prop)
+    except _Refused as e:
+        result.replay_errors.append(f"{prop}: {e}")
         return None
-    breaking, last = hit
-    # the taken rules from the start up to the breaking location (z3 may let the run go
-    # on past it: only the prefix is the counterexample)
+    if breaking is None:  # being stuck is no step the explorer's replay could take
+        return finding
+    # and through the explorer's own replay of a saved counterexample
+    try:
+        check_replay(system.variant, finding.trace(system.variant, system.rtype))
+    except ReplayError as e:
+        result.replay_errors.append(f"{prop}: the explorer's replay refuses it: {e}")
+        return None
+    return finding
+
+
+def _breaking_rule(enc: _Encoding, m: z3.ModelRef, prop: str, length: int
+                   ) -> tuple[Rule | None, Control]:
+    """The rule (None: being stuck) by which z3's run breaks ``prop``, and its location."""
+    for b, extra, rule, at in enc.bad[prop]:
+        if length - extra >= 0 and z3.is_true(m.eval(
+                z3.And(b, z3.ULE(enc.dist[at], length - extra)), model_completion=True)):
+            return rule, at
+    raise _Refused("z3's model satisfies no breaking rule")
+
+
+def _taken_path(enc: _Encoding, m: z3.ModelRef, last: Control) -> list[Rule]:
+    """The rules z3's run takes from the start up to the breaking location (z3 may let the
+    run go on past it: only the prefix is the counterexample)."""
     taken = {rule.src: rule for rule, t in enc.moves if z3.is_true(m.eval(t))}
-    c = system.init_control
+    c = enc.system.init_control
     path: list[Rule] = []
     while c != last:
         if c not in taken:
-            result.replay_errors.append(f"{prop}: z3's run does not reach the breaking rule")
-            return None
+            raise _Refused("z3's run does not reach the breaking rule")
         path.append(taken[c])
         target = taken[c].dst
         assert target is not None
         c = target
-    model = BackingAio(system.variant)
-    state: State = (1, model.new_request(system.rtype))
+    return path
+
+
+def _replay_prefix(enc: _Encoding, m: z3.ModelRef, model: BackingAio, path: list[Rule]
+                   ) -> tuple[State, list[Action]]:
+    """The path's steps taken in the model, each state checked against z3's data."""
+    state: State = (1, model.new_request(enc.system.rtype))
     actions: list[Action] = []
-    here = system.init_control
+    here = enc.system.init_control
     for rule in path:
         if not _same_data(enc, m, here, state):
-            result.replay_errors.append(f"{prop}: the model's data differs from z3's at "
-                                        f"step {len(actions)}")
-            return None
+            raise _Refused(f"the model's data differs from z3's at step {len(actions)}")
         action = Action(0, rule.actor, rule.choice)
         stepped = model.apply(state, action)
         if isinstance(stepped, list):
-            result.replay_errors.append(f"{prop}: the model breaks "
-                                        f"{stepped[0].prop} at step {len(actions) + 1}")
-            return None
+            raise _Refused(f"the model breaks {stepped[0].prop} at step {len(actions) + 1}")
         actions.append(action)
         state = stepped
         assert rule.dst is not None
         here = rule.dst
     if not _same_data(enc, m, here, state):
-        result.replay_errors.append(f"{prop}: the model's data differs from z3's at the end")
-        return None
+        raise _Refused("the model's data differs from z3's at the end")
+    return state, actions
+
+
+def _last_step(model: BackingAio, state: State, actions: list[Action],
+               breaking: Rule | None, prop: str) -> Finding:
+    """The finding the breaking rule makes in the model: being stuck, a final-state
+    property, or the step that breaks ``prop``."""
     if breaking is None:  # stuck
         if model.successors(state, "none") or model.is_final(state):
-            result.replay_errors.append(f"{prop}: the model is not stuck where z3 says")
-            return None
+            raise _Refused("the model is not stuck where z3 says")
         return Finding(prop, "stuck", tuple(actions), True,
                        "no step can be taken and the request has not finished")
     if breaking.actor == END_ACTOR:
@@ -359,19 +390,11 @@ def _counterexample(enc: _Encoding, m: z3.ModelRef, prop: str, length: int,
         last_step = model.apply(state, action)
         found = ([v for v in last_step if v.prop == prop] if isinstance(last_step, list)
                  else [])
-        actions.append(action)
+        actions = [*actions, action]
         at_end = False
     if not found:
-        result.replay_errors.append(f"{prop}: the model does not break it where z3 says")
-        return None
-    finding = Finding(prop, found[0].subject, tuple(actions), at_end, found[0].message)
-    # and through the explorer's own replay of a saved counterexample
-    try:
-        check_replay(system.variant, finding.trace(system.variant, system.rtype))
-    except ReplayError as e:
-        result.replay_errors.append(f"{prop}: the explorer's replay refuses it: {e}")
-        return None
-    return finding
+        raise _Refused("the model does not break it where z3 says")
+    return Finding(prop, found[0].subject, tuple(actions), at_end, found[0].message)
 
 
 def _same_data(enc: _Encoding, m: z3.ModelRef, c: Control, state: State) -> bool:
