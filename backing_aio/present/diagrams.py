@@ -25,7 +25,6 @@ from __future__ import annotations
 import html
 import re
 import shutil
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
@@ -60,7 +59,8 @@ from backing_aio.model.state import (
     Worker,
     Wrapper,
 )
-from backing_aio.verify.explorer import cannot_end, explore
+from backing_aio.verify.explorer import explore
+from backing_aio.verify.graph import walk
 from backing_aio.verify.trace import (
     Explained,
     Trace,
@@ -273,10 +273,7 @@ def lifecycle(variant: Variant, kind: str) -> Lifecycle:
     model = BackingAio(variant)
     lc = Lifecycle(variant.name, kind, counted(variant))
     starts = [model.initial_states(1, [t])[0] for t in KIND_TYPES[kind]]
-    index: dict[State, int] = {}
-    states: list[State] = []
-    succ: list[list[int]] = []
-    ends: set[int] = set()
+    ends: list[int] = []
 
     def add_label(table: Labels, state: State, action: Action) -> None:
         text = _step_text(model, state[1], action.actor)
@@ -289,44 +286,34 @@ def lifecycle(variant: Variant, kind: str) -> Lifecycle:
         for actor, text, choice in labels:
             table.setdefault((actor, text), set()).add(choice)
 
-    queue: deque[int] = deque()
-    for s in starts:
-        if s not in index:
-            index[s] = len(states)
-            states.append(s)
-            succ.append([])
-            queue.append(index[s])
-    lc.start = view(starts[0], lc.counted)
-    while queue:
-        i = queue.popleft()
-        state = states[i]
+    def successors(i: int, state: State) -> list[tuple[Action, State]]:
         here = view(state, lc.counted)
         lc.nodes.setdefault(here, len(lc.nodes))
         steps = model.successors(state, "none")
+        kept: list[tuple[Action, State]] = []
         for action, nxt in steps:
             if isinstance(nxt, Violation):
-                ends.add(i)
+                ends.append(i)
                 text = _step_text(model, state[1], action.actor)
                 bad_step(here, nxt, [(action.actor, text, action.choice)])
                 continue
-            j = index.get(nxt)
-            if j is None:
-                j = index[nxt] = len(states)
-                states.append(nxt)
-                succ.append([])
-                queue.append(j)
-            succ[i].append(j)
+            kept.append((action, nxt))
             there = view(nxt, lc.counted)
             if there != here:  # a step inside one view is not drawn
                 add_label(lc.edges.setdefault((here, there), {}), state, action)
         if not steps and model.is_final(state):
-            ends.add(i)
+            ends.append(i)
             for v in model.final_violations(state):
                 bad_step(here, v, [("end", "at the end", "")])
-    for i in cannot_end(succ, ends):
+        return kept
+
+    lc.start = view(starts[0], lc.counted)
+    graph = walk(starts, successors)
+    for i in graph.cannot_reach(ends):
         stuck = Violation("TERMINATES", "no run from here reaches the end")
-        bad_step(view(states[i], lc.counted), stuck, [("end", "cannot reach the end", "")])
-    lc.concrete_states = len(states)
+        bad_step(view(graph.nodes[i], lc.counted), stuck,
+                 [("end", "cannot reach the end", "")])
+    lc.concrete_states = len(graph)
     return lc
 
 

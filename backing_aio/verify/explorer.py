@@ -13,13 +13,13 @@ with a finding of its own).
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from backing_aio.model.lang import Variant
 from backing_aio.model.properties import PROPERTY_IDS, Violation
 from backing_aio.model.semantics import Action, BackingAio, ReductionUnsound, State
+from backing_aio.verify.graph import NodeLimit, Walk
 
 
 @dataclass(frozen=True)
@@ -126,27 +126,15 @@ def _search(
     started: float,
 ) -> Result:
     variant = model.variant
-    index: dict[State, int] = {}
-    states: list[State] = []
-    parent: list[tuple[int, Action | None]] = []
-    succ: list[list[int]] = []
-    ends: set[int] = set()
+    ends: list[int] = []
     result = Result(variant.name, requests, reduction=mode)
-
-    def path(i: int) -> tuple[State, tuple[Action, ...]]:
-        actions: list[Action] = []
-        while True:
-            p, a = parent[i]
-            if a is None:
-                return states[i], tuple(reversed(actions))
-            actions.append(a)
-            i = p
+    next_report = 2_000
 
     def record(v: Violation, i: int, last: Action | None) -> None:
         key = (v.prop, v.subject)
         if key in result.violations:
             return
-        init, actions = path(i)
+        init, actions = graph.path(i)
         if last is not None:
             actions = (*actions, last)
         result.violations[key] = Counterexample(
@@ -154,84 +142,61 @@ def _search(
             at_end=last is None,
         )
 
-    queue: deque[int] = deque()
-    for s in model.initial_states(requests, kinds):
-        if s not in index:
-            index[s] = len(states)
-            states.append(s)
-            parent.append((-1, None))
-            succ.append([])
-            queue.append(index[s])
-
-    next_report = 2_000
-    while queue:
-        i = queue.popleft()
-        state = states[i]
-        out = succ[i]
+    def successors(i: int, state: State) -> list[tuple[Action, State]]:
+        nonlocal next_report
         steps = model.successors(state, mode)
-        for action, nxt in steps:
-            result.transitions += 1
-            if isinstance(nxt, Violation):
-                record(nxt, i, action)
-                ends.add(i)
-                continue
-            j = index.get(nxt)
-            if j is None:
-                j = len(states)
-                index[nxt] = j
-                states.append(nxt)
-                parent.append((i, action))
-                succ.append([])
-                queue.append(j)
-                if max_states is not None and j >= max_states:
-                    raise StateLimit(f"more than {max_states} states")
-            out.append(j)
+        result.transitions += len(steps)
+        if progress is not None and len(graph) >= next_report:
+            next_report += 2_000  # the callback throttles what it shows
+            progress(len(graph), time.perf_counter() - started)
+        for _, nxt in steps:
+            if isinstance(nxt, Violation):  # a step that commits a violation ends the run
+                ends.append(i)
+                return _record_violations(steps, i, record)
         if not steps and model.is_final(state):
             result.finals += 1
-            ends.add(i)
+            ends.append(i)
             for v in model.final_violations(state):
                 record(v, i, None)
         # a state with no step that is not final is stuck: TERMINATES below
-        if progress is not None and len(states) >= next_report:
-            next_report += 2_000  # the callback throttles what it shows
-            progress(len(states), time.perf_counter() - started)
+        return steps  # type: ignore[return-value]  # no violation among them
 
-    _terminates(states, succ, ends, result, record)
-    result.states = len(states)
+    graph: Walk[State, Action] = Walk(successors, max_nodes=max_states)
+    for s in model.initial_states(requests, kinds):
+        graph.start(s)
+    try:
+        graph.run()
+    except NodeLimit:
+        raise StateLimit(f"more than {max_states} states") from None
+    _terminates(graph, ends, record)
+    result.states = len(graph)
     return result
 
 
-def cannot_end(succ: list[list[int]], ends: set[int]) -> list[int]:
-    """The states (by index, in breadth-first order) from which no run reaches an end:
-    backward reachability from the ends over the successor lists."""
-    preds: list[list[int]] = [[] for _ in succ]
-    for i, out in enumerate(succ):
-        for j in out:
-            preds[j].append(i)
-    can_end = bytearray(len(succ))
-    work = sorted(ends)
-    for i in work:
-        can_end[i] = 1
-    while work:
-        j = work.pop()
-        for i in preds[j]:
-            if not can_end[i]:
-                can_end[i] = 1
-                work.append(i)
-    return [i for i in range(len(succ)) if not can_end[i]]
+def _record_violations(
+    steps: list[tuple[Action, State | Violation]],
+    i: int,
+    record: Callable[[Violation, int, Action | None], None],
+) -> list[tuple[Action, State]]:
+    """Record the steps of state ``i`` that commit a violation; the others go on."""
+    kept: list[tuple[Action, State]] = []
+    for action, nxt in steps:
+        if isinstance(nxt, Violation):
+            record(nxt, i, action)
+        else:
+            kept.append((action, nxt))
+    return kept
 
 
 def _terminates(
-    states: list[State],
-    succ: list[list[int]],
-    ends: set[int],
-    result: Result,
+    graph: Walk[State, Action],
+    ends: list[int],
     record: Callable[[Violation, int, Action | None], None],
 ) -> None:
     """The first state (in breadth-first order) that cannot reach an end is the TERMINATES
     counterexample."""
-    for i in cannot_end(succ, ends):
-        stuck = not succ[i]
+    for i in graph.cannot_reach(ends):
+        stuck = not graph.succ[i]
         why = ("no actor can move and the run has not ended" if stuck else
                "from here every run loops forever without reaching the end")
         record(Violation("TERMINATES", why), i, None)
