@@ -4,6 +4,7 @@ file is reported, not crashed on."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -98,24 +99,24 @@ def cat_seed() -> Variant:
 def test_every_choice_the_model_offers_is_in_its_vocabulary(cat: dict[str, Variant]) -> None:
     """A saved trace's choices are checked against CHOICES before it is replayed: the
     model must never offer a choice outside it."""
-    from backing_aio.model.semantics import ACTORS, CHOICES, BackingAio
+    from backing_aio.model.semantics import ACTORS, CHOICES, Action, BackingAio, State
+    from backing_aio.verify.graph import walk
+
+    def check_choices(model: BackingAio) -> Callable[[int, State], list[tuple[Action, State]]]:
+        def successors(_: int, state: State) -> list[tuple[Action, State]]:
+            for r in state[1:]:
+                if isinstance(r, tuple):
+                    for actor in ACTORS:
+                        if actor in model.enabled_actors(r):
+                            assert set(model.choices(r, actor)) <= CHOICES
+            return [(a, n) for a, n in model.successors(state, "none")
+                    if isinstance(n, tuple)]
+        return successors
 
     for v in cat.values():
         model = BackingAio(v)
         for kind in ("read", "write", "sync-read", "sync-write"):
-            seen = {(1, model.new_request(kind))}
-            work = list(seen)
-            while work:
-                state = work.pop()
-                for r in state[1:]:
-                    if isinstance(r, tuple):
-                        for actor in ACTORS:
-                            if actor in model.enabled_actors(r):
-                                assert set(model.choices(r, actor)) <= CHOICES
-                for _, nxt in model.successors(state, "none"):
-                    if isinstance(nxt, tuple) and nxt not in seen:
-                        seen.add(nxt)
-                        work.append(nxt)
+            walk([(1, model.new_request(kind))], check_choices(model))
 
 
 def test_explanation_words_the_model_s_effects(cat: dict[str, Variant]) -> None:

@@ -63,6 +63,7 @@ from backing_aio.refimpl.sched import (
     Seeded,
     Stop,
 )
+from backing_aio.verify.graph import walk
 from backing_aio.verify.trace import Step, Trace
 
 
@@ -493,17 +494,11 @@ def reachable(variant: Variant, kinds: Sequence[str]) -> set[State]:
     """Every model state reachable from the initial state with these request types (no
     reduction), the violating steps left out."""
     model = BackingAio(variant)
-    init = model.initial_states(len(kinds), kinds)[0]
-    seen = {init}
-    work = [init]
-    while work:
-        s = work.pop()
-        for _, nxt in model.successors(s, "none"):
-            if isinstance(nxt, Violation) or nxt in seen:
-                continue
-            seen.add(nxt)
-            work.append(nxt)
-    return seen
+
+    def successors(_: int, s: State) -> list[tuple[Action, State]]:
+        return [(a, n) for a, n in model.successors(s, "none") if not isinstance(n, Violation)]
+
+    return set(walk(model.initial_states(len(kinds), kinds)[:1], successors).nodes)
 
 
 def programs(rtype: str, *, direct_refused: bool) -> list[tuple[list[IoSpec], bool]]:

@@ -24,6 +24,7 @@ steps, so a variant that, say, frees only in the completion predicts no cleanup 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Final
@@ -32,6 +33,7 @@ from backing_aio.model.catalogue import catalogue
 from backing_aio.model.lang import KmemCacheFree, KmemCacheZalloc, Variant, VfsIocbIter
 from backing_aio.model.semantics import SUBMITTER, WORKER, Action, BackingAio
 from backing_aio.model.state import State, stack_of
+from backing_aio.verify.graph import walk
 from backing_aio.vocab import Choice
 
 FIRST_PUT: Final = "first put"
@@ -104,24 +106,24 @@ def _free_site(model: BackingAio, state: State, action: Action) -> FreeSite | No
     return FreeSite(role, action.actor, chain, stack[0][1])
 
 
+# what a run has done so far: (allocated, queued, punted, freed_by)
+Facts = tuple[bool, bool, bool, str]
+
+
 def predict(variant: Variant, kind: str) -> Prediction:
-    """Walk every run of one ``kind`` request ("read" or "write") of ``variant``."""
+    """Walk every run of one ``kind`` request ("read" or "write") of ``variant``: the
+    walk's nodes are (state, facts so far) pairs."""
     model = BackingAio(variant)
     init: State = (1, model.new_request(kind))
-    # facts: (allocated, queued, punted, freed_by)
-    Facts = tuple[bool, bool, bool, str]
-    seen: set[tuple[State, Facts]] = set()
     outcomes: set[Outcome] = set()
     sites: set[FreeSite] = set()
-    stack: list[tuple[State, Facts]] = [(init, (False, False, False, ""))]
-    while stack:
-        state, facts = stack.pop()
-        if (state, facts) in seen:
-            continue
-        seen.add((state, facts))
+
+    def successors(_: int, node: tuple[State, Facts]
+                   ) -> Iterator[tuple[Action, tuple[State, Facts]]]:
+        state, facts = node
         if model.is_final(state):
             outcomes.add(Outcome(*facts))
-            continue
+            return
         r = state[1]
         for actor in model.enabled_actors(r):
             for choice in model.choices(r, actor):
@@ -141,8 +143,10 @@ def predict(variant: Variant, kind: str) -> Prediction:
                 if site is not None:
                     sites.add(site)
                     freed = site.role
-                stack.append((nxt, (allocated, queued, punted, freed)))
-    return Prediction(variant.name, kind, frozenset(outcomes), frozenset(sites), len(seen))
+                yield action, (nxt, (allocated, queued, punted, freed))
+
+    graph = walk([(init, (False, False, False, ""))], successors)
+    return Prediction(variant.name, kind, frozenset(outcomes), frozenset(sites), len(graph))
 
 
 @cache

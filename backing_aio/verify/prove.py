@@ -33,13 +33,15 @@ decides, or not, on any machine under any load.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import z3
 
 from backing_aio.model.lang import Variant
 from backing_aio.model.semantics import Action, BackingAio
-from backing_aio.model.state import DONE, Completion, Lower, Submitter, Worker, Wrapper
+from backing_aio.model.state import DONE, Completion, Lower, State, Submitter, Worker, Wrapper
+from backing_aio.verify.graph import Order, walk
 from backing_aio.verify.symbolic import (
     DATA_NAMES,
     END_ACTOR,
@@ -94,23 +96,22 @@ class Proof:
 
 def _reachable(system: System) -> dict[Control, set[tuple[int, ...]]]:
     model = BackingAio(system.variant)
-    start = (1, model.new_request(system.rtype))
     inv: dict[Control, set[tuple[int, ...]]] = {}
-    seen = {start}
-    todo = [start]
-    while todo:
-        state = todo.pop()
+
+    def successors(_: int, state: State) -> Iterator[tuple[Action, State]]:
         c, data = split(state[0], state[1])
         inv.setdefault(c, set()).add(tuple(int(d) for d in data))
         if state[1] == DONE:
-            continue
+            return
         for actor in model.enabled_actors(state[1]):
             for choice in model.choices(state[1], actor):
-                nxt = model.apply(state, Action(0, actor, choice))
-                if isinstance(nxt, list) or nxt in seen:
-                    continue
-                seen.add(nxt)
-                todo.append(nxt)
+                action = Action(0, actor, choice)
+                nxt = model.apply(state, action)
+                if not isinstance(nxt, list):
+                    yield action, nxt
+
+    # depth first: the order locations are met in is the order of the proof's text
+    walk([(1, model.new_request(system.rtype))], successors, order=Order.DEPTH)
     return inv
 
 

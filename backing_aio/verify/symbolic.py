@@ -18,6 +18,7 @@ find an invariant that excludes unreachable bad states: that is what the solver 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -40,6 +41,7 @@ from backing_aio.model.state import (
     Worker,
     request_done,
 )
+from backing_aio.verify.graph import NodeLimit, Order, walk
 
 WIDTH = 8  # bits per data field: counts and enums are small; signed, so -1 fits
 # The largest shared-file count the rules are derived for (other requests' references
@@ -440,28 +442,28 @@ def build(variant: Variant, rtype: str, within: Candidate | None = None, *,
     xs = tuple(z3.BitVec(n, WIDTH) for n in DATA_NAMES)
     init_c, init_d = split(1, model.new_request(rtype))
     system = System(variant, rtype, xs, init_c, tuple(int(x) for x in init_d))
-    seen = {init_c}
-    todo = [init_c]
-    system.controls.append(init_c)
     solver = limit(z3.Solver(), rlimit, timeout_ms)
     solver.add(*_domain(xs, _ranges(model)))
-    while todo:
-        c = todo.pop()
+
+    def successors(_: int, c: Control) -> Iterator[tuple[Rule, Control]]:
         if c == FINISHED:
-            continue
+            return
         if within is not None:
             if c not in within:
-                continue  # outside the candidate: the check reports the rule leading here
+                return  # outside the candidate: the check reports the rule leading here
             rules = _rules_within(model, c, xs, solver, within[c], system.unknown)
         else:
             rules = _rules_at(model, c, xs, solver, system.unknown)
         for rule in rules:
             system.rules.append(rule)
-            if rule.dst is not None and rule.dst not in seen:
-                seen.add(rule.dst)
-                system.controls.append(rule.dst)
-                todo.append(rule.dst)
-    if FINISHED in seen:
+            if rule.dst is not None:
+                yield rule, rule.dst
+
+    # depth first: the order locations are met in names z3's variables (bmc) and orders
+    # the proof's text
+    graph = walk([init_c], successors, order=Order.DEPTH)
+    system.controls.extend(graph.nodes)
+    if FINISHED in graph.index:
         system.rules.extend(_final_rules(model, xs, solver, system.unknown))
     return system
 
@@ -557,62 +559,71 @@ def _term(x: Any) -> z3.BitVecRef:
 def agrees_with_model(system: System, limit: int | None = None) -> list[str]:
     """Cross-check: from every reachable concrete state of one request, each step of the
     model is matched by exactly one rule whose guard holds, with the same result. Returns
-    the disagreements (empty when the rules are the model's semantics)."""
-
+    the disagreements (empty when the rules are the model's semantics). With ``limit``,
+    the check stops when it finds more than ``limit`` states."""
     model = BackingAio(system.variant)
     xs = system.variables
     by_src: dict[tuple[Control, str, str], list[Rule]] = {}
     for rule in system.rules:
         by_src.setdefault((rule.src, rule.actor, rule.choice), []).append(rule)
     problems: list[str] = []
-    start = (1, model.new_request(system.rtype))
-    seen = {start}
-    todo = [start]
-    def props(rules: list[Rule]) -> set[str]:
-        return {rule.violation.prop for rule in rules if rule.violation is not None}
 
-    while todo and (limit is None or len(seen) < limit):
-        state = todo.pop()
+    def successors(_: int, state: ba.State) -> Iterator[tuple[ba.Action, ba.State]]:
         r = state[1]
         c, data = split(state[0], r)
         subst = [(x, z3.BitVecVal(int(d), WIDTH)) for x, d in zip(xs, data, strict=True)]
+
+        def holding(key: tuple[Control, str, str]) -> list[Rule]:
+            return [rule for rule in by_src.get(key, [])
+                    if z3.is_true(z3.simplify(z3.substitute(rule.guard, *subst)))]
+
         if r == DONE:
-            final = [rule for rule in by_src.get((FINISHED, END_ACTOR, ""), [])
-                     if z3.is_true(z3.simplify(z3.substitute(rule.guard, *subst)))]
-            if props(final) != {v.prop for v in model.final_violations(state)}:
+            if (_props(holding((FINISHED, END_ACTOR, "")))
+                    != {v.prop for v in model.final_violations(state)}):
                 problems.append(f"finished with shared={state[0]}: the final rules disagree")
-            continue
+            return
         for actor in model.enabled_actors(r):
             for choice in model.choices(r, actor):
-                got = model.apply(state, ba.Action(0, actor, choice))
-                matches = [rule for rule in by_src.get((c, actor, choice), [])
-                           if z3.is_true(z3.simplify(z3.substitute(rule.guard, *subst)))]
-                where = f"{c!r} {actor} {choice!r}"
-                if isinstance(got, list):
-                    if props(matches) != {v.prop for v in got} or any(
-                            rule.violation is None for rule in matches):
-                        problems.append(f"{where}: the model breaks "
-                                        f"{sorted({v.prop for v in got})}, the rules "
-                                        f"{sorted(props(matches))}")
-                    continue
-                if len(matches) != 1:
-                    problems.append(f"{where}: {len(matches)} rules apply")
-                    continue
-                rule = matches[0]
-                if rule.violation is not None:
-                    problems.append(f"{where}: the rule breaks {rule.violation.prop}, the "
-                                    "model does not")
-                    continue
-                assert rule.update is not None
-                values = tuple(int(z3.simplify(z3.substitute(u, *subst)).as_signed_long())
-                               for u in rule.update)
-                nc, ndata = split(got[0], got[1])
-                if rule.dst != nc or values != tuple(int(d) for d in ndata):
-                    problems.append(f"{where}: the rule's next state differs from the model's")
-                if got not in seen:
-                    seen.add(got)
-                    todo.append(got)
+                action = ba.Action(0, actor, choice)
+                got = model.apply(state, action)
+                rule, problem = _match(got, holding((c, actor, choice)), subst)
+                if problem is not None:
+                    problems.append(f"{c!r} {actor} {choice!r}: {problem}")
+                if rule is not None and not isinstance(got, list):
+                    yield action, got
+
+    with contextlib.suppress(NodeLimit):  # as many states were checked as asked
+        walk([(1, model.new_request(system.rtype))], successors, max_nodes=limit)
     return problems
+
+
+def _props(rules: list[Rule]) -> set[str]:
+    return {rule.violation.prop for rule in rules if rule.violation is not None}
+
+
+def _match(got: ba.State | list[Violation], matches: list[Rule],
+           subst: list[tuple[z3.BitVecRef, z3.BitVecRef]]
+           ) -> tuple[Rule | None, str | None]:
+    """The one rule that takes the model's step (None if not exactly one does, or the
+    step breaks a property), and what disagrees between the two (None when nothing)."""
+    if isinstance(got, list):
+        if _props(matches) != {v.prop for v in got} or any(
+                rule.violation is None for rule in matches):
+            return None, (f"the model breaks {sorted({v.prop for v in got})}, the rules "
+                          f"{sorted(_props(matches))}")
+        return None, None
+    if len(matches) != 1:
+        return None, f"{len(matches)} rules apply"
+    rule = matches[0]
+    if rule.violation is not None:
+        return None, f"the rule breaks {rule.violation.prop}, the model does not"
+    assert rule.update is not None
+    values = tuple(int(z3.simplify(z3.substitute(u, *subst)).as_signed_long())
+                   for u in rule.update)
+    nc, ndata = split(got[0], got[1])
+    if rule.dst != nc or values != tuple(int(d) for d in ndata):
+        return rule, "the rule's next state differs from the model's"
+    return rule, None
 
 
 class CyclicControl(ValueError):

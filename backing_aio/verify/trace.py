@@ -34,6 +34,7 @@ from backing_aio.model.state import (
     request_type,
 )
 from backing_aio.verify.explorer import Counterexample
+from backing_aio.verify.graph import NodeLimit, Walk
 
 FORMAT = "backing-aio-counterexample/1"
 
@@ -199,22 +200,20 @@ def replay(variant: Variant, trace: Trace) -> list[Violation]:
 
 def _can_end(model: BackingAio, state: State, limit: int = 1_000_000) -> bool:
     """Can some run from ``state`` end (finish, or stop at a violation)?"""
-    seen = {canonical(state)}
-    work = [canonical(state)]
-    while work:
-        s = work.pop()
+    def successors(_: int, s: State) -> list[tuple[Action, State]]:
         steps = model.successors(s, "none")
-        if not steps and model.is_final(s):
-            return True
-        for _, nxt in steps:
-            if isinstance(nxt, Violation):
-                return True
-            if nxt not in seen:
-                if len(seen) >= limit:
-                    raise ReplayError(f"more than {limit} states reachable from the last step")
-                seen.add(nxt)
-                work.append(nxt)
-    return False
+        if (not steps and model.is_final(s)) or any(isinstance(n, Violation) for _, n in steps):
+            graph.stop()  # one end is enough
+            return []
+        return steps  # type: ignore[return-value]  # no violation among them
+
+    graph: Walk[State, Action] = Walk(successors, max_nodes=limit)
+    graph.start(canonical(state))
+    try:
+        graph.run()
+    except NodeLimit:
+        raise ReplayError(f"more than {limit} states reachable from the last step") from None
+    return graph.stopped
 
 
 def check_replay(variant: Variant, trace: Trace) -> Violation:
