@@ -116,6 +116,7 @@ def _proof_times(out: Path) -> None:
     from backing_aio.verify.bmc import bmc
     from backing_aio.verify.prove import candidate, prove
     from backing_aio.verify.symbolic import build
+    from backing_aio.verify.verdict import of_proof
 
     lines = ["z3: rules on the candidate, unbounded proof, bounded model checking (seconds)",
              "", f"{'variant':<10} {'type':<10} {'rules':>6} {'extract':>8} {'prove':>7} "
@@ -132,9 +133,7 @@ def _proof_times(out: Path) -> None:
                 t = time.perf_counter()
                 build(v, rtype)
                 generic = f"{time.perf_counter() - t:.1f}"
-            verdict = ("NOT DECIDED" if p.unknown or found.unknown else
-                       "holds for all N" if p.proved_all_n else
-                       "fails " + ",".join(sorted(p.failed)))
+            verdict = of_proof(p, found).text()
             lines.append(f"{v.name:<10} {rtype:<10} {len(system.rules):>6} {extract:>8.2f} "
                          f"{p.seconds:>7.2f} {extract + p.seconds:>7.2f} "
                          f"{found.seconds:>7.2f} {generic:>8}  {verdict}")
