@@ -43,9 +43,9 @@ def test_a_hypothesis_finding_the_explorer_lacks_is_a_disagreement() -> None:
 def test_the_gate_z3_section_fails_a_variant_that_breaks_its_verdict() -> None:
     m = _mutant("seed:delete:backing_file_read_iter#13(call)")  # expected: holds
     (row,) = check_z3([m.variant])
-    assert not row.ok and "LEAK" in row.proof_failed and row.verdict().startswith("fails")
+    assert not row.ok and "LEAK" in row.proof_failed and row.verdict.text().startswith("fails")
     (good,) = check_z3([catalogue()["mainline"]])
-    assert good.ok and good.all_n and good.verdict() == "holds for all N"
+    assert good.ok and good.all_n and good.verdict.text() == "holds for all N"
 
 
 def test_bad_usage_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -68,6 +68,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
                       "bmc_failed": sorted(z.bmc_failed),
                       "proof_failed": sorted(z.proof_failed),
                       "holds_for_all_n": z.all_n, "problems": list(z.problems),
+                      "verdict": z.verdict.as_json(),
                       "ok": z.ok, "seconds": round(z.seconds, 2)} for z in z3rows]
         if report is not None:
             doc["mutants"] = {
@@ -99,7 +100,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
         for z in z3rows:
             mark = "" if z.ok else "   <-- MISMATCH"
             expected = "fails " + ",".join(sorted(z.expected)) if z.expected else "holds"
-            print(f"{z.variant:<10} {expected:<12} {z.verdict():<40} {z.seconds:>8.1f}{mark}")
+            print(f"{z.variant:<10} {expected:<12} {z.verdict.text():<40} {z.seconds:>8.1f}{mark}")
             for why in z.problems[:5]:
                 print(f"    !! {why}")
     if report is not None:

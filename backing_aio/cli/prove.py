@@ -17,6 +17,7 @@ from backing_aio.cli.usage import UsageError
 from backing_aio.cli.variants import resolve_one
 from backing_aio.model.semantics import REQUEST_TYPES
 from backing_aio.verify.trace import save
+from backing_aio.verify.verdict import Verdict, combine, of_proof
 
 
 def register(sub: Any) -> None:
@@ -55,6 +56,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
     if args.save is not None:
         output_dir(args.save, "--save")  # before the proofs: a bad directory is bad input
     results: list[dict[str, Any]] = []
+    verdicts: list[Verdict] = []
     line = Progress()
     for i, t in enumerate(types):
         started = time.perf_counter()
@@ -74,8 +76,10 @@ def cmd_prove(args: argparse.Namespace) -> int:
                 path = inside(args.save, file_stem(f"{v.name}-{t}-{prop}") + ".json")
                 save(finding.trace(v, t, source), path)
                 saved[prop] = str(path)
+        verdicts.append(of_proof(proof, found))
         results.append({
-            "type": t, "proved": proof.proved, "holds_for_all_n": proof.proved_all_n,
+            "type": t, "verdict": verdicts[-1].as_json(),
+            "proved": proof.proved, "holds_for_all_n": proof.proved_all_n,
             "failed": sorted(proof.failed), "unknown": proof.unknown,
             "not_inductive": proof.not_inductive, "all_n_gaps": proof.all_n,
             "queries": proof.queries, "locations": proof.locations, "rules": proof.rules,
@@ -92,29 +96,17 @@ def cmd_prove(args: argparse.Namespace) -> int:
                                     for p, f in found.findings.items()}},
         })
     line.clear()
-    # the verdict of the proofs against the variant's expected one
-    failed = frozenset(p for r in results for p in r["failed"])
-    undecided = any(r["unknown"] or r["not_inductive"] or (r["bmc"] and (
-        r["bmc"]["unknown"] or r["bmc"]["replay_errors"])) for r in results)
-    bmc_failed = frozenset(p for r in results if r["bmc"] for p in r["bmc"]["failed"])
-    if args.bmc and bmc_failed != failed:
-        undecided = True  # the two z3 answers disagree: nothing is proved
-    ok = not undecided and failed == v.expect and all(
-        r["holds_for_all_n"] or r["failed"] for r in results)
+    # the verdict of the proofs against the variant's expected one: each request type
+    # decided, the failing properties those expected, the others proved for all N
+    whole = combine(verdicts)
+    ok = whole.decided and frozenset(whole.failed) == v.expect and all(
+        p.holds_for_all_n or p.failed for p in verdicts)
     if args.json:
         print(json.dumps({"format": fmt("prove"), "variant": v.name, "ok": ok,
                           "results": results}, indent=2))
         return EXIT_OK if ok else EXIT_FOUND
-    for r in results:
-        if r["unknown"] or r["not_inductive"]:
-            verdict = "NOT DECIDED (z3 unknown or invariant not inductive): not proved"
-        elif r["failed"]:
-            verdict = "fails " + ",".join(r["failed"])
-        else:
-            verdict = "proved for one request" + (
-                "; holds for all N" if r["holds_for_all_n"] else
-                "; NOT proved for all N: " + "; ".join(r["all_n_gaps"][:2]))
-        print(f"{v.name} {r['type']}: {verdict}  ({r['queries']} z3 queries over "
+    for r, verdict in zip(results, verdicts, strict=True):
+        print(f"{v.name} {r['type']}: {verdict.text()}  ({r['queries']} z3 queries over "
               f"{r['rules']} rules at {r['locations']} locations, {r['extract_seconds']} s "
               f"+ {r['seconds']} s)")
         if r["bmc"]:
@@ -124,12 +116,10 @@ def cmd_prove(args: argparse.Namespace) -> int:
                 for p, c in b["counterexamples"].items()) or (
                 "UNDECIDED" if b["unknown"] or b["replay_errors"] else "no counterexample")
             print(f"    bmc (every run: bound {b['bound']}): {found_text}  ({b['seconds']} s)")
-            for line in (b["unknown"] + b["replay_errors"])[:5]:
-                print(f"    !! bmc: {line}")
         for line in r["invariant"]:
             print(f"    {line}")
-        for line in (r["unknown"] + r["not_inductive"])[:5]:
-            print(f"    !! {line}")
+        for why in verdict.reasons[:5]:  # why undecided, or why not for all N
+            print(f"    !! {why}")
     print(f"prove: {'ok' if ok else 'FAILED'} (expected "
           f"{'holds' if not v.expect else 'fails ' + ','.join(sorted(v.expect))})")
     return EXIT_OK if ok else EXIT_FOUND

@@ -48,7 +48,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     text = page(rows, report, stale, seconds, catalogue_pictures(), proofs)
     write_text(args.out, text)
     ok = gate_ok(rows, report, stale) and all(
-        not r.verdict.startswith("not decided") for r in proofs or [])
+        r.verdict.decided for r in proofs or [])
     if args.json:
         print(json.dumps({"format": JSON_FORMAT, "ok": ok, "file": str(args.out),
                           "bytes": len(text.encode())}, indent=2))

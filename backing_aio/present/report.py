@@ -18,6 +18,7 @@ from backing_aio.model.properties import PROPERTIES
 from backing_aio.present.diagrams import Picture, render
 from backing_aio.verify import gate as gatemod
 from backing_aio.verify.trace import explain_rows
+from backing_aio.verify.verdict import Verdict, of_proof
 
 # The proofs section sits between stable markers (tools may extract it).
 PROOFS_BEGIN = "<!-- PROOFS:BEGIN (filled in by the z3 proofs; see DESIGN.md section 2) -->"
@@ -156,7 +157,7 @@ def gate_ok(rows: list[gatemod.Row], report: gatemod.MutationReport | None,
 class ProofRow:
     variant: str
     rtype: str
-    verdict: str
+    verdict: Verdict
     queries: int
     seconds: float
     invariant: tuple[str, ...]
@@ -175,13 +176,7 @@ def run_proofs(names: Sequence[str] | None = None,
         for rtype in types:
             system = build(v, rtype, within=candidate(v, rtype))
             p = prove(v, rtype, system)
-            if p.unknown or p.not_inductive:
-                verdict = "not decided (z3 unknown or invariant not inductive)"
-            elif p.failed:
-                verdict = "fails " + ", ".join(sorted(p.failed))
-            else:
-                verdict = "holds for all N" if p.proved_all_n else "holds for one request"
-            out.append(ProofRow(v.name, rtype, verdict, p.queries, p.seconds,
+            out.append(ProofRow(v.name, rtype, of_proof(p), p.queries, p.seconds,
                                 tuple(invariant_text(p, system))))
     return out
 
@@ -198,10 +193,10 @@ def _proofs(proofs: list[ProofRow] | None) -> list[str]:
              "<table><tr><th>variant</th><th>request</th><th>verdict</th>"
              "<th>z3 queries</th><th>seconds</th><th>invariant</th></tr>"]
     for r in proofs:
-        cls = "" if r.verdict.startswith("holds") else ' class="bad"'
+        cls = "" if r.verdict.decided and not r.verdict.failed else ' class="bad"'
         inv = "<br>".join(_e(line) for line in r.invariant)
         parts.append(f"<tr{cls}><td>{_e(r.variant)}</td><td>{_e(r.rtype)}</td>"
-                     f"<td>{_e(r.verdict)}</td><td class=\"num\">{r.queries}</td>"
+                     f"<td>{_e(r.verdict.text())}</td><td class=\"num\">{r.queries}</td>"
                      f"<td class=\"num\">{r.seconds:.1f}</td><td><details><summary>"
                      f"{len(r.invariant)} lines</summary><small>{inv}</small></details></td></tr>")
     parts.append("</table>")

@@ -47,6 +47,7 @@ from backing_aio.verify.hypothesis_model import search
 from backing_aio.verify.prove import candidate, prove
 from backing_aio.verify.symbolic import RLIMIT, build
 from backing_aio.verify.trace import ReplayError, check_replay
+from backing_aio.verify.verdict import Verdict, combine, of_proof
 
 
 def _names(props: Iterable[str]) -> str:
@@ -65,6 +66,7 @@ class Verdicts:
     bmc_lengths: dict[tuple[str, str], int] = field(default_factory=dict)
     proofs: dict[str, frozenset[str]] = field(default_factory=dict)  # by request type
     proved_all_n: dict[str, bool] = field(default_factory=dict)
+    z3: dict[str, Verdict] = field(default_factory=dict)  # by request type: proof and bmc
     hypothesis: frozenset[str] = frozenset()  # the property its run broke, if any
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -93,9 +95,13 @@ class Verdicts:
     def hypothesis_missed(self) -> bool:
         return bool(self.explorer_failed) and not self.hypothesis
 
+    def verdict(self) -> Verdict:
+        """z3's verdict over every request type, undecided by any problem found."""
+        return combine(self.z3.values(), self.problems)
+
     def line(self) -> str:
         one = self.explorer.get(1, frozenset())
-        z3_text = ("holds for all N" if self.all_n else _names(self.proof_failed))
+        z3_text = self.verdict().text()
         mark = "ok  " if self.ok else "DIFF"
         return (f"{mark} {self.variant:<58} explorer {_names(one):<24} bmc "
                 f"{_names(self.bmc_failed):<24} proof {z3_text:<24} hypothesis "
@@ -127,6 +133,7 @@ def decide(variant: Variant, max_requests: int = 3,
                     rlimit=rlimit, timeout_ms=timeout_ms)
         out.proofs[rtype] = proof.failed
         out.proved_all_n[rtype] = proof.proved_all_n
+        out.z3[rtype] = of_proof(proof, found)
         out.bmc[rtype] = found.failed
         out.bmc_lengths.update({(rtype, p): f.length for p, f in found.findings.items()})
         for why in (*proof.unknown, *proof.not_inductive, *found.unknown,

@@ -22,6 +22,7 @@ from backing_aio.model.lang import Variant
 from backing_aio.model.mutants import Mutant, mutants
 from backing_aio.model.properties import PROPERTY_IDS
 from backing_aio.verify.explorer import Result, explore
+from backing_aio.verify.verdict import Verdict
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,8 @@ def check_z3(variants: Iterable[Variant], timeout_ms: int | None = None,
     verdicts = decide_all(chosen, rlimit=RLIMIT if rlimit is None else rlimit,
                           timeout_ms=timeout_ms, hypothesis=False, progress=progress)
     return [Z3Row(v.name, v.expect, d.bmc_failed, d.proof_failed, d.all_n,
-                  tuple(d.problems), d.seconds) for v, d in zip(chosen, verdicts, strict=True)]
+                  tuple(d.problems), d.seconds, d.verdict())
+            for v, d in zip(chosen, verdicts, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -180,19 +182,13 @@ class Z3Row:
     all_n: bool
     problems: tuple[str, ...]  # disagreements with the explorer, unknowns, replay errors
     seconds: float
+    verdict: Verdict  # what it all decides, undecided by any problem
 
     @property
     def ok(self) -> bool:
         return (not self.problems and self.bmc_failed == self.expected
                 and self.proof_failed == self.expected
                 and (bool(self.expected) or self.all_n))
-
-    def verdict(self) -> str:
-        if self.problems:
-            return "NOT DECIDED"
-        if self.proof_failed:
-            return "fails " + ",".join(sorted(self.proof_failed, key=PROPERTY_IDS.index))
-        return "holds for all N" if self.all_n else "holds for one request"
 
 
 def terminal_progress(what: str = "mutants") -> Callable[[int, int], None] | None:
