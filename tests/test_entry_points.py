@@ -102,7 +102,7 @@ def test_the_scan_finds_a_command_line() -> None:
     assert own_command_lines("import argparse\n")
     assert own_command_lines("from backing_aio.cli.usage import OneLineParser, UsageError\n")
     assert own_command_lines("def f(p):\n    p.add_argument('--x')\n")
-    assert not own_command_lines("from backing_aio.cli.usage import UsageError\n")
+    assert not own_command_lines("from backing_aio.errors import UsageError\n")
 
 
 def test_only_the_cli_package_has_command_lines() -> None:

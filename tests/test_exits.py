@@ -15,8 +15,8 @@ import pytest
 
 import backing_aio.cli.main
 from backing_aio.cli.exits import EXIT_INTERRUPTED, EXIT_USAGE, run
-from backing_aio.cli.userfile import UserFileError, load_variants
 from backing_aio.model.catalogue import catalogue
+from backing_aio.model.userfile import UserFileError, load_variants
 from backing_aio.verify.trace import concretise, save
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -317,8 +317,8 @@ def test_a_saved_name_never_leaves_the_save_directory(tmp_path: Path) -> None:
 
 
 def test_a_device_is_never_replaced() -> None:
-    from backing_aio.cli.exits import BadInput
-    from backing_aio.cli.outputs import write_text
+    from backing_aio.errors import BadInput
+    from backing_aio.outputs import write_text
 
     with pytest.raises(BadInput, match="not a regular file"):
         write_text(Path("/dev/full"), "x" * 10)
@@ -328,8 +328,8 @@ def test_a_device_is_never_replaced() -> None:
 _FULL_DISK = """
 import sys
 from pathlib import Path
-from backing_aio.cli.exits import BadInput
-from backing_aio.cli.outputs import write_text
+from backing_aio.errors import BadInput
+from backing_aio.outputs import write_text
 target = Path(sys.argv[1]) / "out.txt"
 write_text(target, "old\\n")
 try:

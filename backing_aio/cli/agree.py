@@ -4,11 +4,13 @@ unbounded z3 proof and hypothesis must give the same verdicts (``make agree``)."
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 from typing import Any
 
-from backing_aio.cli.outputs import output_path
-from backing_aio.cli.usage import UsageError
+from backing_aio.cli.progress import counter
+from backing_aio.errors import UsageError
+from backing_aio.outputs import output_path, write_text
 
 
 def register(sub: Any) -> None:
@@ -34,6 +36,31 @@ def cmd_agree(args: argparse.Namespace) -> int:
         raise UsageError(f"--limit must be at least 1, got {args.limit}")
     if args.out:
         output_path(args.out)  # before the hour of work, not after it
-    from backing_aio.verify.agree import run  # imports z3: after the arguments are checked
+    return _run(args.which, args.limit, args.every, args.pure, args.out)
 
-    return run(args.which, args.limit, args.every, args.pure, args.out)
+
+def _run(which: str, limit: int | None, every: int, pure: bool, out: Path | None) -> int:
+    """Decide ``selection(which)[::every][:limit]`` every way, print one line per variant
+    (and write them to ``out``): 0 every verdict agrees, 1 one does not."""
+    # imports z3: only once the arguments are checked
+    from backing_aio.verify.agree import decide_all, selection
+
+    variants = selection(which)[::every][:limit]
+    started = time.perf_counter()
+    results = decide_all(variants, progress=counter("variants decided"),
+                         lemmas=not pure)
+    lines = [r.line() for r in results]
+    for r in results:
+        lines.extend(f"     {p}" for p in r.problems)
+    bad = [r for r in results if not r.ok]
+    failing = [r for r in results if r.explorer_failed]
+    missed = [r.variant for r in results if r.hypothesis_missed]
+    lines.append(f"{len(results)} variants, {len(bad)} disagreements, "
+                 f"{time.perf_counter() - started:.0f} s")
+    lines.append(f"hypothesis (random, derandomized) found a broken property in "
+                 f"{len(failing) - len(missed)} of the {len(failing)} variants the explorer "
+                 f"fails" + (f"; missed: {', '.join(missed)}" if missed else ""))
+    print("\n".join(lines))
+    if out is not None:
+        write_text(out, "\n".join(lines) + "\n")
+    return 1 if bad else 0

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from backing_aio.cli.exits import EXIT_OK
-from backing_aio.cli.outputs import output_path
-from backing_aio.cli.usage import UsageError
-from backing_aio.cli.variants import resolve_one
+from backing_aio.errors import UsageError
+from backing_aio.model.variants import resolve_one
+from backing_aio.outputs import output_path
 
 
 def register(sub: Any) -> None:

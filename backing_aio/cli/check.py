@@ -10,14 +10,14 @@ from typing import Any
 
 from backing_aio.cli.exits import EXIT_FOUND, EXIT_OK
 from backing_aio.cli.options import MAX_REQUESTS, MAX_STATES, fmt, indent, request_types, requests
-from backing_aio.cli.outputs import file_stem, inside, output_dir
 from backing_aio.cli.progress import Progress
-from backing_aio.cli.usage import UsageError
-from backing_aio.cli.variants import resolve, resolve_one
+from backing_aio.errors import UsageError
 from backing_aio.model.catalogue import catalogue
 from backing_aio.model.lang import Variant
 from backing_aio.model.properties import BY_ID, PROPERTIES, PROPERTY_IDS, SUBJECTS
 from backing_aio.model.semantics import REQUEST_TYPES
+from backing_aio.model.variants import resolve, resolve_one
+from backing_aio.outputs import file_stem, inside, output_dir
 from backing_aio.verify.explorer import REDUCTIONS, Counterexample, Result, StateLimit, explore
 from backing_aio.verify.trace import concretise, explain_rows, explain_text, save
 

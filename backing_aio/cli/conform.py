@@ -8,8 +8,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from backing_aio.cli.outputs import output_path
-from backing_aio.cli.usage import OneLineParser, UsageError
+from backing_aio.cli.usage import OneLineParser
+from backing_aio.errors import UsageError
+from backing_aio.outputs import output_path
 
 DEFAULT_VARIANTS = ("seed", "mainline")
 

@@ -11,11 +11,12 @@ from typing import Any, Final
 
 from backing_aio.cli.exits import EXIT_OK
 from backing_aio.cli.options import MAX_REQUESTS, requests
-from backing_aio.cli.outputs import file_stem, output_dir
-from backing_aio.cli.usage import OneLineParser, UsageError
-from backing_aio.cli.variants import resolve_one
+from backing_aio.cli.usage import OneLineParser
+from backing_aio.errors import UsageError
 from backing_aio.model.lang import Variant
 from backing_aio.model.properties import PROPERTY_IDS, SUBJECTS
+from backing_aio.model.variants import resolve_one
+from backing_aio.outputs import file_stem, output_dir
 from backing_aio.present.diagrams import (
     KIND_TYPES,
     catalogue_graphs,

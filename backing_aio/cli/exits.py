@@ -27,7 +27,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, Final, TextIO
 
-from backing_aio.cli.usage import UsageError
+from backing_aio.errors import BadInput as BadInput  # re-exported
+from backing_aio.errors import UsageError
 
 EXIT_OK: Final = 0
 EXIT_FOUND: Final = 1
@@ -36,10 +37,6 @@ EXIT_INTERNAL: Final = 3
 EXIT_INTERRUPTED: Final = 130
 ERROR_FORMAT: Final = "backing-aio-error/1"
 
-
-class BadInput(Exception):
-    """Bad input found below the command line (exit 2, one line): raised by modules that
-    should not know about argparse."""
 
 
 class _PipeSafe:

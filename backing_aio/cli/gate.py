@@ -10,6 +10,7 @@ from typing import Any
 
 from backing_aio.cli.exits import EXIT_FOUND, EXIT_OK
 from backing_aio.cli.options import MAX_REQUESTS, fmt, indent, requests, z3_limits, z3_options
+from backing_aio.cli.progress import counter
 from backing_aio.model.catalogue import catalogue
 from backing_aio.verify import gate as gatemod
 from backing_aio.verify.trace import concretise, explain_text
@@ -44,14 +45,14 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
     rows, report, stale, seconds = gatemod.run_gate(
         n, with_mutants=not args.no_mutants, on_row=row_line,
-        progress=None if args.json else gatemod.terminal_progress(),
+        progress=None if args.json else counter(),
     )
     ok = all(r.ok for r in rows)
     if report is not None:
         ok = ok and not report.unexplained and not stale
     z3rows = [] if args.no_proofs else gatemod.check_z3(
         catalogue().values(), timeout_ms=args.timeout, rlimit=args.rlimit,
-        progress=None if args.json else gatemod.terminal_progress("z3, variants decided"))
+        progress=None if args.json else counter("z3, variants decided"))
     ok = ok and all(z.ok for z in z3rows)
     seconds += sum(z.seconds for z in z3rows) / max(1, os.cpu_count() or 1)
     if args.json:

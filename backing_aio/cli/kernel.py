@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from backing_aio.cli.usage import OneLineParser, UsageError
+from backing_aio.cli.usage import OneLineParser
+from backing_aio.errors import UsageError
 from backing_aio.kernelcheck.runs import JSON_FORMAT, predict_cmd, programs, table
 
 FILESYSTEMS = ("overlay", "fuse")

@@ -29,10 +29,11 @@ from backing_aio.cli import (
     report,
 )
 from backing_aio.cli.exits import run as run_command
-from backing_aio.cli.usage import OneLineParser, UsageError
-from backing_aio.cli.userfile import UserFileError
+from backing_aio.cli.usage import OneLineParser
+from backing_aio.errors import UsageError
 from backing_aio.kernelcheck.errors import Unavailable
 from backing_aio.model.lang import VariantError
+from backing_aio.model.userfile import UserFileError
 from backing_aio.verify.trace import ReplayError
 
 PROG: Final = "backing-aio"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Final
 
-from backing_aio.cli.usage import UsageError
+from backing_aio.errors import UsageError
 from backing_aio.model.semantics import REQUEST_TYPES
 
 # The largest number of concurrent requests any command explores (check, explain, the

@@ -14,6 +14,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Final, TextIO
 
 DELAY: Final = 1.0  # seconds of work before the first line
@@ -93,3 +94,19 @@ class Progress:
     def steps(self, what: str, done: int, total: int) -> None:
         """A count of finished pieces of work (mutants, variants, request types)."""
         self.update(f"{what}: {done}/{total}")
+
+
+def counter(what: str = "mutants") -> Callable[[int, int], None] | None:
+    """A ``done/total`` callback showing ``what`` on a terminal after about a second of
+    work, cleared when the last one is done; None (quiet) in CI and in pipes."""
+    line = Progress()
+    if not line.enabled:
+        return None
+
+    def show(i: int, total: int) -> None:
+        if i >= total:
+            line.clear()
+        else:
+            line.steps(what, i, total)
+
+    return show

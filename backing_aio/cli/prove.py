@@ -11,11 +11,11 @@ from typing import Any
 
 from backing_aio.cli.exits import EXIT_FOUND, EXIT_OK
 from backing_aio.cli.options import fmt, request_types, z3_limits, z3_options
-from backing_aio.cli.outputs import file_stem, inside, output_dir
 from backing_aio.cli.progress import Progress
-from backing_aio.cli.usage import UsageError
-from backing_aio.cli.variants import resolve_one
+from backing_aio.errors import UsageError
 from backing_aio.model.semantics import REQUEST_TYPES
+from backing_aio.model.variants import resolve_one
+from backing_aio.outputs import file_stem, inside, output_dir
 from backing_aio.verify.trace import save
 from backing_aio.verify.verdict import Verdict, combine, of_proof
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from backing_aio.cli.exits import EXIT_FOUND, EXIT_OK
 from backing_aio.cli.options import fmt
-from backing_aio.cli.variants import resolve
+from backing_aio.model.variants import resolve
 from backing_aio.verify.trace import (
     BreaksAnother,
     ReplayError,

@@ -15,7 +15,8 @@ from typing import Any, Final
 
 from backing_aio.cli.exits import EXIT_FOUND, EXIT_OK
 from backing_aio.cli.options import MAX_REQUESTS, requests
-from backing_aio.cli.outputs import output_path, write_text
+from backing_aio.cli.progress import counter
+from backing_aio.outputs import output_path, write_text
 from backing_aio.present.diagrams import catalogue_pictures, require_dot
 from backing_aio.present.report import gate_ok, page, run_proofs
 from backing_aio.verify import gate as gatemod
@@ -43,7 +44,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     output_path(args.out)
     rows, report, stale, seconds = gatemod.run_gate(
         args.max_requests, with_mutants=not args.no_mutants,
-        progress=gatemod.terminal_progress())
+        progress=counter())
     proofs = run_proofs() if args.proofs else None
     text = page(rows, report, stale, seconds, catalogue_pictures(), proofs)
     write_text(args.out, text)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import NoReturn
 
-
-class UsageError(Exception):
-    """Bad input or usage (exit 2, one line)."""
+from backing_aio.errors import UsageError
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -41,11 +41,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from backing_aio.cli.variants import named
 from backing_aio.model.lang import Variant
 from backing_aio.model.properties import Violation
 from backing_aio.model.semantics import Action, BackingAio, EnvStep, env_step
 from backing_aio.model.state import DONE, Req, State, canonical
+from backing_aio.model.variants import named
 from backing_aio.refimpl.env import MODEL_OPTIONS, Env
 from backing_aio.refimpl.helpers import Helpers
 from backing_aio.refimpl.kasan import Finding
@@ -588,7 +588,7 @@ def bench_table(variants: Sequence[str], backends: Sequence[str], n: int, *, tas
                 seed: int, out: Path | None) -> int:
     """``bench`` for every variant and backend, unchecked then checked, printed as rows as
     they finish (and written to ``out``): 0 every run clean and conforming, 1 one is not."""
-    from backing_aio.cli.outputs import write_text
+    from backing_aio.outputs import write_text
     from backing_aio.refimpl.uring import unavailable
 
     rows = []

@@ -24,8 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from backing_aio.cli.outputs import output_path, write_text
 from backing_aio.kernelcheck.errors import Unavailable
+from backing_aio.outputs import output_path, write_text
 
 HEADER = ("mode", "IOs", "alloc", "cleanup", "completion", "first put", "other",
           "queued", "punted", "in-use Δ", "identities", "seconds")

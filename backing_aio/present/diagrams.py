@@ -33,8 +33,7 @@ from typing import Any, Final
 
 import graphviz  # type: ignore[import-untyped]
 
-from backing_aio.cli.outputs import file_stem, inside, output_dir, write_bytes
-from backing_aio.cli.usage import UsageError
+from backing_aio.errors import UsageError
 from backing_aio.model.catalogue import catalogue
 from backing_aio.model.lang import RefcountDecAndTest, RefcountInc, RefcountSet, Val, Variant
 from backing_aio.model.properties import PROPERTY_IDS, Violation
@@ -59,6 +58,7 @@ from backing_aio.model.state import (
     Worker,
     Wrapper,
 )
+from backing_aio.outputs import file_stem, inside, output_dir, write_bytes
 from backing_aio.verify.explorer import explore
 from backing_aio.verify.graph import walk
 from backing_aio.verify.trace import (

@@ -33,7 +33,6 @@ import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from backing_aio.model.catalogue import catalogue
 from backing_aio.model.lang import Variant
@@ -42,7 +41,6 @@ from backing_aio.model.properties import PROPERTY_IDS
 from backing_aio.model.semantics import REQUEST_TYPES
 from backing_aio.verify.bmc import bmc
 from backing_aio.verify.explorer import explore
-from backing_aio.verify.gate import terminal_progress
 from backing_aio.verify.hypothesis_model import search
 from backing_aio.verify.prove import candidate, prove
 from backing_aio.verify.symbolic import RLIMIT, build
@@ -223,29 +221,3 @@ def selection(which: str) -> list[Variant]:
     if which in ("mutants", "all"):
         chosen.extend(m.variant for v in cat.values() if not v.expect for m in mutants(v))
     return chosen
-
-
-def run(which: str, limit: int | None, every: int, pure: bool, out: Path | None) -> int:
-    """Decide ``selection(which)[::every][:limit]`` every way, print one line per variant
-    (and write them to ``out``): 0 every verdict agrees, 1 one does not."""
-    from backing_aio.cli.outputs import write_text
-
-    variants = selection(which)[::every][:limit]
-    started = time.perf_counter()
-    results = decide_all(variants, progress=terminal_progress("variants decided"),
-                         lemmas=not pure)
-    lines = [r.line() for r in results]
-    for r in results:
-        lines.extend(f"     {p}" for p in r.problems)
-    bad = [r for r in results if not r.ok]
-    failing = [r for r in results if r.explorer_failed]
-    missed = [r.variant for r in results if r.hypothesis_missed]
-    lines.append(f"{len(results)} variants, {len(bad)} disagreements, "
-                 f"{time.perf_counter() - started:.0f} s")
-    lines.append(f"hypothesis (random, derandomized) found a broken property in "
-                 f"{len(failing) - len(missed)} of the {len(failing)} variants the explorer "
-                 f"fails" + (f"; missed: {', '.join(missed)}" if missed else ""))
-    print("\n".join(lines))
-    if out is not None:
-        write_text(out, "\n".join(lines) + "\n")
-    return 1 if bad else 0

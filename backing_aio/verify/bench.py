@@ -17,12 +17,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from backing_aio.cli.outputs import write_text
+from backing_aio.outputs import write_text
 
 _CHILD = """
 import json, resource, sys, time
 from backing_aio.verify.explorer import explore
-from backing_aio.cli.variants import resolve_one
+from backing_aio.model.variants import resolve_one
 v, _ = resolve_one(sys.argv[1])
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()

@@ -191,23 +191,5 @@ class Z3Row:
                 and (bool(self.expected) or self.all_n))
 
 
-def terminal_progress(what: str = "mutants") -> Callable[[int, int], None] | None:
-    """``done/total`` of ``what`` on a terminal after about a second of work, cleared
-    when the last one is done (backing_aio.cli.progress); None (quiet) in CI and in pipes."""
-    from backing_aio.cli.progress import Progress
-
-    line = Progress()
-    if not line.enabled:
-        return None
-
-    def show(i: int, total: int) -> None:
-        if i >= total:
-            line.clear()
-        else:
-            line.steps(what, i, total)
-
-    return show
-
-
 def reason(name: str) -> str:
     return REASONS[EQUIVALENT[name]]

@@ -229,8 +229,8 @@ def check_replay(variant: Variant, trace: Trace) -> Violation:
 
 
 def save(trace: Trace, path: Path) -> None:
-    """Write the trace to ``path`` atomically (backing_aio.cli.outputs)."""
-    from backing_aio.cli.outputs import write_text
+    """Write the trace to ``path`` atomically (backing_aio.outputs)."""
+    from backing_aio.outputs import write_text
 
     write_text(path, json.dumps(trace.as_json(), indent=2) + "\n")
 

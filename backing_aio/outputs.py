@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Final
 
-from backing_aio.cli.exits import BadInput
+from backing_aio.errors import BadInput
 
 _UNSAFE: Final = re.compile(r"[^A-Za-z0-9.+-]+")
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backing_aio.cli.exits import BadInput
-from backing_aio.cli.userfile import load_variants
+from backing_aio.errors import BadInput
 from backing_aio.model.catalogue import catalogue
 from backing_aio.model.lang import Variant
 from backing_aio.model.mutants import mutants
+from backing_aio.model.userfile import load_variants
 
 
 class UnknownVariant(BadInput, ValueError):

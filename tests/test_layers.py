@@ -1,0 +1,89 @@
+"""The layers of ARCHITECTURE.md, as the imports show them: each layer imports only the
+layers below it (vocab <- model <- verify <- present <- cli; refimpl on vocab alone;
+crosscheck and kernelcheck join refimpl and the running kernel to the model)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "backing_aio"
+
+# What each part of the package may import from the package (besides itself).
+ALLOWED: dict[str, frozenset[str]] = {
+    "vocab": frozenset(),
+    "errors": frozenset(),
+    "outputs": frozenset({"errors"}),
+    "model": frozenset({"vocab", "errors"}),
+    # refimpl.probe runs a native probe in a child; z3 is probed the same way
+    "verify": frozenset({"vocab", "errors", "outputs", "model", "refimpl.probe"}),
+    "present": frozenset({"vocab", "errors", "outputs", "model", "verify"}),
+    "refimpl": frozenset({"vocab"}),
+    "crosscheck": frozenset({"vocab", "errors", "outputs", "model", "verify", "refimpl"}),
+    "kernelcheck": frozenset({"vocab", "errors", "outputs", "model", "verify", "refimpl"}),
+}
+
+
+def part(module: str) -> str:
+    """``backing_aio.model.lang`` -> ``model``; top-level modules name themselves."""
+    return module.split(".")[1]
+
+
+def imported(source: str, module: str) -> set[str]:
+    """The package's modules ``source`` (the text of ``module``) imports."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name.startswith("backing_aio."))
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            base = node.module
+            if node.level:  # relative: resolve against the importing module's package
+                base = ".".join(module.split(".")[:-node.level] + [node.module])
+            if base.startswith("backing_aio."):
+                out.add(base)
+    return out
+
+
+def breaches(source: str, module: str) -> list[str]:
+    mine = part(module)
+    allowed = ALLOWED.get(mine)
+    if allowed is None:  # cli: the top, it may use everything
+        return []
+    bad = []
+    for target in sorted(imported(source, module)):
+        rest = target.removeprefix("backing_aio.")
+        if part(target) == mine or any(rest == a or rest.startswith(a + ".") for a in allowed):
+            continue
+        bad.append(f"{module} imports {target}")
+    return bad
+
+
+def modules() -> list[tuple[str, Path]]:
+    out = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE.parent).with_suffix("")
+        name = ".".join(rel.parts).removesuffix(".__init__")
+        if name.count(".") >= 1:
+            out.append((name, path))
+    return out
+
+
+def test_every_part_has_a_rule() -> None:
+    parts = {part(name) for name, _ in modules()} - {"cli", "__main__"}
+    assert parts == set(ALLOWED)
+
+
+def test_each_layer_imports_only_the_layers_below() -> None:
+    found = [b for name, path in modules() for b in breaches(path.read_text(), name)]
+    assert found == []
+
+
+def test_a_breach_is_reported() -> None:
+    assert breaches("from backing_aio.cli.main import main\n", "backing_aio.verify.gate") == [
+        "backing_aio.verify.gate imports backing_aio.cli.main"]
+    assert breaches("import backing_aio.model.lang\n", "backing_aio.refimpl.vfs") == [
+        "backing_aio.refimpl.vfs imports backing_aio.model.lang"]
+    assert breaches("def f():\n    from backing_aio.present import diagrams\n",
+                    "backing_aio.model.mutants") == [
+        "backing_aio.model.mutants imports backing_aio.present"]
+    assert breaches("from backing_aio.model import lang\n", "backing_aio.verify.bmc") == []
