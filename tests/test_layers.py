@@ -38,7 +38,7 @@ def imported(source: str, module: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module:
             base = node.module
             if node.level:  # relative: resolve against the importing module's package
-                base = ".".join(module.split(".")[:-node.level] + [node.module])
+                base = ".".join([*module.split(".")[:-node.level], node.module])
             if base.startswith("backing_aio."):
                 out.add(base)
     return out
