@@ -11,18 +11,10 @@ from pathlib import Path
 import pytest
 
 from backing_aio.cli.main import main as cli
-from backing_aio.crosscheck.conformance import (
-    Conformance,
-    as_trace,
-    check_run,
-    explore,
-    programs,
-    reachable,
-    run_checked,
-    run_trace,
-    variant_named,
-)
+from backing_aio.crosscheck.conformance import Conformance, as_trace, check_run
+from backing_aio.crosscheck.search import explore, programs, reachable, run_checked, run_trace
 from backing_aio.model.lang import Variant
+from backing_aio.model.variants import named
 from backing_aio.refimpl.env import ALL_OPTIONS, MODEL_OPTIONS, NO_FAULTS, model_choice
 from backing_aio.refimpl.helpers import Helpers
 from backing_aio.refimpl.kernel import Kernel
@@ -139,7 +131,7 @@ def test_broken_copies_are_caught_by_property(ws: Workspace, name: str) -> None:
     model mutant's own counterexample, under seeded schedules without the model, and
     every run of it (all interleavings of one read) is a run of that mutant."""
     cls, expect = BROKEN[name].impl, BROKEN[name].expect
-    v = variant_named(name)
+    v = named(name)
     found = explore_model(v, 1, kinds=["read"]).violations
     cx = next(c for (p, _), c in found.items() if p == expect)
     r = run_trace(concretise(v, cx), ws, cls)
@@ -176,7 +168,7 @@ def test_stress_with_faults_conforms_and_keeps_every_byte(ws: Workspace, name: s
     holder: dict[str, Conformance] = {}
 
     def attach(k: Kernel, sched: Free) -> None:
-        c = Conformance(variant_named(name), lambda i: k.requests[i].rtype)
+        c = Conformance(named(name), lambda i: k.requests[i].rtype)
         holder["c"] = c
         sched.on_events = c.feed
 
@@ -247,7 +239,7 @@ def test_long_stress_conforms(name: str, backend: str) -> None:
     holder: dict[str, Conformance] = {}
 
     def attach(k: Kernel, sched: Free) -> None:
-        c = Conformance(variant_named(name), lambda i: k.requests[i].rtype)
+        c = Conformance(named(name), lambda i: k.requests[i].rtype)
         holder["c"] = c
         sched.on_events = c.feed
 

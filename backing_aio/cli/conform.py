@@ -38,7 +38,8 @@ def register(sub: Any) -> None:
 def cmd_conform(args: argparse.Namespace) -> int:
     if args.job is None:
         raise UsageError("a command is needed: bench")
-    from backing_aio.crosscheck.conformance import bench_table, variant_named
+    from backing_aio.crosscheck.bench import bench_table
+    from backing_aio.model.variants import named
     from backing_aio.refimpl.kernel import BACKENDS
     from backing_aio.refimpl.run import implementation
 
@@ -51,7 +52,7 @@ def cmd_conform(args: argparse.Namespace) -> int:
             implementation(v)
         except ValueError as e:
             raise UsageError(str(e)) from None
-        variant_named(v)
+        named(v)
     if args.n < 1 or args.tasks < 1:
         raise UsageError("-n and --tasks must be at least 1")
     if args.out:

@@ -44,9 +44,10 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from backing_aio.crosscheck.conformance import Conformance, variant_named
+from backing_aio.crosscheck.conformance import Conformance
 from backing_aio.model.lang import Variant
 from backing_aio.model.properties import PROPERTY_IDS
+from backing_aio.model.variants import named
 from backing_aio.refimpl.env import ALL_OPTIONS, Env
 from backing_aio.refimpl.helpers import IMPLEMENTATIONS, Helpers
 from backing_aio.refimpl.kasan import Finding
@@ -343,8 +344,8 @@ def machine(impl: type[Helpers] | str, backend: str = "thread",
     program Hypothesis prints for a failure runs after
     ``from backing_aio.crosscheck.hypothesis_refimpl import *``."""
     cls = IMPLEMENTATIONS[impl] if isinstance(impl, str) else impl
-    v = variant_named(cls.name) if variant is None else (
-        variant_named(variant) if isinstance(variant, str) else variant)
+    v = named(cls.name) if variant is None else (
+        named(variant) if isinstance(variant, str) else variant)
     name = "Refimpl_" + "".join(c if c.isalnum() else "_" for c in f"{cls.name}_{backend}")
     made = globals().get(name)
     if isinstance(made, type) and issubclass(made, RefimplMachine) and (
