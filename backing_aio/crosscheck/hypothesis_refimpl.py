@@ -40,7 +40,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any, ClassVar, Final
 
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -54,6 +54,7 @@ from backing_aio.refimpl.kasan import Finding
 from backing_aio.refimpl.run import BLOCK, Workspace, kernel_for
 from backing_aio.refimpl.sched import ACTORS, COMPLETION, LOWER, Controlled, First
 from backing_aio.refimpl.upper import Upper
+from backing_aio.verify.hypothesis_model import chosen, profiles
 from backing_aio.verify.trace import Step, Trace
 
 SLOTS: Final[int] = 8  # the file is cut into slots; a request in flight owns one
@@ -73,27 +74,15 @@ FAULTS: Final[tuple[str, ...]] = tuple(
     f"{what}={option}" for what, options in ALL_OPTIONS.items() for option in options
     if option != DEFAULTS[what])
 
-PROFILES: Final[dict[str, settings]] = {
-    # Each example is a real run (threads, file IO): fewer, shorter examples than the
-    # model's machine; ``quick`` skips shrinking, as there.
-    "quick": settings(max_examples=40, stateful_step_count=40, deadline=None,
-                      report_multiple_bugs=False,
-                      phases=(Phase.explicit, Phase.reuse, Phase.generate),
-                      suppress_health_check=[HealthCheck.too_slow]),
-    "ci": settings(max_examples=300, stateful_step_count=60, deadline=None,
-                   report_multiple_bugs=False,
-                   suppress_health_check=[HealthCheck.too_slow]),
-}
-for _name, _s in PROFILES.items():
-    settings.register_profile(f"backing-aio-refimpl-{_name}", _s)
+# Each example is a real run (threads, file IO): fewer, shorter examples than the model's
+# machine.
+PROFILES: Final[dict[str, settings]] = profiles("backing-aio-refimpl", quick=(40, 40),
+                                                ci=(300, 60))
 
 
 def profile(name: str | None = None) -> settings:
-    """The settings of a profile; by default $BACKING_AIO_HYPOTHESIS or ``quick``."""
-    name = name or os.environ.get("BACKING_AIO_HYPOTHESIS", "quick")
-    if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r} (known: {', '.join(PROFILES)})")
-    return PROFILES[name]
+    """The settings of one of the refimpl machine's profiles (``chosen``)."""
+    return chosen(PROFILES, name)
 
 
 class Faults:

@@ -45,27 +45,39 @@ RARE: Final[frozenset[str]] = frozenset(
     {"zero_length: yes", "odirect_unsupported: yes", "alloc fails", "wq fails"})
 COMMON: Final[int] = 4
 
-PROFILES: Final[dict[str, settings]] = {
-    # Hypothesis's own shrinking of a stateful run takes minutes here; ``quick`` leaves it
-    # to ``minimal`` (below), ``ci`` does both.
-    "quick": settings(max_examples=60, stateful_step_count=60, deadline=None,
-                      report_multiple_bugs=False,
-                      phases=(Phase.explicit, Phase.reuse, Phase.generate),
-                      suppress_health_check=[HealthCheck.too_slow]),
-    "ci": settings(max_examples=400, stateful_step_count=150, deadline=None,
-                   report_multiple_bugs=False,
-                   suppress_health_check=[HealthCheck.too_slow]),
-}
-for _name, _s in PROFILES.items():
-    settings.register_profile(f"backing-aio-{_name}", _s)
+def profiles(prefix: str, quick: tuple[int, int], ci: tuple[int, int]) -> dict[str, settings]:
+    """The two profiles of a stateful machine, as (examples, steps per run), registered
+    with Hypothesis under ``prefix``: ``quick`` (the fast test tier) skips Hypothesis's own
+    shrinking, which takes minutes for a stateful run; ``ci`` shrinks too."""
+    out = {
+        "quick": settings(max_examples=quick[0], stateful_step_count=quick[1], deadline=None,
+                          report_multiple_bugs=False,
+                          phases=(Phase.explicit, Phase.reuse, Phase.generate),
+                          suppress_health_check=[HealthCheck.too_slow]),
+        "ci": settings(max_examples=ci[0], stateful_step_count=ci[1], deadline=None,
+                       report_multiple_bugs=False,
+                       suppress_health_check=[HealthCheck.too_slow]),
+    }
+    for name, s in out.items():
+        settings.register_profile(f"{prefix}-{name}", s)
+    return out
+
+
+def chosen(known: dict[str, settings], name: str | None = None) -> settings:
+    """The settings of a profile; by default $BACKING_AIO_HYPOTHESIS or ``quick``."""
+    name = name or os.environ.get("BACKING_AIO_HYPOTHESIS", "quick")
+    if name not in known:
+        raise ValueError(f"unknown profile {name!r} (known: {', '.join(known)})")
+    return known[name]
+
+
+# The model's machine: shrinking is left to ``minimal`` (below) in ``quick``.
+PROFILES: Final[dict[str, settings]] = profiles("backing-aio", quick=(60, 60), ci=(400, 150))
 
 
 def profile(name: str | None = None) -> settings:
-    """The settings of a profile; by default $BACKING_AIO_HYPOTHESIS or ``quick``."""
-    name = name or os.environ.get("BACKING_AIO_HYPOTHESIS", "quick")
-    if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r} (known: {', '.join(PROFILES)})")
-    return PROFILES[name]
+    """The settings of one of the model machine's profiles (``chosen``)."""
+    return chosen(PROFILES, name)
 
 
 class Found(AssertionError):
