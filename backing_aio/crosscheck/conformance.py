@@ -20,7 +20,7 @@ The mapping from the reference implementation's points to model steps:
 | actors parked at a scheduling decision          | the actors the model enables          |
 
 Requests interact in the model only through the shared file's count (state[0]; see
-model/backing_aio.py), so each request is replayed on its own two-field state
+model/state.py), so each request is replayed on its own two-field state
 ``(shared, request)`` with the one global count: the same steps as on the whole state, at a
 constant cost per step however many requests a long run issues.
 """
