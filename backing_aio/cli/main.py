@@ -43,7 +43,9 @@ GROUPS = (check, replay, prove, gate, diagrams, report, agree, bench, conform, k
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = OneLineParser(prog=PROG, description=__doc__.splitlines()[0])
+    p = OneLineParser(prog=PROG, description=(
+        "A checked model of the Linux kernel's backing-file async IO request lifecycle: "
+        "one command for everything (exit 0 as expected, 1 a finding, 2 bad input)."))
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     for group in GROUPS:
         group.register(sub)

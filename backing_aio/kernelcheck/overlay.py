@@ -11,8 +11,8 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from types import TracebackType
 
+from backing_aio.kernelcheck.closing import Closing
 from backing_aio.kernelcheck.errors import Unavailable
 from backing_aio.kernelcheck.mounts import mount, unmount_all
 
@@ -32,7 +32,7 @@ def overlay_supported() -> bool:
     return any(line.split()[-1] == "overlay" for line in text.splitlines() if line.strip())
 
 
-class Overlay:
+class Overlay(Closing):
     """``with Overlay() as ov:`` files created with ``ov.lower_file`` before the mount are
     in the lower layer; ``ov.merged`` is the overlay's root."""
 
@@ -55,31 +55,20 @@ class Overlay:
     def merged(self) -> Path:
         return self.root / "merged"
 
-    def __enter__(self) -> Overlay:
+    def open(self) -> None:
         require_root()
         self.root = Path(tempfile.mkdtemp(prefix=PREFIX, dir=self.parent))
+        for d in ("lower", "upper", "work", "merged"):
+            (self.root / d).mkdir()
+        for name, data in self.lower_files.items():
+            (self.lower / name).write_bytes(data)
+        opts = f"lowerdir={self.lower},upperdir={self.upper},workdir={self.root / 'work'}"
         try:
-            for d in ("lower", "upper", "work", "merged"):
-                (self.root / d).mkdir()
-            for name, data in self.lower_files.items():
-                (self.lower / name).write_bytes(data)
-            opts = (f"lowerdir={self.lower},upperdir={self.upper},"
-                    f"workdir={self.root / 'work'}")
-            try:
-                mount("overlay", self.merged, "overlay", 0, opts)
-            except OSError as e:
-                reason = "no overlayfs in this kernel" if not overlay_supported() else (
-                    e.strerror)
-                raise Unavailable(f"cannot mount overlayfs: {reason}") from None
-            self.mounted = True
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, t: type[BaseException] | None, v: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
+            mount("overlay", self.merged, "overlay", 0, opts)
+        except OSError as e:
+            reason = "no overlayfs in this kernel" if not overlay_supported() else e.strerror
+            raise Unavailable(f"cannot mount overlayfs: {reason}") from None
+        self.mounted = True
 
     def close(self) -> None:
         if self.mounted:

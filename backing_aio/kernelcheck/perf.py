@@ -24,9 +24,9 @@ import tempfile
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from types import TracebackType
 from typing import Final
 
+from backing_aio.kernelcheck.closing import Closing
 from backing_aio.kernelcheck.errors import Unavailable
 from backing_aio.kernelcheck.syscalls import number
 
@@ -200,7 +200,7 @@ class Counter:
         self.fds = []
 
 
-class Counters:
+class Counters(Closing):
     """A named set of counters, opened together and closed together (context manager).
 
     ``spec`` maps a counter's name to (``system:event``, filter)."""
@@ -209,20 +209,11 @@ class Counters:
         self.spec = spec
         self.counters: dict[str, Counter] = {}
 
-    def __enter__(self) -> Counters:
+    def open(self) -> None:
         ids = tracepoint_ids({tp for tp, _ in self.spec.values()})
         cpus = online_cpus()
-        try:
-            for name, (tp, flt) in self.spec.items():
-                self.counters[name] = Counter(name, ids[tp], flt, cpus)
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, t: type[BaseException] | None, v: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
+        for name, (tp, flt) in self.spec.items():
+            self.counters[name] = Counter(name, ids[tp], flt, cpus)
 
     def start(self) -> None:
         for c in self.counters.values():
