@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from backing_aio.model.lang import (
@@ -125,3 +127,56 @@ def test_missing_is_reported_before_a_later_bad_value() -> None:
     with pytest.raises(VariantError) as e:
         stmt("if_goto", "if (x)", target=3)
     assert "missing argument 'cond'" in _one_line(e)
+
+
+# ---- the README's reference of the language -------------------------------------------
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def _reference(text: str) -> str:
+    start = text.index("## The statement language\n")
+    return text[start:text.index("\n## ", start + 1)]
+
+
+def undocumented(section: str) -> list[str]:
+    """What the README's reference of the language leaves out: an operation without its
+    row, an argument missing from its operation's row, a condition or a value."""
+    from dataclasses import fields
+
+    from backing_aio.model.lang import CONDITIONS, STATEMENTS, VALUE_SPELLING, Stmt
+
+    rows = {}
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            first = line.split("|")[1]
+            for op in first.replace("`", "").split(","):
+                rows[op.strip()] = line
+    head = {f.name for f in fields(Stmt)}
+    missing = []
+    for cls in STATEMENTS:
+        row = rows.get(cls.op)
+        if row is None:
+            missing.append(f"operation {cls.op}")
+            continue
+        missing.extend(f"argument {f.name} of {cls.op}" for f in fields(cls)
+                       if f.name not in head and f"`{f.name}`" not in row.split("|")[2])
+    prose = section.split("\n| operation |")[0] + section.rsplit("|\n", 1)[-1]
+    missing.extend(f"condition {c}" for c in CONDITIONS if f"`{c}`" not in prose)
+    missing.extend(f"value {v}" for v in ("ret", *VALUE_SPELLING) if f"`{v}`" not in prose)
+    return missing
+
+
+def test_the_readme_documents_every_operation_argument_condition_and_value() -> None:
+    assert undocumented(_reference(README.read_text())) == []
+
+
+def test_a_gap_in_the_reference_is_found() -> None:
+    section = _reference(README.read_text())
+    row = next(line for line in section.splitlines() if line.startswith("| `queue_work`"))
+    assert undocumented(section.replace(row + "\n", "")) == ["operation queue_work"]
+    assert undocumented(section.replace("| `on_fail` (tag) | `ret = backing_aio_init_wq",
+                                        "| | `ret = backing_aio_init_wq")) == [
+        "argument on_fail of init_wq"]
+    assert undocumented(section.replace("`zero_length`", "zero_length")) == [
+        "condition zero_length"]
