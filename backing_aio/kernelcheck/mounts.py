@@ -56,12 +56,6 @@ def mount_points() -> list[tuple[str, str]]:
     return out
 
 
-def mounted_under(prefix: str | Path) -> list[str]:
-    """Mount points at or below ``prefix``."""
-    p = os.path.realpath(prefix)
-    return [m for m, _ in mount_points() if m == p or m.startswith(p.rstrip("/") + "/")]
-
-
 def unmount_all(target: str | Path) -> None:
     """Unmount ``target``; if it is busy, detach it lazily (it goes when the last user
     does). Never raises if it is not mounted at all."""
