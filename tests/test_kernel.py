@@ -127,8 +127,11 @@ def test_overlay_counts_show_only_predicted_outcomes_and_identities_hold(
     assert c.alloc == c.ios == 2000, r.report()
     if not mode.direct:  # buffered IO on ext4 is never queued
         assert c.cleanup == c.alloc and c.queued == 0, r.report()
-    else:  # O_DIRECT: queued almost always
-        assert c.completion > c.ios // 2, r.report()
+    else:
+        # O_DIRECT: whether one IO is queued depends on whether its bio completes before
+        # iomap drops the submitter's reference, which is timing (measured: 50% to 99% on
+        # one machine). The verdict is r.ok; this only asks that the queued path was taken.
+        assert c.queued > 0 and c.completion + c.first_put == c.queued, r.report()
 
 
 @pytest.mark.parametrize("mode", FUSE, ids=str)
