@@ -44,6 +44,7 @@ class Subject(StrEnum):
     SHARED_FILE = "shared file"
     TMP_FILE = "file opened on the fly"
     S_DIO_DONE_WQ = "s_dio_done_wq"
+    CALLER_STACK = "caller's stack (use after return)"
 
 
 SUBJECTS: Final[tuple[str, ...]] = tuple(Subject)
@@ -119,6 +120,8 @@ class EnvCondition(StrEnum):
     SYNC_KIOCB = "sync_kiocb"
     ZERO_LENGTH = "zero_length"
     ODIRECT_UNSUPPORTED = "odirect_unsupported"
+    # the upper layer (io_uring) set IOCB_DIO_CALLER_COMP on the original async write
+    CALLER_COMP = "caller_comp"
 
 
 ENV_CONDITIONS: Final[tuple[str, ...]] = tuple(EnvCondition)

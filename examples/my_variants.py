@@ -21,7 +21,7 @@ sync_only = Variant(
         "read_iter": (
             S("if_goto", "if (!iov_iter_count(iter))", cond="zero_length", target="zero"),
             S("vfs_iter", "ret = vfs_iter_read(file, iter, &iocb->ki_pos, 0);"),
-            S("callback", "cleanup(iocb, ret);", via="direct", reads_pos=True,
+            S("callback", "cleanup(iocb, ret);", fn="cleanup", via="direct", reads_pos=True,
               passes_result=True),
             S("return_", "return ret;", value="ret"),
             S("return_", "return 0;", tag="zero", value="0"),
@@ -31,14 +31,15 @@ sync_only = Variant(
             S("file_start_write", "file_start_write(file);"),
             S("vfs_iter", "ret = vfs_iter_write(file, iter, &iocb->ki_pos, 0);"),
             S("file_end_write", "file_end_write(file);"),
-            S("callback", "cleanup(iocb, ret);", via="direct", reads_pos=True,
+            S("callback", "cleanup(iocb, ret);", fn="cleanup", via="direct", reads_pos=True,
               passes_result=True),
             S("return_", "return ret;", value="ret"),
             S("return_", "return 0;", tag="zero", value="0"),
         ),
     },
     entry={"read": "read_iter", "write": "write_iter"},
-    freeze="caller",
+    kernel="6.7",  # before v6.8 the caller owns freeze protection of a write
+    caller="overlayfs",
     callbacks={"read": {"submitted": 1}, "write": {"submitted": 1}},
 )
 

@@ -86,7 +86,7 @@ BAD_FILES = {
                        "missing argument 'n'"),
     "nowhere.py": (
         "from backing_aio.model.lang import Variant, stmt as S\n"
-        "v = Variant(name='x', summary='', freeze='caller', callbacks={},\n"
+        "v = Variant(name='x', summary='', kernel='6.12', caller='overlayfs', callbacks={},\n"
         "    entry={'read': 'r', 'write': 'r'},\n"
         "    procs={'r': (S('goto', 'goto out;', target='out'),)})\n",
         "jumps to 'out', which is nowhere"),

@@ -22,7 +22,7 @@ def _variant(read: tuple[object, ...], **extra: object) -> Variant:
     procs = {"read": read, "write": (stmt("return_", "return 0;", value="0"),)}
     procs.update(extra.pop("procs", {}))  # type: ignore[arg-type]
     return Variant(name="t", summary="", procs=procs,  # type: ignore[arg-type]
-                   entry={"read": "read", "write": "write"}, freeze="caller",
+                   entry={"read": "read", "write": "write"}, kernel="6.12", caller="overlayfs",
                    callbacks={}, **extra)  # type: ignore[arg-type]
 
 
@@ -101,8 +101,8 @@ def test_stmt_builds_the_operation_s_class() -> None:
     assert isinstance(b, IfGoto) and b.condition == "zero_length" and b.negated
     assert b.jump_targets() == ("out",) and b.callee() is None
     assert stmt("call", "put(aio);", proc="put").callee() == "put"
-    assert stmt("callback", "cb();", via="direct").render() == (
-        "callback(via=direct, reads_pos=False, passes_result=False)")
+    assert stmt("callback", "cb();", fn="end_write", via="direct").render() == (
+        "callback(fn=end_write, via=direct, reads_pos=False, passes_result=False)")
 
 
 def test_every_operation_has_a_class_and_semantics() -> None:

@@ -35,7 +35,7 @@ def _seed_completion() -> dict[str, tuple[Stmt, ...]]:
         S("kiocb_end_write", "kiocb_end_write(iocb);"),
         S("update_pos", "orig_iocb->ki_pos = iocb->ki_pos;", tag="pos"),
         S("callback", "if (aio_req->cleanup) aio_req->cleanup(orig_iocb, res);",
-          via="wrapper", reads_pos=True, passes_result=True),
+          fn="cleanup", via="wrapper", reads_pos=True, passes_result=True),
         S("call", "backing_aio_put(aio_req);", proc="backing_aio_put"),
     )
     complete = (
@@ -54,8 +54,8 @@ def _seed_read() -> tuple[Stmt, ...]:
           cond="odirect_unsupported", target="einval"),
         S("if_goto", "if (is_sync_kiocb(iocb)) {", cond="!sync_kiocb", target="async"),
         S("vfs_iter", "ret = vfs_iter_read(file, iter, &iocb->ki_pos, rwf);"),
-        S("callback", "if (cleanup) cleanup(iocb, ret);", via="direct", reads_pos=True,
-          passes_result=True),
+        S("callback", "if (cleanup) cleanup(iocb, ret);", fn="cleanup", via="direct",
+          reads_pos=True, passes_result=True),
         S("return_", "return ret;", value="ret"),
         S("kmem_cache_zalloc", "aio_req = kmem_cache_zalloc(...); if (!aio_req)",
           tag="async", on_fail="enomem"),
@@ -85,8 +85,8 @@ def _seed_write() -> tuple[Stmt, ...]:
         S("file_start_write", "file_start_write(file);"),
         S("vfs_iter", "ret = vfs_iter_write(file, iter, &iocb->ki_pos, rwf);"),
         S("file_end_write", "file_end_write(file);"),
-        S("callback", "if (cleanup) cleanup(iocb, ret);", via="direct", reads_pos=True,
-          passes_result=True),
+        S("callback", "if (cleanup) cleanup(iocb, ret);", fn="cleanup", via="direct",
+          reads_pos=True, passes_result=True),
         S("return_", "return ret;", value="ret"),
         S("kmem_cache_zalloc", "aio_req = kmem_cache_zalloc(...); if (!aio_req)",
           tag="async", on_fail="enomem"),
@@ -137,7 +137,8 @@ def _seed() -> Variant:
             **_seed_completion(),
         },
         entry={"read": "ovl_read_iter", "write": "ovl_write_iter"},
-        freeze="caller",
+        kernel="6.6",
+        caller="overlayfs",
         callbacks={"read": {"submitted": 1}, "write": {"submitted": 1}},
     )
 
@@ -155,7 +156,8 @@ def _ovl_completion(refcount: bool) -> dict[str, tuple[Stmt, ...]]:
     cleanup = (
         S("if_goto", "if (iocb->ki_flags & IOCB_WRITE) {", cond="!write", target="pos"),
         S("kiocb_end_write", "file_end_write(iocb->ki_filp);"),
-        S("callback", "ovl_copyattr(ovl_inode_real(inode), inode);", via="direct"),
+        S("callback", "ovl_copyattr(ovl_inode_real(inode), inode);", fn="ovl_copyattr",
+          via="direct"),
         S("update_pos", "orig_iocb->ki_pos = iocb->ki_pos;", tag="pos"),
         *done,
     )
@@ -206,7 +208,8 @@ def _ovl_read(refcount: bool) -> tuple[Stmt, ...]:
         *ref_put,
         S("if_goto", "if (ret != -EIOCBQUEUED)", cond="queued", target="out"),
         S("call", "ovl_aio_cleanup_handler(aio_req);", proc="ovl_aio_cleanup_handler"),
-        S("callback", "ovl_file_accessed(file);", tag="out", via="direct"),
+        S("callback", "ovl_file_accessed(file);", tag="out", fn="ovl_file_accessed",
+          via="direct"),
         S("fdput", "fdput(real);"),
         S("return_", "return ret;", value="ret"),
         S("return_", "return 0;", tag="ret0", value="0"),
@@ -222,7 +225,8 @@ def _ovl_write(refcount: bool) -> tuple[Stmt, ...]:
         S("file_start_write", "file_start_write(real.file);"),
         S("vfs_iter", "ret = vfs_iter_write(real.file, iter, &iocb->ki_pos, ...);"),
         S("file_end_write", "file_end_write(real.file);"),
-        S("callback", "ovl_copyattr(ovl_inode_real(inode), inode);", via="direct"),
+        S("callback", "ovl_copyattr(ovl_inode_real(inode), inode);", fn="ovl_copyattr",
+          via="direct"),
         S("goto", "} else {", target="out"),
         S("assign", "ret = -ENOMEM;", tag="async", value="-ENOMEM"),
         S("kmem_cache_zalloc", "aio_req = kmem_cache_zalloc(...); if (!aio_req) goto out;",
@@ -261,7 +265,8 @@ def _ovl(refcount: bool) -> Variant:
             origin="v5.16: ovl: fix use after free in struct ovl_aio_req (Fixes: 2406a307ac7d)",
             procs=procs,
             entry={"read": "ovl_read_iter", "write": "ovl_write_iter"},
-            freeze="caller",
+            kernel="5.16",
+            caller="overlayfs",
             callbacks={"read": {"submitted": 1, "alloc_failed": 1}, "write": {"submitted": 1}},
         )
     return Variant(
@@ -270,7 +275,8 @@ def _ovl(refcount: bool) -> Variant:
         origin="v5.6: 2406a307ac7d ovl: implement async IO routines",
         procs=procs,
         entry={"read": "ovl_read_iter", "write": "ovl_write_iter"},
-        freeze="caller",
+        kernel="5.6",
+        caller="overlayfs",
         callbacks={"read": {"submitted": 1, "alloc_failed": 1}, "write": {"submitted": 1}},
         expect=frozenset({"UAF"}),
         notes=("the completion may free the wrapper while the lower filesystem, still inside "
@@ -288,8 +294,8 @@ def _mainline_completion() -> dict[str, tuple[Stmt, ...]]:
     )
     cleanup = (
         S("update_pos", "orig_iocb->ki_pos = iocb->ki_pos;"),
-        S("callback", "if (aio->end_write) aio->end_write(orig_iocb, res);", via="wrapper",
-          reads_pos=True, passes_result=True),
+        S("callback", "if (aio->end_write) aio->end_write(orig_iocb, res);", fn="end_write",
+          via="wrapper", reads_pos=True, passes_result=True),
         S("call", "backing_aio_put(aio);", proc="backing_aio_put"),
     )
     complete = (
@@ -335,7 +341,7 @@ def _mainline_read() -> tuple[Stmt, ...]:
         S("if_goto", "if (ret != -EIOCBQUEUED)", cond="queued", target="out"),
         S("call", "backing_aio_cleanup(aio, ret);", proc="backing_aio_cleanup"),
         S("callback", "if (ctx->accessed) ctx->accessed(iocb->ki_filp);", tag="out",
-          via="direct"),
+          fn="accessed", via="ctx"),
         S("return_", "return ret;", value="ret"),
         S("return_", "return 0;", tag="ret0", value="0"),
         S("return_", "return -EINVAL;", tag="einval", value="-EINVAL"),
@@ -347,10 +353,12 @@ def _mainline_write() -> tuple[Stmt, ...]:
         S("if_goto", "if (!iov_iter_count(iter))", cond="zero_length", target="ret0"),
         S("if_goto", "if (iocb->ki_flags & IOCB_DIRECT && !(file->f_mode & FMODE_CAN_ODIRECT))",
           cond="odirect_unsupported", target="einval"),
+        S("clear_ki_flag", "flags &= ~IOCB_DIO_CALLER_COMP;", flag="IOCB_DIO_CALLER_COMP",
+          of="flags"),
         S("if_goto", "if (is_sync_kiocb(iocb)) {", cond="!sync_kiocb", target="async"),
         S("vfs_iter", "ret = vfs_iter_write(file, iter, &iocb->ki_pos, rwf);"),
-        S("callback", "if (ctx->end_write) ctx->end_write(iocb, ret);", via="direct",
-          reads_pos=True, passes_result=True),
+        S("callback", "if (ctx->end_write) ctx->end_write(iocb, ret);", fn="end_write",
+          via="ctx", reads_pos=True, passes_result=True),
         S("return_", "return ret;", value="ret"),
         S("init_wq", "ret = backing_aio_init_wq(iocb); if (ret) goto out;", tag="async",
           on_fail="out"),
@@ -386,11 +394,9 @@ def _mainline() -> Variant:
             **_mainline_completion(),
         },
         entry={"read": "backing_file_read_iter", "write": "backing_file_write_iter"},
-        freeze="callee",
+        kernel="6.12",
+        caller="overlayfs",
         callbacks={"read": {"submitted": 1, "alloc_failed": 1}, "write": {"submitted": 1}},
-        # overlayfs serialises its size/mtime update (ovl_file_end_write) with a lock that
-        # is not irq-safe: the reason write completions were punted to a workqueue.
-        process_context=frozenset({"write"}),
     )
 
 

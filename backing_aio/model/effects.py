@@ -27,6 +27,8 @@ class Change(Enum):
     RETURNED = "returns"  # the call returned a value (lang.Val)
     COMPLETION_ARMED = "completion armed"  # the lower filesystem queued the IO
     WORK_QUEUED = "work queued"  # the completion queued the work item
+    # IOCB_DIO_CALLER_COMP: the lower fs passed 0 and left the real completion to the issuer
+    CALLER_COMP_DEFERRED = "completion deferred to the issuer"
     REQUEST_FINISHED = "request finished"  # every actor of the request has finished
 
 
@@ -36,7 +38,8 @@ MEMORY: frozenset[Change] = frozenset({
 })
 # Changes that are events: they happened, there is no value before and after.
 EVENTS: frozenset[Change] = frozenset({
-    Change.COMPLETION_ARMED, Change.WORK_QUEUED, Change.REQUEST_FINISHED,
+    Change.COMPLETION_ARMED, Change.WORK_QUEUED, Change.CALLER_COMP_DEFERRED,
+    Change.REQUEST_FINISHED,
 })
 
 

@@ -19,7 +19,8 @@ from dataclasses import MISSING, Field, dataclass, field, fields
 from enum import Enum, IntEnum
 from typing import Any, ClassVar, Final, dataclass_transform
 
-from backing_aio.vocab import FREEZE_CONTRACTS, KINDS, OUTCOMES
+from backing_aio import kapi
+from backing_aio.vocab import KINDS, OUTCOMES
 
 
 class VariantError(ValueError):
@@ -95,9 +96,25 @@ class Arg(Enum):
     COND = "cond"  # a name in CONDITIONS, '!' negates
     VALUE = "value"  # "ret" or a name in VALUE_SPELLING
     VIA = "via"  # one of VIAS
+    NAME = "name"  # a name checked against the variant's caller (a callback's function)
+    FLAG = "flag"  # one of KIOCB_FLAGS
+    OF = "of"  # one of FLAG_HOLDERS
+    SB = "sb"  # one of SUPERBLOCKS
 
 
-VIAS: Final[tuple[str, ...]] = ("wrapper", "direct")
+# How a callback is reached: through the wrapper (aio->end_write), by a direct call, or
+# through the caller's ctx (ctx->end_write), which lives on the caller's stack.
+VIAS: Final[tuple[str, ...]] = ("wrapper", "direct", "ctx")
+# The kiocb flags a rule of the model depends on (the others stay outside the state).
+KIOCB_FLAGS: Final[tuple[str, ...]] = ("IOCB_DIO_CALLER_COMP", "IOCB_WRITE")
+# Where a flag is cleared: the ``flags`` the caller passes down, or the clone's ki_flags.
+FLAG_HOLDERS: Final[tuple[str, ...]] = ("flags", "clone")
+# Whose s_dio_done_wq: the stacked filesystem's superblock (file_inode(orig->ki_filp)->i_sb)
+# or the backing file's (file_inode(aio->iocb.ki_filp)->i_sb).
+SUPERBLOCKS: Final[tuple[str, ...]] = ("upper", "lower")
+_ONE_OF: Final[dict[Arg, tuple[str, ...]]] = {
+    Arg.VIA: VIAS, Arg.FLAG: KIOCB_FLAGS, Arg.OF: FLAG_HOLDERS, Arg.SB: SUPERBLOCKS,
+}
 
 
 def _arg(kind: Arg, *, default: Any = MISSING) -> Any:
@@ -213,9 +230,13 @@ def _check_arg(op: str, label: str, f: Field[Any], value: Any) -> None:
         if value != "ret" and value not in VALUE_SPELLING:
             known = ", ".join(["ret", *VALUE_SPELLING])
             raise VariantError(f"{where}: unknown value {value!r} (known: {known})")
-    elif kind is Arg.VIA:
-        if value not in VIAS:
-            raise VariantError(f"{where} must be one of {', '.join(VIAS)}, got {value!r}")
+    elif kind in _ONE_OF:
+        if value not in _ONE_OF[kind]:
+            raise VariantError(
+                f"{where} must be one of {', '.join(_ONE_OF[kind])}, got {value!r}")
+    elif kind is Arg.NAME:
+        if not isinstance(value, str) or not value:
+            raise VariantError(f"{where} must be a name, got {value!r}")
     else:  # pragma: no cover - Arg is closed
         raise AssertionError(kind)
 
@@ -241,6 +262,13 @@ class InitCallback(Stmt, op="init_callback", repeatable=True):
 
 class SetKiFlags(Stmt, op="set_ki_flags", repeatable=True):
     """aio->iocb.ki_flags = flags (keeps IOCB_WRITE of a write)"""
+
+
+class ClearKiFlag(Stmt, op="clear_ki_flag", repeatable=True):
+    """flags &= ~FLAG (the flags passed down) or aio->iocb.ki_flags &= ~FLAG (the clone)"""
+
+    flag: str = _arg(Arg.FLAG)
+    of: str = _arg(Arg.OF)
 
 
 class SetKiComplete(Stmt, op="set_ki_complete", repeatable=True):
@@ -351,8 +379,10 @@ class UpdatePos(Stmt, op="update_pos", repeatable=True):
 
 
 class Callback(Stmt, op="callback"):
-    """the caller's cleanup/end_write/accessed callback"""
+    """the caller's callback: ``fn`` names its slot (end_write, accessed, cleanup) or the
+    kernel function it is (ovl_copyattr); what that calls decides its context"""
 
+    fn: str = _arg(Arg.NAME)
     via: str = _arg(Arg.VIA)
     reads_pos: bool = _arg(Arg.BOOL, default=False)
     passes_result: bool = _arg(Arg.BOOL, default=False)
@@ -366,6 +396,7 @@ class QueueWork(Stmt, op="queue_work"):
     """INIT_WORK(&aio->work, proc); queue_work(sb->s_dio_done_wq, ...)"""
 
     proc: str = _arg(Arg.PROC)
+    sb: str = _arg(Arg.SB, default="upper")
 
 
 # ---- control -----------------------------------------------------------------------------
@@ -410,7 +441,8 @@ class Return(Stmt, op="return_", repeatable=True, falls_through=False):
 
 
 STATEMENTS: Final[tuple[type[Stmt], ...]] = (
-    KmemCacheZalloc, KmemCacheFree, InitOrigIocb, InitCallback, SetKiFlags, SetKiComplete,
+    KmemCacheZalloc, KmemCacheFree, InitOrigIocb, InitCallback, SetKiFlags, ClearKiFlag,
+    SetKiComplete,
     KiocbClone, StoreRes, LoadRes, LoadOrig, RefcountSet, RefcountInc, RefcountDecAndTest,
     FputClone, Fdget, Fdput, FdClearFlags, FdMoveToWrapper, FdputWrapper, GetFile,
     FileStartWrite, FileEndWrite, KiocbStartWrite, KiocbEndWrite, VfsIter, VfsIocbIter, InitWq,
@@ -439,6 +471,9 @@ def stmt(op: str, label: str, *, tag: str | None = None, **args: Any) -> Stmt:
     return cls(label, tag, **args)
 
 
+# What a filesystem may set up when it is mounted, before any request.
+AT_MOUNT: Final[tuple[str, ...]] = ("s_dio_done_wq",)
+
 # A callback contract: for each request kind and each way the request ended, how many times
 # the caller's callback must run (CLEANUP_ONCE).
 CallbackContract = Mapping[str, Mapping[str, int]]
@@ -449,21 +484,24 @@ class Variant:
     """One version of the helpers (and of the caller around them), as data.
 
     ``entry`` names the procedure the upper layer calls for a read and for a write.
-    ``freeze`` names who owns freeze protection of an async write: ``caller`` (the helper
-    starts it and ends it on both paths) or ``callee`` (vfs_iocb_iter_write starts it and
-    ends it unless it returns -EIOCBQUEUED; the helper ends it only in the completion).
-    ``callbacks`` is the caller's callback contract; ``process_context`` lists the request
-    kinds whose callback must not run in irq completion context. ``expect`` is the set of
-    properties the variant is known to break (empty: all hold).
+    ``kernel`` is the release it runs against (``"6.12"``): the environment follows from it
+    (backing_aio.kapi): who owns freeze protection of an async write (the helper before
+    v6.8, vfs_iocb_iter_write from v6.8, which then ends it unless it returns
+    -EIOCBQUEUED), whether the upper layer may set IOCB_DIO_CALLER_COMP. ``caller`` is the
+    filesystem around the helpers (``overlayfs``): what its callbacks call, hence in which
+    context they may run. ``at_mount`` names what that filesystem sets up when it is
+    mounted (``s_dio_done_wq``). ``callbacks`` is the caller's callback contract.
+    ``expect`` is the set of properties the variant is known to break (empty: all hold).
     """
 
     name: str
     summary: str
     procs: Mapping[str, tuple[Stmt, ...]]
     entry: Mapping[str, str]
-    freeze: str
+    kernel: str
+    caller: str
     callbacks: CallbackContract
-    process_context: frozenset[str] = frozenset()
+    at_mount: frozenset[str] = frozenset()
     expect: frozenset[str] = frozenset()
     origin: str = ""
     notes: tuple[str, ...] = field(default=())
@@ -471,7 +509,7 @@ class Variant:
     def __post_init__(self) -> None:
         object.__setattr__(self, "procs", {k: tuple(v) for k, v in dict(self.procs).items()})
         object.__setattr__(self, "entry", dict(self.entry))
-        object.__setattr__(self, "process_context", frozenset(self.process_context))
+        object.__setattr__(self, "at_mount", frozenset(self.at_mount))
         object.__setattr__(self, "expect", frozenset(self.expect))
         object.__setattr__(
             self, "callbacks", {k: dict(v) for k, v in dict(self.callbacks).items()}
@@ -485,9 +523,10 @@ class Variant:
             "summary": self.summary,
             "procs": {k: tuple(v) for k, v in procs.items()},
             "entry": self.entry,
-            "freeze": self.freeze,
+            "kernel": self.kernel,
+            "caller": self.caller,
             "callbacks": self.callbacks,
-            "process_context": self.process_context,
+            "at_mount": self.at_mount,
             "expect": self.expect,
             "origin": self.origin,
             "notes": self.notes,
@@ -514,10 +553,18 @@ def validate(v: Variant) -> None:
             raise VariantError(f"{where}: entry for unknown request kind {kind!r}")
         if proc not in v.procs:
             raise VariantError(f"{where}: entry procedure {proc!r} for {kind}s does not exist")
-    if v.freeze not in FREEZE_CONTRACTS:
-        raise VariantError(
-            f"{where}: freeze contract must be one of {', '.join(FREEZE_CONTRACTS)}"
-        )
+    try:
+        k = kapi.Kernel.parse(v.kernel)
+        kapi.caller(v.caller)
+    except kapi.KernelError as e:
+        raise VariantError(f"{where}: {e}") from None
+    if not kapi.OLDEST <= k <= kapi.NEWEST:
+        raise VariantError(f"{where}: kernel {k} is outside what the model describes "
+                           f"({kapi.OLDEST} to {kapi.NEWEST})")
+    for thing in v.at_mount:
+        if thing not in AT_MOUNT:
+            raise VariantError(f"{where}: at_mount names {thing!r} (known: "
+                               f"{', '.join(AT_MOUNT)})")
     for kind, table in v.callbacks.items():
         if kind not in KINDS:
             raise VariantError(f"{where}: callback contract for unknown kind {kind!r}")
@@ -529,9 +576,6 @@ def validate(v: Variant) -> None:
                 )
             if count not in (0, 1):
                 raise VariantError(f"{where}: callback count for {kind}/{outcome} must be 0 or 1")
-    for kind in v.process_context:
-        if kind not in KINDS:
-            raise VariantError(f"{where}: process_context names unknown kind {kind!r}")
     for prop in v.expect:
         if prop not in PROPERTY_IDS:
             raise VariantError(f"{where}: expects unknown property {prop!r}")
@@ -571,6 +615,11 @@ def _check_procedure(v: Variant, name: str, body: tuple[Stmt, ...], pw: str) -> 
                 f"{pw}: {s.op} ({s.label!r}) names procedure {callee!r}, "
                 "which does not exist"
             )
+        if isinstance(s, Callback):
+            try:
+                kapi.resolve(v.caller, s.fn)
+            except kapi.KernelError as e:
+                raise VariantError(f"{pw}: callback ({s.label!r}): {e}") from None
         if isinstance(s, Return) and name in entries and s.value is None:
             raise VariantError(f"{pw}: return in an entry procedure needs a value")
     if name in entries and not isinstance(body[-1], Return | Goto):

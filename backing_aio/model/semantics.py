@@ -32,6 +32,7 @@ from enum import Enum
 from itertools import combinations_with_replacement
 from typing import Any, Final, TypeVar
 
+from backing_aio import kapi
 from backing_aio.model.effects import Change, Effect
 from backing_aio.model.lang import (
     END,
@@ -41,6 +42,7 @@ from backing_aio.model.lang import (
     Assign,
     Call,
     Callback,
+    ClearKiFlag,
     FdClearFlags,
     Fdget,
     FdMoveToWrapper,
@@ -82,11 +84,13 @@ from backing_aio.model.lang import (
 from backing_aio.model.properties import Violation
 from backing_aio.model.state import (
     ARMED,
+    CALLER_COMP_DECIDED,
     COMPLETION_MOVES,
     ENV_BIT,
     FDPUT_FPUT,
     HOLDS_CLONE,
     LIVE,
+    ORIG_CALLER_COMP,
     PENDING,
     RUNNING,
     WORKER_MOVES,
@@ -209,13 +213,22 @@ class _Compiled:
             tags[END] = len(body)
             self.jump.append(tags)
         self.entry = tuple(self.proc_index[variant.entry[k]] for k in KINDS)
-        self.callee_freeze = variant.freeze == "callee"
+        self.kernel = kernel = kapi.Kernel.parse(variant.kernel)
+        self.callee_freeze = kapi.freeze(kernel) == kapi.Freeze.CALLEE
+        self.dio_caller_comp = kapi.has_dio_caller_comp(kernel)
+        self.wq_at_mount = "s_dio_done_wq" in variant.at_mount
+        # For each function a callback names: the chain of calls down to one that needs
+        # process context on this kernel (empty: it may run in irq context).
+        self.process_chain: dict[str, tuple[str, ...]] = {
+            st.fn: tuple(f.name for f in kapi.needs_process_context(
+                kapi.resolve(variant.caller, st.fn), kernel))
+            for body in self.bodies for st in body if isinstance(st, Callback)
+        }
         self.expected_callbacks = tuple(
             {o: variant.callbacks.get(k, {}).get(o, 0) for o in ("submitted", "alloc_failed",
                                                              "wq_failed", "early")}
             for k in KINDS
         )
-        self.process_context = tuple(k in variant.process_context for k in KINDS)
 
 
 def _value(spelling: str | None, v: int) -> int:
@@ -418,10 +431,14 @@ class _Step:
             raise Violation("RESULT_PROPAGATED", f"{what} runs before the lower filesystem "
                             "produced a result")
         if got != want:
+            why = ""
+            if self.r.fields & WrapperField.CALLER_COMP and got == Val.ZERO:
+                why = (" (the clone carries IOCB_DIO_CALLER_COMP: the lower filesystem "
+                       "completed it with 0 and left the real completion to the issuer)")
             raise Violation(
                 "RESULT_PROPAGATED",
                 f"{what} gets {value_name(got)}, but the lower filesystem's result is "
-                f"{value_name(want)}",
+                f"{value_name(want)}{why}",
             )
 
     def pos_check(self, who: str) -> None:
@@ -450,7 +467,8 @@ class BackingAio:
     def new_request(self, rtype: str) -> Req:
         # The caller's file: obtained by the variant's fdget if it has one (unset until
         # then), otherwise borrowed from the caller, who holds it for the whole call.
-        return new_request(rtype, self.compiled.entry, borrowed=not self.has_fdget)
+        return new_request(rtype, self.compiled.entry, borrowed=not self.has_fdget,
+                           wq=self.compiled.wq_at_mount)
 
     def initial_states(self, n: int, kinds: Sequence[str] | None = None) -> list[State]:
         """Every mix of request types among ``n`` requests (one state per multiset), or
@@ -650,7 +668,7 @@ class BackingAio:
         proc, pc, _v, _o = stack_of(r, actor)[-1]
         st = self.compiled.bodies[proc][pc]
         pick = _CHOICES.get(type(st))
-        return pick(r, st) if pick is not None else [""]
+        return pick(self.compiled, r, st) if pick is not None else [""]
 
     def step(self, shared: Any, r: Req, actor: str, choice: str) -> tuple[Any, Req]:
         """One step of ``actor`` on request ``r`` alone: the shared file's count and the
@@ -704,6 +722,12 @@ def _completion_fires(s: _Step, choice: str) -> None:
     s.r.pos |= PosBit.IO_DONE | PosBit.CLONE_FINAL
     s.r.lower_result = res
     s.r.completion_state = Completion.RUNNING
+    if s.r.fields & WrapperField.CALLER_COMP and s.r.kind == ReqKind.WRITE:
+        # iomap with IOCB_DIO_CALLER_COMP on a queued write: ki_complete(iocb, 0), the real
+        # completion (and its result) left to the issuer through iocb->dio_complete
+        s.note(Change.CALLER_COMP_DEFERRED)
+        s.push(s.r.ki_complete, int(Val.ZERO))
+        return
     s.push(s.r.ki_complete, int(res))
 
 
@@ -720,12 +744,12 @@ def _work_starts(s: _Step) -> None:
 
 S = TypeVar("S", bound=Stmt)
 Run = Callable[[_Step, Any, str], None]
-Pick = Callable[[Req, Any], list[str]]
+Pick = Callable[[_Compiled, Req, Any], list[str]]
 _RUN: dict[type[Stmt], Run] = {}
 _CHOICES: dict[type[Stmt], Pick] = {}
 
 
-def _semantics(cls: type[S], choices: Callable[[Req, S], list[str]] | None = None
+def _semantics(cls: type[S], choices: Callable[[_Compiled, Req, S], list[str]] | None = None
                ) -> Callable[[Callable[[_Step, S, str], None]], Callable[[_Step, S, str], None]]:
     """Register the function that runs statements of class ``cls`` (and, when the
     environment decides their outcome, the choices it has)."""
@@ -739,9 +763,9 @@ def _semantics(cls: type[S], choices: Callable[[Req, S], list[str]] | None = Non
     return register
 
 
-def _fixed(*options: Choice) -> Callable[[Req, Stmt], list[str]]:
+def _fixed(*options: Choice) -> Callable[[_Compiled, Req, Stmt], list[str]]:
     spelled = [o.value for o in options]  # plain strings, as traces hold them
-    return lambda _r, _st: list(spelled)
+    return lambda _c, _r, _st: list(spelled)
 
 
 @_semantics(KmemCacheZalloc, _fixed(Choice.ALLOC_OK, Choice.ALLOC_FAILS))
@@ -756,7 +780,7 @@ def _kmem_cache_zalloc(s: _Step, st: KmemCacheZalloc, choice: str) -> None:
         raise Violation("LEAK", f"{st.label}: a second wrapper overwrites a live one")
     s.set_wrapper(Wrapper.LIVE)
     s.set_ref(0)
-    r.fields &= WrapperField.WQ  # a fresh, zeroed wrapper; WQ is not a wrapper field
+    r.fields &= WrapperField.KEPT  # a fresh, zeroed wrapper; KEPT are not wrapper fields
     r.ki_complete = -1
     r.aio_res = Val.ZERO
     r.aio_fd = 0
@@ -785,11 +809,54 @@ def _init_callback(s: _Step, st: InitCallback, choice: str) -> None:
     s.r.fields |= WrapperField.CALLBACK
 
 
-@_semantics(SetKiFlags)
+def _orig_flags_choices(c: _Compiled, r: Req, st: Stmt) -> list[str]:
+    """Whether the original kiocb carries IOCB_DIO_CALLER_COMP, when a step first copies
+    its flags: only an async write can (io_uring sets it on writes), only on a kernel that
+    has the flag."""
+    if (c.dio_caller_comp and r.kind == ReqKind.WRITE and not is_sync(r)
+            and not r.env & CALLER_COMP_DECIDED):
+        return _CALLER_COMP_ANSWERS
+    return [""]
+
+
+_CALLER_COMP_ANSWERS: Final = [env_answer("caller_comp", True),
+                               env_answer("caller_comp", False)]
+
+
+def _orig_flags(s: _Step, choice: str) -> tuple[bool, bool]:
+    """The original kiocb's IOCB_WRITE and IOCB_DIO_CALLER_COMP (deciding the latter the
+    first time). init_sync_kiocb sets no IOCB_WRITE: only an async write carries it."""
+    r = s.r
+    write = r.kind == ReqKind.WRITE and not is_sync(r)
+    if write and s.m.compiled.dio_caller_comp and not r.env & CALLER_COMP_DECIDED:
+        r.env |= CALLER_COMP_DECIDED | (ORIG_CALLER_COMP if choice.endswith(": yes") else 0)
+    return write, bool(r.env & ORIG_CALLER_COMP)
+
+
+def _set_clone_flags(r: Draft, write: bool, caller_comp: bool) -> None:
+    r.fields = ((r.fields & ~(WrapperField.WRITE | WrapperField.CALLER_COMP))
+                | (WrapperField.WRITE if write else 0)
+                | (WrapperField.CALLER_COMP if caller_comp else 0))
+
+
+@_semantics(SetKiFlags, _orig_flags_choices)
 def _set_ki_flags(s: _Step, st: SetKiFlags, choice: str) -> None:
     s.wrapper(st.label)
-    if s.r.kind == ReqKind.WRITE:
-        s.r.fields |= WrapperField.WRITE
+    write, caller_comp = _orig_flags(s, choice)
+    masked = s.r.fields
+    _set_clone_flags(s.r, write and not masked & WrapperField.FLAGS_NO_WRITE,
+                     caller_comp and not masked & WrapperField.FLAGS_NO_CALLER_COMP)
+
+
+@_semantics(ClearKiFlag)
+def _clear_ki_flag(s: _Step, st: ClearKiFlag, choice: str) -> None:
+    r = s.r
+    write = st.flag == "IOCB_WRITE"
+    if st.of == "flags":
+        r.fields |= WrapperField.FLAGS_NO_WRITE if write else WrapperField.FLAGS_NO_CALLER_COMP
+    else:
+        s.wrapper(st.label)
+        r.fields &= ~(WrapperField.WRITE if write else WrapperField.CALLER_COMP)
 
 
 @_semantics(SetKiComplete)
@@ -798,7 +865,7 @@ def _set_ki_complete(s: _Step, st: SetKiComplete, choice: str) -> None:
     s.r.ki_complete = s.m.compiled.proc_index[st.proc]
 
 
-@_semantics(KiocbClone)
+@_semantics(KiocbClone, _orig_flags_choices)
 def _kiocb_clone(s: _Step, st: KiocbClone, choice: str) -> None:
     r = s.r
     s.wrapper(st.label)
@@ -808,9 +875,8 @@ def _kiocb_clone(s: _Step, st: KiocbClone, choice: str) -> None:
     else:
         s.file_alive(fid, st.label)
     r.clone_file = fid
-    # kiocb_clone copies ki_flags (IOCB_WRITE of a write) and ki_pos, not ki_complete
-    write = WrapperField.WRITE if r.kind == ReqKind.WRITE else 0
-    r.fields = (r.fields & ~WrapperField.WRITE) | write
+    # kiocb_clone copies ki_flags and ki_pos, not ki_complete
+    _set_clone_flags(r, *_orig_flags(s, choice))
     r.ki_complete = -1
 
 
@@ -950,7 +1016,7 @@ def _vfs_iter(s: _Step, st: VfsIter, choice: str) -> None:
     # balanced: nothing is left for the caller.
 
 
-def _vfs_iocb_iter_choices(r: Req, st: VfsIocbIter) -> list[str]:
+def _vfs_iocb_iter_choices(c: _Compiled, r: Req, st: VfsIocbIter) -> list[str]:
     if r.wrapper == Wrapper.LIVE and r.ki_complete < 0:
         # No ki_complete: the clone is a sync kiocb, so the lower fs cannot queue it.
         return [Choice.RETURNS_RES.value, Choice.RETURNS_EIO.value]
@@ -984,7 +1050,14 @@ def _vfs_iocb_iter(s: _Step, st: VfsIocbIter, choice: str) -> None:
         s.end_write("vfs_iocb_iter_write (not queued)")
 
 
-@_semantics(InitWq, _fixed(Choice.WQ_OK, Choice.WQ_FAILS))
+def _init_wq_choices(c: _Compiled, r: Req, st: InitWq) -> list[str]:
+    # sb_init_dio_done_wq can fail (allocation) only while the queue is not set up
+    if r.fields & WrapperField.WQ:
+        return [Choice.WQ_OK.value]
+    return [Choice.WQ_OK.value, Choice.WQ_FAILS.value]
+
+
+@_semantics(InitWq, _init_wq_choices)
 def _init_wq(s: _Step, st: InitWq, choice: str) -> None:
     s.orig_alive(st.label)
     if choice == Choice.WQ_FAILS:
@@ -1019,12 +1092,18 @@ def _callback(s: _Step, st: Callback, choice: str) -> None:
         if runs:
             s.orig_field(what)
     else:
+        if st.via == "ctx" and r.submitter_state == Submitter.RETURNED:
+            raise Violation("UAF", f"{what}: reads the caller's ctx, which lived on the "
+                            "stack of a call that has returned", "caller's stack (use after "
+                            "return)")
         s.orig_alive(what)
     if not runs:
         return
-    if s.irq and s.m.compiled.process_context[r.kind]:
-        raise Violation("CONTEXT", f"{what}: the caller's callback runs in irq completion "
-                        "context, but this caller needs process context")
+    chain = s.m.compiled.process_chain[st.fn]
+    if s.irq and chain:
+        raise Violation("CONTEXT", f"{what}: runs in the completion, which may be in irq "
+                        f"context, but {' -> '.join(chain)} needs process context on "
+                        f"{s.m.compiled.kernel} ({kapi.function(chain[-1]).why})")
     before = r.callback_runs
     r.callback_runs += 1
     s.note(Change.CALLBACK_RUNS, before, r.callback_runs)
@@ -1061,6 +1140,12 @@ def _ki_complete(s: _Step, st: KiComplete, choice: str) -> None:
 def _queue_work(s: _Step, st: QueueWork, choice: str) -> None:
     r, what = s.r, st.label
     s.wrapper(what)
+    if st.sb == "lower":
+        # file_inode(aio->iocb.ki_filp)->i_sb: the backing filesystem's superblock, whose
+        # queue the helpers never set up
+        s.file_alive(r.clone_file, what)
+        raise Violation("UAF", f"{what}: queues on the backing filesystem's s_dio_done_wq, "
+                        "which the helpers never set up: it may be NULL", "s_dio_done_wq")
     s.orig_field(what)  # file_inode(aio->orig_iocb->ki_filp)->i_sb->s_dio_done_wq
     if not r.fields & WrapperField.WQ:
         raise Violation("UAF", f"{what}: s_dio_done_wq may be NULL: this request never "
@@ -1072,7 +1157,7 @@ def _queue_work(s: _Step, st: QueueWork, choice: str) -> None:
     # already pending or running: queue_work() returns false and queues nothing
 
 
-def _if_goto_choices(r: Req, st: IfGoto) -> list[str]:
+def _if_goto_choices(c: _Compiled, r: Req, st: IfGoto) -> list[str]:
     name = st.condition
     if name in ENV_BIT and not r.env & ENV_BIT[name]:
         return [env_answer(name, True), env_answer(name, False)]

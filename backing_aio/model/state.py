@@ -91,12 +91,21 @@ class File(IntEnum):
 
 
 class WrapperField:
-    """Bits of ``Req.fields``: the wrapper fields set, and one fact about the request."""
+    """Bits of ``Req.fields``: the wrapper fields set, the clone's ki_flags, and facts about
+    the request that are not wrapper fields (kmem_cache_zalloc keeps those: ``KEPT``)."""
 
     ORIG: Final = 1  # aio->orig_iocb
     CALLBACK: Final = 2  # aio->cleanup (the caller's callback)
     WRITE: Final = 4  # IOCB_WRITE in the clone's ki_flags
-    WQ: Final = 8  # this request ensured s_dio_done_wq (not a wrapper field: zalloc keeps it)
+    # The stacked filesystem's s_dio_done_wq is set up: this request ensured it
+    # (backing_aio_init_wq) or the filesystem did at mount. Once set it stays set until
+    # unmount, so what one request saw set, every later step of it sees set.
+    WQ: Final = 8
+    CALLER_COMP: Final = 16  # IOCB_DIO_CALLER_COMP in the clone's ki_flags
+    # the ``flags`` passed down to the helper had IOCB_DIO_CALLER_COMP / IOCB_WRITE cleared
+    FLAGS_NO_CALLER_COMP: Final = 32
+    FLAGS_NO_WRITE: Final = 64
+    KEPT: Final = WQ | FLAGS_NO_CALLER_COMP | FLAGS_NO_WRITE
 
 
 class PosBit:
@@ -119,6 +128,8 @@ class OutcomeBit:
 # Req.env: two bits per environment condition, "decided" and its value.
 ENV_BIT: Final[dict[str, int]] = {name: 1 << (2 * i) for i, name in enumerate(ENV_CONDITIONS)}
 SYNC_KIOCB: Final[int] = ENV_BIT["sync_kiocb"] << 1  # the value bit of sync_kiocb
+CALLER_COMP_DECIDED: Final[int] = ENV_BIT["caller_comp"]
+ORIG_CALLER_COMP: Final[int] = CALLER_COMP_DECIDED << 1  # the original carries the flag
 
 # A struct fd in a field (``real_fd``, ``aio_fd``): the file times 2, plus 1 for FDPUT_FPUT.
 FDPUT_FPUT: Final = 1
@@ -306,10 +317,11 @@ def describe_request(r: Req) -> dict[str, object]:
                     strict=True))
 
 
-def new_request(rtype: str, entry: Sequence[int], borrowed: bool) -> Req:
+def new_request(rtype: str, entry: Sequence[int], borrowed: bool, wq: bool = False) -> Req:
     """A request of type ``rtype`` before its first step: the submitter at the start of
     procedure ``entry[kind]``; the caller's file ``borrowed`` from the caller (who holds it
-    for the whole call) or, when the variant obtains it with fdget, unset until then."""
+    for the whole call) or, when the variant obtains it with fdget, unset until then;
+    ``wq`` when the filesystem set up its s_dio_done_wq at mount."""
     kind = ReqKind.READ if rtype.endswith("read") else ReqKind.WRITE
     sync = ENV_BIT["sync_kiocb"]
     return Req(
@@ -319,7 +331,7 @@ def new_request(rtype: str, entry: Sequence[int], borrowed: bool) -> Req:
         returned=Val.NONE, lower=Lower.OUT,
         completion=(), completion_state=Completion.UNARMED,
         worker=(), worker_state=Worker.IDLE, work_proc=-1,
-        wrapper=Wrapper.NONE, ref=0, fields=0, ki_complete=-1, aio_res=Val.NONE, aio_fd=0,
+        wrapper=Wrapper.NONE, ref=0, fields=WrapperField.WQ if wq else 0, ki_complete=-1, aio_res=Val.NONE, aio_fd=0,
         clone_file=File.NONE, real_fd=fd(File.SHARED) if borrowed else fd(File.NONE),
         tmp_file=-1, callback_runs=0, ki_complete_runs=0, writers=0, pos=0, outcome=0,
         expected=Val.NONE, lower_result=Val.NONE, shared_refs=0,
