@@ -19,7 +19,7 @@ def _mutant(name: str) -> Mutant:
 
 
 def test_a_killed_mutant_is_found_by_all_three_ways_alike() -> None:
-    m = _mutant("seed:delete:backing_file_read_iter#13(call)")
+    m = _mutant("seed-fixed:delete:backing_file_read_iter#13(call)")
     d = decide(m.variant, lemmas=True)
     assert d.ok, d.problems
     assert "LEAK" in d.explorer[1]
@@ -41,7 +41,7 @@ def test_a_hypothesis_finding_the_explorer_lacks_is_a_disagreement() -> None:
 
 
 def test_the_gate_z3_section_fails_a_variant_that_breaks_its_verdict() -> None:
-    m = _mutant("seed:delete:backing_file_read_iter#13(call)")  # expected: holds
+    m = _mutant("seed-fixed:delete:backing_file_read_iter#13(call)")  # expected: holds
     (row,) = check_z3([m.variant])
     assert not row.ok and "LEAK" in row.proof_failed and row.verdict.text().startswith("fails")
     (good,) = check_z3([catalogue()["mainline"]])

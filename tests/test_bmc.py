@@ -45,8 +45,8 @@ def test_a_good_variant_has_no_counterexample_at_any_depth() -> None:
 
 def test_an_end_of_run_property_replays_at_the_end() -> None:
     # dropping the submitter's put leaves the wrapper allocated: LEAK, judged at the end
-    m = next(m for m in mutants(catalogue()["seed"])
-             if m.name == "seed:delete:backing_file_read_iter#13(call)")
+    m = next(m for m in mutants(catalogue()["seed-fixed"])
+             if m.name == "seed-fixed:delete:backing_file_read_iter#13(call)")
     found = bmc(m.variant, "read", build(m.variant, "read",
                                          within=candidate(m.variant, "read")))
     assert "LEAK" in found.failed

@@ -28,8 +28,8 @@ PREFIX = "backing-aio: error: "
 
 UNSAFE = ("from backing_aio.model.catalogue import catalogue\n"
           "from backing_aio.model.mutants import mutants\n"
-          "VARIANTS = [m.variant for m in mutants(catalogue()['seed'])\n"
-          "            if m.name == 'seed:ref1:backing_file_read_iter#11(refcount_set)']\n")
+          "VARIANTS = [m.variant for m in mutants(catalogue()['seed-fixed'])\n"
+          "            if m.name == 'seed-fixed:ref1:backing_file_read_iter#11(refcount_set)']\n")
 SEED_COPY = "from backing_aio.model.catalogue import catalogue\nVARIANTS = [catalogue()['seed']]\n"
 RECURSIVE = """
 from backing_aio.model.catalogue import catalogue
@@ -166,7 +166,7 @@ BAD: list[tuple[list[str], str]] = [
     (["gate", "--rlimit", "-1"], "--rlimit"),
     (["diagrams"], "command"),
     (["diagrams", "bogus"], "bogus"),
-    (["diagrams", "lifecycle", "seed:delete:nowhere#0(call)"], "no mutant"),
+    (["diagrams", "lifecycle", "seed-fixed:delete:nowhere#0(call)"], "no mutant"),
     (["diagrams", "lifecycle", "nope"], "nope"),
     (["diagrams", "lifecycle", "seed", "--kind", "x"], "kind"),
     (["diagrams", "lifecycle", "seed", "--out", "{existing.txt}"], "not a directory"),

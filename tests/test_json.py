@@ -42,7 +42,7 @@ def test_every_schema_is_documented() -> None:
 @pytest.mark.parametrize(("args", "code"), [
     (["list", "--json"], 0),
     (["check", "ovl-5.6", "seed", "-n", "1", "--json"], 0),
-    (["check", "seed", "-n", "1", "--types", "sync-write", "--json"], 0),
+    (["check", "seed-fixed", "-n", "1", "--types", "sync-write", "--json"], 0),
     (["explain", "ovl-5.6", "-p", "UAF", "--json"], 1),
     (["explain", "seed", "-p", "UAF", "--json"], 0),
     (["gate", "--no-mutants", "--no-proofs", "--max-requests", "1", "--json"], 0),

@@ -12,17 +12,17 @@ from tests.conftest import edit, mutant
 
 # One generated mutant per property, each killed by that property (among others perhaps).
 KILLERS = {
-    "UAF": "seed:ref1:backing_file_read_iter#11(refcount_set)",
-    "DOUBLE_FREE": "seed:duplicate:backing_aio_put#2(kmem_cache_free)",
+    "UAF": "seed-fixed:ref1:backing_file_read_iter#11(refcount_set)",
+    "DOUBLE_FREE": "seed-fixed:duplicate:backing_aio_put#2(kmem_cache_free)",
     "REF_UNDERFLOW": "mainline:duplicate:backing_aio_put#0(refcount_dec_and_test)",
-    "LEAK": "seed:delete:backing_file_read_iter#13(call)",
-    "CLEANUP_ONCE": "seed:delete:backing_aio_cleanup#3(callback)",
-    "COMPLETE_IFF_QUEUED": "mainline:flip:backing_file_write_iter#2(if_goto)",
-    "FREEZE_BALANCED": "seed:delete:backing_aio_cleanup#1(kiocb_end_write)",
-    "POS_BEFORE_CALLBACK": "seed:delete:backing_aio_cleanup#2(update_pos)",
-    "RESULT_PROPAGATED": "seed:delete:ovl_read_iter#1(call)",
+    "LEAK": "seed-fixed:delete:backing_file_read_iter#13(call)",
+    "CLEANUP_ONCE": "seed-fixed:delete:backing_aio_cleanup#3(callback)",
+    "COMPLETE_IFF_QUEUED": "mainline:flip:backing_file_write_iter#3(if_goto)",
+    "FREEZE_BALANCED": "seed-fixed:delete:backing_aio_cleanup#1(kiocb_end_write)",
+    "POS_BEFORE_CALLBACK": "seed-fixed:delete:backing_aio_cleanup#2(update_pos)",
+    "RESULT_PROPAGATED": "seed-fixed:delete:ovl_read_iter#1(call)",
     "CONTEXT": (
-        "mainline:retarget>backing_aio_rw_complete:backing_file_write_iter#13(set_ki_complete)"
+        "mainline:retarget>backing_aio_rw_complete:backing_file_write_iter#14(set_ki_complete)"
     ),
 }
 

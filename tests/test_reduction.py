@@ -12,11 +12,11 @@ from backing_aio.verify.explorer import explore
 from tests.conftest import mutant
 
 MUTANTS = [
-    "seed:get_file:backing_file_read_iter#9(kiocb_clone)",  # fput without get_file: over-drop
+    "seed-fixed:get_file:backing_file_read_iter#9(kiocb_clone)",  # fput without get_file: over-drop
     "mainline:duplicate:backing_aio_put#1(fput_clone)",
-    "seed:ref1:backing_file_write_iter#14(refcount_set)",
+    "seed-fixed:ref1:backing_file_write_iter#14(refcount_set)",
     "ovl-5.16:delete:ovl_read_iter#8(fd_clear_flags)",
-    "mainline:swap:backing_file_write_iter#15(vfs_iocb_iter,call)",
+    "mainline:swap:backing_file_write_iter#16(vfs_iocb_iter,call)",
 ]
 
 

@@ -24,11 +24,11 @@ from backing_aio.verify.trace import (
 from tests.conftest import mutant
 
 BAD = [
-    "seed:ref1:backing_file_read_iter#11(refcount_set)",
-    "seed:delete:backing_file_write_iter#17(call)",
-    "mainline:delete:backing_aio_cleanup#0(update_pos)",
+    "seed-fixed:ref1:backing_file_read_iter#11(refcount_set)",
+    "seed-fixed:delete:backing_file_write_iter#17(call)",
+    "mainline:delete:backing_aio_cleanup#1(update_pos)",
     "ovl-5.16:delete:ovl_read_iter#8(fd_clear_flags)",
-    "mainline:flip:backing_file_write_iter#2(if_goto)",
+    "mainline:flip:backing_file_write_iter#3(if_goto)",
 ]
 
 

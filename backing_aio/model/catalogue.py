@@ -140,6 +140,15 @@ def _seed() -> Variant:
         kernel="6.6",
         caller="overlayfs",
         callbacks={"read": {"submitted": 1}, "write": {"submitted": 1}},
+        expect=frozenset({"RESULT_PROPAGATED"}),
+        notes=("v6.6 has IOCB_DIO_CALLER_COMP (8c052fb3002e iomap: support "
+               "IOCB_DIO_CALLER_COMP), which io_uring sets on async writes; the seed copies "
+               "the caller's flags into the clone (aio_req->iocb.ki_flags = flags) without "
+               "clearing it, so iomap completes a queued write with res 0 and the caller's "
+               "callback and ki_complete see 0 for a write that wrote; upstream cleared it "
+               "in ovl_write_iter in the same release (2d1b3bbc3dd5 ovl: disable "
+               "IOCB_DIO_CALLER_COMP) and the merged helper clears it too "
+               "(fs/backing-file.c: flags &= ~IOCB_DIO_CALLER_COMP)",),
     )
 
 
@@ -250,6 +259,21 @@ def _ovl_write(refcount: bool) -> tuple[Stmt, ...]:
     )
 
 
+def _seed_fixed() -> Variant:
+    """The seed with the one line its release needed: overlayfs of v6.6 clears
+    IOCB_DIO_CALLER_COMP before passing its flags down (2d1b3bbc3dd5 ovl: disable
+    IOCB_DIO_CALLER_COMP), which the seed, posted on an earlier base, lacks."""
+    seed = _seed()
+    write = seed.procs["ovl_write_iter"]
+    fixed = (write[0], S("clear_ki_flag", "ifl &= ~IOCB_DIO_CALLER_COMP;",
+                         flag="IOCB_DIO_CALLER_COMP", of="flags"), *write[1:])
+    return seed.with_procs(
+        {**seed.procs, "ovl_write_iter": fixed}, name="seed-fixed",
+        summary="the seed with IOCB_DIO_CALLER_COMP cleared in ovl_write_iter, as v6.6 "
+        "does (2d1b3bbc3dd5)", expect=frozenset(), notes=(),
+        origin="the seed patch plus 2d1b3bbc3dd5 ovl: disable IOCB_DIO_CALLER_COMP (v6.6)")
+
+
 def _ovl(refcount: bool) -> Variant:
     """overlayfs's own async IO before the helpers moved out (v5.6, and v5.16 with the fix)."""
     procs: dict[str, tuple[Stmt, ...]] = {
@@ -293,9 +317,10 @@ def _mainline_completion() -> dict[str, tuple[Stmt, ...]]:
         S("kmem_cache_free", "kmem_cache_free(backing_aio_cachep, aio);"),
     )
     cleanup = (
+        # the callback gets the clone's ki_pos (final), before the original's is updated
+        S("callback", "if (aio->end_write) aio->end_write(orig_iocb->ki_filp, iocb->ki_pos, "
+          "res);", fn="end_write", via="wrapper", passes_result=True),
         S("update_pos", "orig_iocb->ki_pos = iocb->ki_pos;"),
-        S("callback", "if (aio->end_write) aio->end_write(orig_iocb, res);", fn="end_write",
-          via="wrapper", reads_pos=True, passes_result=True),
         S("call", "backing_aio_put(aio);", proc="backing_aio_put"),
     )
     complete = (
@@ -340,7 +365,7 @@ def _mainline_read() -> tuple[Stmt, ...]:
         S("call", "backing_aio_put(aio);", proc="backing_aio_put"),
         S("if_goto", "if (ret != -EIOCBQUEUED)", cond="queued", target="out"),
         S("call", "backing_aio_cleanup(aio, ret);", proc="backing_aio_cleanup"),
-        S("callback", "if (ctx->accessed) ctx->accessed(iocb->ki_filp);", tag="out",
+        S("callback", "if (ctx->accessed) ctx->accessed(ctx->user_file);", tag="out",
           fn="accessed", via="ctx"),
         S("return_", "return ret;", value="ret"),
         S("return_", "return 0;", tag="ret0", value="0"),
@@ -357,8 +382,8 @@ def _mainline_write() -> tuple[Stmt, ...]:
           of="flags"),
         S("if_goto", "if (is_sync_kiocb(iocb)) {", cond="!sync_kiocb", target="async"),
         S("vfs_iter", "ret = vfs_iter_write(file, iter, &iocb->ki_pos, rwf);"),
-        S("callback", "if (ctx->end_write) ctx->end_write(iocb, ret);", fn="end_write",
-          via="ctx", reads_pos=True, passes_result=True),
+        S("callback", "if (ctx->end_write) ctx->end_write(ctx->user_file, iocb->ki_pos, ret);",
+          fn="end_write", via="ctx", reads_pos=True, passes_result=True),
         S("return_", "return ret;", value="ret"),
         S("init_wq", "ret = backing_aio_init_wq(iocb); if (ret) goto out;", tag="async",
           on_fail="out"),
@@ -400,7 +425,46 @@ def _mainline() -> Variant:
     )
 
 
+def _ovl_612() -> Variant:
+    """overlayfs of v6.12 around today's helpers: its struct fd may hold a file it opened
+    on the fly (ovl_real_fdget_meta), dropped by fdput right after the helper returns."""
+    read = (
+        S("if_goto", "if (!iov_iter_count(iter))", cond="zero_length", target="ret0"),
+        S("fdget", "ret = ovl_real_fdget(file, &real);"),
+        S("call", "ret = backing_file_read_iter(fd_file(real), iter, iocb, iocb->ki_flags, "
+          "&ctx);", proc="backing_file_read_iter"),
+        S("fdput", "fdput(real);"),
+        S("return_", "return ret;", value="ret"),
+        S("return_", "return 0;", tag="ret0", value="0"),
+    )
+    write = (
+        S("if_goto", "if (!iov_iter_count(iter))", cond="zero_length", target="ret0"),
+        S("fdget", "ret = ovl_real_fdget(file, &real);"),
+        S("clear_ki_flag", "ifl &= ~IOCB_DIO_CALLER_COMP;", flag="IOCB_DIO_CALLER_COMP",
+          of="flags"),
+        S("call", "ret = backing_file_write_iter(fd_file(real), iter, iocb, ifl, &ctx);",
+          proc="backing_file_write_iter"),
+        S("fdput", "fdput(real);"),
+        S("return_", "return ret;", value="ret"),
+        S("return_", "return 0;", tag="ret0", value="0"),
+    )
+    helpers = _mainline()
+    return Variant(
+        name="ovl-6.12",
+        summary="overlayfs's ovl_read_iter/ovl_write_iter of v6.12 around today's helpers: "
+        "the backing file may be opened on the fly and dropped by fdput after the call",
+        origin="fs/overlayfs/file.c (v6.12) ovl_read_iter/ovl_write_iter, "
+        "fs/backing-file.c (v6.12)",
+        procs={"ovl_read_iter": read, "ovl_write_iter": write, **helpers.procs},
+        entry={"read": "ovl_read_iter", "write": "ovl_write_iter"},
+        kernel="6.12",
+        caller="overlayfs",
+        callbacks=helpers.callbacks,
+    )
+
+
 def catalogue() -> dict[str, Variant]:
     """The built-in variants by name, in catalogue order."""
-    variants = [_seed(), _ovl(refcount=False), _ovl(refcount=True), _mainline()]
+    variants = [_seed(), _seed_fixed(), _ovl(refcount=False), _ovl(refcount=True), _mainline(),
+                _ovl_612()]
     return {v.name: v for v in variants}

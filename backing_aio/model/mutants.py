@@ -1,8 +1,10 @@
 """Systematic single edits of a variant (mutation adequacy of the properties).
 
 Each operator makes one edit of the kind a refactor makes by mistake: delete, duplicate or
-swap statements; set the reference count to one less or one more; flip a branch; clone
-with or without get_file; point the completion or the work item at another procedure;
+swap statements (dropping a flag clear is a deletion); set the reference count to one
+less or one more; flip a branch; clone with or without get_file; point the completion or
+the work item at another procedure; read a callback from the caller's ctx instead of the
+wrapper; queue the work on the backing file's superblock;
 move an obligation (ending freeze protection, the position update, the caller's callback)
 into another procedure. A mutant that does not form a valid
 variant (a jump left with nowhere to land, an entry procedure without its return) is not
@@ -110,6 +112,15 @@ def _argument_edits(v: Variant, procs: Procs, proc: str, i: int) -> Iterator[Edi
         what = "without" if s.get_file else "with"
         yield (_name(v, "get_file", proc, i, s), f"clone {what} get_file in {proc}",
                edited(replace(s, get_file=not s.get_file)))
+    if isinstance(s, Callback) and s.via == "wrapper":
+        # read the callback from the caller's ctx instead of the copy in the wrapper: the
+        # ctx lives on the caller's stack, gone once the call returned
+        yield (_name(v, "via-ctx", proc, i, s), f"{s.label!r} reads the caller's ctx in {proc}",
+               edited(replace(s, via="ctx")))
+    if isinstance(s, QueueWork) and s.sb == "upper":
+        yield (_name(v, "sb-lower", proc, i, s),
+               f"{s.label!r} queues on the backing file's superblock in {proc}",
+               edited(replace(s, sb="lower")))
     if isinstance(s, SetKiComplete | QueueWork):
         # point the completion (or the work item) at another procedure, e.g. complete
         # writes directly instead of punting them to the workqueue

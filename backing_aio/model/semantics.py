@@ -123,7 +123,7 @@ from backing_aio.model.state import canonical_perm as canonical_perm
 from backing_aio.model.state import request_type as request_type
 from backing_aio.vocab import ACTORS as ACTORS  # re-exported for the model's users
 from backing_aio.vocab import CHOICES as CHOICES
-from backing_aio.vocab import KINDS, Actor, Choice, env_answer
+from backing_aio.vocab import KINDS, Actor, Choice, Freeze, env_answer
 from backing_aio.vocab import REQUEST_TYPES as REQUEST_TYPES
 
 SUBMITTER: Final[str] = Actor.SUBMITTER
@@ -214,7 +214,7 @@ class _Compiled:
             self.jump.append(tags)
         self.entry = tuple(self.proc_index[variant.entry[k]] for k in KINDS)
         self.kernel = kernel = kapi.Kernel.parse(variant.kernel)
-        self.callee_freeze = kapi.freeze(kernel) == kapi.Freeze.CALLEE
+        self.callee_freeze = kapi.freeze(kernel) == Freeze.CALLEE
         self.dio_caller_comp = kapi.has_dio_caller_comp(kernel)
         self.wq_at_mount = "s_dio_done_wq" in variant.at_mount
         # For each function a callback names: the chain of calls down to one that needs
