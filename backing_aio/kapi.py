@@ -103,10 +103,11 @@ CALLEE_FREEZE: Final = Fact(
 # completion (iocb->dio_complete) to the issuer.
 DIO_CALLER_COMP: Final = Fact(
     Span(_v("6.6"), _v("6.19")),
-    "8c052fb3002e iomap: support IOCB_DIO_CALLER_COMP (v6.6); io_uring/rw.c sets it on "
-    "async writes; 2d1b3bbc3dd5 ovl: disable IOCB_DIO_CALLER_COMP (v6.6): 'it doesn't get "
-    "the final write completion value, and hence will complete the write with \"0\" as the "
-    "result'; no longer in the kernel from v6.19",
+    "8c052fb3002e iomap: support IOCB_DIO_CALLER_COMP (v6.6); io_uring set it on async "
+    "writes in v6.6-rc1..rc7 (838b35bb6a89 stopped before v6.6), and the interface lets any "
+    "issuer set it until v6.19 removed it, so the helpers clear it 'in case it is set by "
+    "the issuer' (fs/backing-file.c:237 in v6.12); 2d1b3bbc3dd5 ovl: disable "
+    "IOCB_DIO_CALLER_COMP (v6.6): the write 'will complete with \"0\" as the result'",
 )
 
 
@@ -150,8 +151,8 @@ FUNCTIONS: Final[dict[str, Function]] = {f.name: f for f in (
         "ovl_copyattr", Span(_v("6.7")),
         "from v6.7 copies the real inode's size and times under spin_lock(&inode->i_lock), "
         "which is not irq-safe; before, plain stores",
-        "fs/overlayfs/util.c ovl_copyattr(); ovl: punt write aio completion to workqueue "
-        "(v6.7) so that ovl_copyattr() can take a spinlock",
+        "f7621b11e8ac (v6.7) takes inode->i_lock in ovl_copyattr(), after 389a4a4a1985 ovl: "
+        "punt write aio completion to workqueue (v6.7); fs/overlayfs/util.c ovl_copyattr()",
     ),
     Function(
         "ovl_file_modified", None, "updates the overlay inode after a write",
