@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from backing_aio import kapi
 from backing_aio.model.lang import Variant
 from backing_aio.refimpl import kasan
 from backing_aio.refimpl.env import ALL_OPTIONS, MODEL_OPTIONS, NO_FAULTS, STRESS_WEIGHTS, Env
@@ -130,10 +131,13 @@ def test_finding_ids_are_the_models_plus_data() -> None:
 
 @pytest.mark.parametrize("name", VARIANTS)
 def test_contracts_are_the_models(cat: dict[str, Variant], name: str) -> None:
+    """The same kernel and caller as the model's variant (so the same environment follows
+    from kapi), and the same callback contract."""
     impl, v = IMPLEMENTATIONS[name], cat[name]
-    assert impl.freeze == v.freeze
+    assert impl.kernel == v.kernel and impl.caller == v.caller
+    assert impl.release() == kapi.Kernel.parse(v.kernel)
+    assert impl.freeze() == kapi.freeze(kapi.Kernel.parse(v.kernel))
     assert impl.callbacks == v.callbacks
-    assert impl.process_context == v.process_context
 
 
 def _run(ws: Workspace, name: str, specs: list[IoSpec], seed: int = 0,

@@ -27,6 +27,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from backing_aio import kapi
 from backing_aio.refimpl.kasan import Checked, KmemCache, Shadow
 from backing_aio.refimpl.kernel import Kernel
 from backing_aio.refimpl.sched import choose as _choose
@@ -82,15 +83,28 @@ def odirect_unsupported(iocb: Kiocb, file: File) -> bool:
 class Helpers(ABC):
     """One version of the helpers (and of the caller around them) in one kernel.
 
-    ``name`` is the model variant it implements; ``freeze``, ``callbacks`` and
-    ``process_context`` are its contracts, stated as the model's variant states them (the
-    tests check that they agree).
+    ``name`` is the model variant it implements; ``kernel`` the release it runs against
+    and ``caller`` the filesystem around it, as the model's variant names them (the tests
+    check that they agree). What follows from the kernel (who owns freeze protection,
+    whether the upper layer may set IOCB_DIO_CALLER_COMP, which callbacks need process
+    context) is read from backing_aio.kapi, the table the model reads too, not restated
+    here. ``callbacks`` is the caller's callback contract.
     """
 
     name: ClassVar[str]
-    freeze: ClassVar[Freeze]
+    kernel: ClassVar[str]
+    caller: ClassVar[str] = "overlayfs"
     callbacks: ClassVar[dict[Kind, dict[Outcome, int]]]
-    process_context: ClassVar[frozenset[Kind]] = frozenset()
+
+    @classmethod
+    def release(cls) -> kapi.Kernel:
+        """The kernel release this version runs against."""
+        return kapi.Kernel.parse(cls.kernel)
+
+    @classmethod
+    def freeze(cls) -> Freeze:
+        """Who owns freeze protection of an async write on this version's kernel."""
+        return kapi.freeze(cls.release())
 
     def __init__(self, k: Kernel) -> None:
         self.k = k
@@ -151,7 +165,7 @@ class BackingAioReq(Checked):
 
 class Seed(Helpers):
     name = "seed"
-    freeze = Freeze.CALLER
+    kernel = "6.6"
     callbacks: ClassVar[dict[Kind, dict[Outcome, int]]] = {
         Kind.READ: {Outcome.SUBMITTED: 1}, Kind.WRITE: {Outcome.SUBMITTED: 1}}
 
@@ -359,7 +373,7 @@ class Ovl56(Helpers):
     caller's struct fd; no reference count; the cleanup handler frees the wrapper."""
 
     name = "ovl-5.6"
-    freeze = Freeze.CALLER
+    kernel = "5.6"
     callbacks: ClassVar[dict[Kind, dict[Outcome, int]]] = {
         Kind.READ: {Outcome.SUBMITTED: 1, Outcome.ALLOC_FAILED: 1},
         Kind.WRITE: {Outcome.SUBMITTED: 1}}
@@ -533,6 +547,7 @@ class Ovl516(Ovl56):
     submitter puts after submit, the cleanup puts instead of freeing."""
 
     name = "ovl-5.16"
+    kernel = "5.16"
     REFCOUNT = True
 
 
@@ -571,13 +586,10 @@ class BackingFileCtx:
 
 class Mainline(Helpers):
     name = "mainline"
-    freeze = Freeze.CALLEE
+    kernel = "6.12"
     callbacks: ClassVar[dict[Kind, dict[Outcome, int]]] = {
         Kind.READ: {Outcome.SUBMITTED: 1, Outcome.ALLOC_FAILED: 1},
         Kind.WRITE: {Outcome.SUBMITTED: 1}}
-    # overlayfs's end_write updates size and mtime under a lock that is not irq-safe: the
-    # reason write completions are punted to a workqueue.
-    process_context = frozenset({Kind.WRITE})
 
     def __init__(self, k: Kernel) -> None:
         super().__init__(k)

@@ -35,7 +35,7 @@ from backing_aio.refimpl.kasan import Finding
 from backing_aio.refimpl.kernel import Kernel, Request
 from backing_aio.refimpl.sched import Event, Free, Scheduler, Seeded
 from backing_aio.refimpl.upper import Upper
-from backing_aio.vocab import Freeze, RequestType
+from backing_aio.vocab import RequestType
 
 BLOCK = 4096
 
@@ -173,7 +173,7 @@ def kernel_for(cls: type[Helpers], sched: Scheduler, env: Env, workspace: Worksp
                backend: str, can_odirect: bool = True) -> Kernel:
     """A kernel for one run of ``cls`` on the workspace's (reset) backing file."""
     return Kernel(sched, env, workspace.root, size=workspace.size,
-                  callee_freeze=cls.freeze == Freeze.CALLEE, can_odirect=can_odirect,
+                  version=cls.release(), can_odirect=can_odirect,
                   backend=backend, direct_io=workspace.direct_io,
                   dio_align=workspace.dio_align)
 
