@@ -15,7 +15,7 @@ from backing_aio import kapi
 from backing_aio.model.lang import Variant
 from backing_aio.refimpl import kasan
 from backing_aio.refimpl.env import ALL_OPTIONS, MODEL_OPTIONS, NO_FAULTS, STRESS_WEIGHTS, Env
-from backing_aio.refimpl.helpers import IMPLEMENTATIONS
+from backing_aio.refimpl.helpers import IMPLEMENTATIONS, Helpers
 from backing_aio.refimpl.kasan import (
     FINDING_IDS,
     Checked,
@@ -27,7 +27,17 @@ from backing_aio.refimpl.kasan import (
 from backing_aio.refimpl.kernel import Kernel
 from backing_aio.refimpl.run import BLOCK, IoSpec, RunResult, Workspace, fd_count, run
 from backing_aio.refimpl.sched import COMPLETE_FIRES, LOWER_RETURNS, Controlled, Seeded
-from backing_aio.refimpl.vfs import EINVAL, EIOCBQUEUED, File, Refcount, SuperBlock, fput, get_file
+from backing_aio.refimpl.vfs import (
+    EINVAL,
+    EIOCBQUEUED,
+    File,
+    IovIter,
+    Kiocb,
+    Refcount,
+    SuperBlock,
+    fput,
+    get_file,
+)
 
 VARIANTS = list(IMPLEMENTATIONS)
 TYPES = ["read", "write", "sync-read", "sync-write"]
@@ -140,7 +150,7 @@ def test_contracts_are_the_models(cat: dict[str, Variant], name: str) -> None:
     assert impl.callbacks == v.callbacks
 
 
-def _run(ws: Workspace, name: str, specs: list[IoSpec], seed: int = 0,
+def _run(ws: Workspace, name: str | type[Helpers], specs: list[IoSpec], seed: int = 0,
          options: dict[str, tuple[str, ...]] | None = None, can_odirect: bool = True,
          weights: dict[str, float] | None = None) -> RunResult:
     chooser = Seeded(seed, weights)
@@ -512,3 +522,27 @@ def test_io_uring_iovecs_pin_no_buffer() -> None:
         s.release()
     view.release()
     m.close()  # raises BufferError if anything still holds an export
+
+
+# ---- the original kiocb's flags ------------------------------------------------------------
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_a_sync_write_kiocb_carries_no_iocb_write(ws: Workspace, name: str) -> None:
+    """init_sync_kiocb sets no IOCB_WRITE: only the upper layer's async write carries it
+    (and its clone, which copies ki_flags); the helpers tell a sync write by its missing
+    ki_complete, and every version still writes the bytes."""
+    from backing_aio.refimpl.vfs import IOCB_WRITE
+
+    seen: dict[str, int] = {}
+    impl = IMPLEMENTATIONS[name]
+
+    class Spy(impl):  # type: ignore[valid-type,misc]
+        def write_iter(self, iocb: Kiocb, iter: IovIter) -> int:
+            seen["sync" if iocb.ki_complete is None else "async"] = iocb.ki_flags
+            ret: int = super().write_iter(iocb, iter)
+            return ret
+
+    r = _run(ws, Spy, [IoSpec("sync-write", 0), IoSpec("write", 2 * BLOCK)])
+    assert not r.findings and not r.errors and r.file_ok, (r.findings, r.errors)
+    assert not seen["sync"] & IOCB_WRITE
+    assert seen["async"] & IOCB_WRITE

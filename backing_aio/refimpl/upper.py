@@ -112,7 +112,10 @@ class Upper:
         iocb = self.k.kiocb_cachep.alloc(i)
         iocb.ki_filp = self.k.ovl_file
         iocb.ki_pos = offset
-        iocb.ki_flags = (IOCB_WRITE if kind == Kind.WRITE else 0) | (IOCB_DIRECT if direct else 0)
+        # aio and io_uring set IOCB_WRITE on an async write; init_sync_kiocb (read(2),
+        # write(2)) sets no such flag, so nothing may tell a sync write by it
+        iocb.ki_flags = (IOCB_WRITE if kind == Kind.WRITE and not sync else 0) | (
+            IOCB_DIRECT if direct else 0)
         iocb.ki_complete = None if sync else self.ki_complete
         iocb.private = i
         r.iocb = iocb
