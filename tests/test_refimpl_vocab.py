@@ -180,16 +180,24 @@ def test_the_callbacks_name_what_kapi_knows() -> None:
 
 
 def test_every_option_is_a_model_choice_or_refines_one() -> None:
-    """MODEL_OPTIONS and NO_FAULTS hold model choices only; every refinement names the
+    """MODEL_OPTIONS and NO_FAULTS hold model choices only (a Choice, or the answer to
+    the environment condition the decision is named after); every refinement names the
     model choice it refines, one the same decision offers."""
+    answers = {what: {vocab.env_answer(what, t) for t in (True, False)}
+               for what in MODEL_OPTIONS if what in vocab.ENV_CONDITIONS}
+    assert answers == {"caller_comp": {"caller_comp: yes", "caller_comp: no"}}
     for table in (MODEL_OPTIONS, NO_FAULTS):
-        assert all(isinstance(o, vocab.Choice) for opts in table.values() for o in opts)
+        for what, opts in table.items():
+            assert all(isinstance(o, vocab.Choice) or o in answers.get(what, ())
+                       for o in opts), what
+    assert set(MODEL_OPTIONS["caller_comp"]) == answers["caller_comp"]
     assert set(REFINES) == set(Refinement)
     for what, opts in ALL_OPTIONS.items():
         assert set(MODEL_OPTIONS[what]) <= set(opts)
         for o in opts:
             assert model_choice(o) in MODEL_OPTIONS[what], (what, o)
-            assert isinstance(o, vocab.Choice) or REFINES[Refinement(o)] == model_choice(o)
+            assert (isinstance(o, vocab.Choice) or o in answers.get(what, ())
+                    or REFINES[Refinement(o)] == model_choice(o))
     assert set(STRESS_WEIGHTS) == {o for opts in ALL_OPTIONS.values() for o in opts}
     with pytest.raises(ValueError):
         model_choice("queues (inlined)")

@@ -39,6 +39,7 @@ from backing_aio.refimpl.vfs import (
     FDPUT_FPUT,
     FMODE_CAN_ODIRECT,
     INIT_WORK,
+    IOCB_DIO_CALLER_COMP,
     IOCB_DIRECT,
     IOCB_WRITE,
     Fd,
@@ -60,6 +61,7 @@ from backing_aio.refimpl.vfs import (
     kiocb_start_write,
     kmem_cache_free,
     kmem_cache_zalloc,
+    orig_flags_answer,
     queue_work,
     sb_init_dio_done_wq,
     vfs_iocb_iter_read,
@@ -201,7 +203,8 @@ class Seed(Helpers):
         step("fdget")
         real = self.ovl_real_fdget(file)
         # int flags = iocb->ki_flags; the C clears IOCB_DSYNC | IOCB_SYNC from it only on
-        # a "volatile" mount (!ovl_should_sync()); this overlay is not volatile
+        # a "volatile" mount (!ovl_should_sync()); this overlay is not volatile. Nothing
+        # here or below clears IOCB_DIO_CALLER_COMP: the clone carries the issuer's
         flags = iocb.ki_flags
         step("call")
         ret = self.backing_file_write_iter(real.file, iter, iocb, flags,
@@ -277,7 +280,7 @@ class Seed(Helpers):
         aio_req.orig_iocb = iocb
         step("init_callback")
         aio_req.cleanup = cleanup
-        step("kiocb_clone")
+        step("kiocb_clone", orig_flags_answer(iocb))
         kiocb_clone(aio_req.iocb, iocb, get_file(file))
         step("set_ki_complete")
         aio_req.iocb.ki_complete = self.backing_aio_rw_complete
@@ -326,9 +329,9 @@ class Seed(Helpers):
         aio_req.orig_iocb = iocb
         step("init_callback")
         aio_req.cleanup = cleanup
-        step("kiocb_clone")
+        step("kiocb_clone", orig_flags_answer(iocb))
         kiocb_clone(aio_req.iocb, iocb, get_file(file))
-        step("set_ki_flags")
+        step("set_ki_flags", orig_flags_answer(iocb))
         aio_req.iocb.ki_flags = flags
         step("set_ki_complete")
         aio_req.iocb.ki_complete = self.backing_aio_rw_complete
@@ -460,7 +463,7 @@ class Ovl56(Helpers):
                 real.flags = 0
                 step("init_orig_iocb")
                 aio_req.orig_iocb = iocb
-                step("kiocb_clone")
+                step("kiocb_clone", orig_flags_answer(iocb))
                 kiocb_clone(aio_req.iocb, iocb, real.file)
                 step("set_ki_complete")
                 aio_req.iocb.ki_complete = self.ovl_aio_rw_complete
@@ -517,9 +520,9 @@ class Ovl56(Helpers):
                 real.flags = 0
                 step("init_orig_iocb")
                 aio_req.orig_iocb = iocb
-                step("kiocb_clone")
+                step("kiocb_clone", orig_flags_answer(iocb))
                 kiocb_clone(aio_req.iocb, iocb, real.file)
-                step("set_ki_flags")
+                step("set_ki_flags", orig_flags_answer(iocb))
                 aio_req.iocb.ki_flags = ifl
                 step("set_ki_complete")
                 aio_req.iocb.ki_complete = self.ovl_aio_rw_complete
@@ -612,7 +615,7 @@ class Mainline(Helpers):
         real = iocb.ki_filp.private_data
         assert real is not None
         # int ifl = iocb->ki_flags; the C clears IOCB_DSYNC | IOCB_SYNC on a volatile
-        # mount (not this one) and IOCB_DIO_CALLER_COMP, which this upper layer never sets
+        # mount (not this one); backing_file_write_iter clears IOCB_DIO_CALLER_COMP
         ifl = iocb.ki_flags
         return self.backing_file_write_iter(real, iter, iocb, ifl, self.ctx())
 
@@ -699,7 +702,7 @@ class Mainline(Helpers):
             if aio:
                 step("init_orig_iocb")
                 aio.orig_iocb = iocb
-                step("kiocb_clone")
+                step("kiocb_clone", orig_flags_answer(iocb))
                 kiocb_clone(aio.iocb, iocb, get_file(file))
                 step("set_ki_complete")
                 aio.iocb.ki_complete = self.backing_aio_rw_complete
@@ -730,6 +733,11 @@ class Mainline(Helpers):
         if odirect_unsupported(iocb, file):
             step("return_")
             return -EINVAL
+        # Stacked filesystems don't support deferred completions: the clone must not
+        # carry the issuer's IOCB_DIO_CALLER_COMP (the lower filesystem would complete it
+        # with 0, the real result left where nobody looks)
+        step("clear_ki_flag")
+        flags &= ~IOCB_DIO_CALLER_COMP
         step("if_goto")
         if is_sync_kiocb(iocb):
             step("vfs_iter")
@@ -755,9 +763,9 @@ class Mainline(Helpers):
         aio.orig_iocb = iocb
         step("init_callback")
         aio.end_write = ctx.end_write
-        step("kiocb_clone")
+        step("kiocb_clone", orig_flags_answer(iocb))
         kiocb_clone(aio.iocb, iocb, get_file(file))
-        step("set_ki_flags")
+        step("set_ki_flags", orig_flags_answer(iocb))
         aio.iocb.ki_flags = flags
         step("set_ki_complete")
         aio.iocb.ki_complete = self.backing_aio_queue_completion

@@ -47,6 +47,13 @@ class Request:
     submitted: int = 0  # times the lower filesystem got the IO
     queued: bool = False  # the lower filesystem queued it (submit returns -EIOCBQUEUED)
     inline: bool = False  # ... and completed it before submit returned
+    # the upper layer set IOCB_DIO_CALLER_COMP on the original kiocb (None: it decided
+    # nothing, the request is no async write or the kernel has no such flag)
+    caller_comp: bool | None = None
+    caller_comp_told: bool = False  # a step recorded that answer (vfs.orig_flags_answer)
+    # the lower filesystem completed the queued clone with 0 and left the real result in
+    # the clone's deferred completion (IOCB_DIO_CALLER_COMP)
+    deferred: bool = False
     alloc_failed: bool = False
     wq_failed: bool = False
     lower_res: int | None = None  # the lower filesystem's result, once it produced one

@@ -399,7 +399,8 @@ def _stress(cls: type[Helpers], n: int | None, workspace: Workspace, seed: int, 
     for r in k.requests.values():
         # the error the caller saw: returned, or given to ki_complete when queued
         err = r.completed if r.queued else r.returned
-        key = r.rtype + (" direct" if r.direct else "") + (" queued" if r.queued else "") + (
+        key = r.rtype + (" direct" if r.direct else "") + (
+            " caller_comp" if r.caller_comp else "") + (" queued" if r.queued else "") + (
             f" {err}" if err is not None and err < 0 else "")
         outcomes[key] = outcomes.get(key, 0) + 1
     return StressResult(cls.name, len(k.requests), sched.steps, k.lower.ios, seconds,

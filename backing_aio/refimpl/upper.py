@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from backing_aio import kapi
+from backing_aio.refimpl.env import CALLER_COMP_YES
 from backing_aio.refimpl.kasan import DATA, Finding
 from backing_aio.refimpl.kernel import Kernel, Request
 from backing_aio.refimpl.sched import SUBMITTER, Actor, become, current
@@ -33,6 +34,7 @@ from backing_aio.refimpl.vfs import (
     EINVAL,
     EIOCBQUEUED,
     ENOMEM,
+    IOCB_DIO_CALLER_COMP,
     IOCB_DIRECT,
     IOCB_WRITE,
     File,
@@ -40,7 +42,7 @@ from backing_aio.refimpl.vfs import (
     Kiocb,
     fput,
 )
-from backing_aio.vocab import Kind, PropertyId, RequestType, Subject
+from backing_aio.vocab import EnvCondition, Kind, PropertyId, RequestType, Subject
 
 if TYPE_CHECKING:
     from backing_aio.refimpl.helpers import Helpers
@@ -116,6 +118,13 @@ class Upper:
         # write(2)) sets no such flag, so nothing may tell a sync write by it
         iocb.ki_flags = (IOCB_WRITE if kind == Kind.WRITE and not sync else 0) | (
             IOCB_DIRECT if direct else 0)
+        if kind == Kind.WRITE and not sync and self.k.dio_caller_comp:
+            # io_uring sets IOCB_DIO_CALLER_COMP on an async write, Linux AIO does not:
+            # which upper layer this is, the environment decides (on this thread, before
+            # any step, so that a controlled run stays reproducible)
+            r.caller_comp = self.k.env.decide(EnvCondition.CALLER_COMP, i) == CALLER_COMP_YES
+            if r.caller_comp:
+                iocb.ki_flags |= IOCB_DIO_CALLER_COMP
         iocb.ki_complete = None if sync else self.ki_complete
         iocb.private = i
         r.iocb = iocb
@@ -161,8 +170,12 @@ class Upper:
             raise Finding(PropertyId.RESULT_PROPAGATED, f"{who} runs for request #{r.index} "
                           "before the lower filesystem produced a result")
         if res != r.lower_res:
+            why = (" (the clone carries IOCB_DIO_CALLER_COMP: the lower filesystem completed "
+                   "it with 0 and left the real result to the issuer's deferred completion, "
+                   "which nobody runs)" if r.deferred and res == 0 else "")
             raise Finding(PropertyId.RESULT_PROPAGATED, f"{who} gets {res} for request "
-                          f"#{r.index}, but the lower filesystem's result is {r.lower_res}")
+                          f"#{r.index}, but the lower filesystem's result is "
+                          f"{r.lower_res}{why}")
 
     def _returned(self, r: Request, iocb: Kiocb, ret: int) -> None:
         if ret == -EIOCBQUEUED:
