@@ -11,10 +11,19 @@ from pathlib import Path
 
 import pytest
 
+from backing_aio import kapi
 from backing_aio.model.lang import Variant
 from backing_aio.refimpl import kasan
-from backing_aio.refimpl.env import ALL_OPTIONS, MODEL_OPTIONS, NO_FAULTS, STRESS_WEIGHTS, Env
-from backing_aio.refimpl.helpers import IMPLEMENTATIONS
+from backing_aio.refimpl.env import (
+    ALL_OPTIONS,
+    CALLER_COMP_NO,
+    CALLER_COMP_YES,
+    MODEL_OPTIONS,
+    NO_FAULTS,
+    STRESS_WEIGHTS,
+    Env,
+)
+from backing_aio.refimpl.helpers import IMPLEMENTATIONS, Helpers
 from backing_aio.refimpl.kasan import (
     FINDING_IDS,
     Checked,
@@ -26,7 +35,17 @@ from backing_aio.refimpl.kasan import (
 from backing_aio.refimpl.kernel import Kernel
 from backing_aio.refimpl.run import BLOCK, IoSpec, RunResult, Workspace, fd_count, run
 from backing_aio.refimpl.sched import COMPLETE_FIRES, LOWER_RETURNS, Controlled, Seeded
-from backing_aio.refimpl.vfs import EINVAL, EIOCBQUEUED, File, Refcount, SuperBlock, fput, get_file
+from backing_aio.refimpl.vfs import (
+    EINVAL,
+    EIOCBQUEUED,
+    File,
+    IovIter,
+    Kiocb,
+    Refcount,
+    SuperBlock,
+    fput,
+    get_file,
+)
 
 VARIANTS = list(IMPLEMENTATIONS)
 TYPES = ["read", "write", "sync-read", "sync-write"]
@@ -130,13 +149,16 @@ def test_finding_ids_are_the_models_plus_data() -> None:
 
 @pytest.mark.parametrize("name", VARIANTS)
 def test_contracts_are_the_models(cat: dict[str, Variant], name: str) -> None:
+    """The same kernel and caller as the model's variant (so the same environment follows
+    from kapi), and the same callback contract."""
     impl, v = IMPLEMENTATIONS[name], cat[name]
-    assert impl.freeze == v.freeze
+    assert impl.kernel == v.kernel and impl.caller == v.caller
+    assert impl.release() == kapi.Kernel.parse(v.kernel)
+    assert impl.freeze() == kapi.freeze(kapi.Kernel.parse(v.kernel))
     assert impl.callbacks == v.callbacks
-    assert impl.process_context == v.process_context
 
 
-def _run(ws: Workspace, name: str, specs: list[IoSpec], seed: int = 0,
+def _run(ws: Workspace, name: str | type[Helpers], specs: list[IoSpec], seed: int = 0,
          options: dict[str, tuple[str, ...]] | None = None, can_odirect: bool = True,
          weights: dict[str, float] | None = None) -> RunResult:
     chooser = Seeded(seed, weights)
@@ -198,8 +220,12 @@ def test_faults_injected_keep_data_and_properties(ws: Workspace, name: str) -> N
     fly, inline completions: no finding for the good versions, the file stays exact."""
     seen: set[str] = set()
     specs = [IoSpec(t, 2 * BLOCK * i, BLOCK + i, segments=2) for i, t in enumerate(TYPES * 2)]
+    # the seed passes IOCB_DIO_CALLER_COMP down (test_the_seed_passes_on_a_deferred_
+    # completion): here its upper layer never sets it
+    options = {**ALL_OPTIONS, "caller_comp": (CALLER_COMP_NO,)} if name == "seed" else (
+        ALL_OPTIONS)
     for seed in range(12):
-        r = _run(ws, name, specs, seed, ALL_OPTIONS, weights=dict(STRESS_WEIGHTS))
+        r = _run(ws, name, specs, seed, options, weights=dict(STRESS_WEIGHTS))
         if name == "ovl-5.6" and r.findings:
             assert {f.prop for f in r.findings} == {"UAF"}
             continue
@@ -508,3 +534,126 @@ def test_io_uring_iovecs_pin_no_buffer() -> None:
         s.release()
     view.release()
     m.close()  # raises BufferError if anything still holds an export
+
+
+# ---- the original kiocb's flags ------------------------------------------------------------
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_a_sync_write_kiocb_carries_no_iocb_write(ws: Workspace, name: str) -> None:
+    """init_sync_kiocb sets no IOCB_WRITE: only the upper layer's async write carries it
+    (and its clone, which copies ki_flags); the helpers tell a sync write by its missing
+    ki_complete, and every version still writes the bytes."""
+    from backing_aio.refimpl.vfs import IOCB_WRITE
+
+    seen: dict[str, int] = {}
+    impl = IMPLEMENTATIONS[name]
+
+    class Spy(impl):  # type: ignore[valid-type,misc]
+        def write_iter(self, iocb: Kiocb, iter: IovIter) -> int:
+            seen["sync" if iocb.ki_complete is None else "async"] = iocb.ki_flags
+            ret: int = super().write_iter(iocb, iter)
+            return ret
+
+    r = _run(ws, Spy, [IoSpec("sync-write", 0), IoSpec("write", 2 * BLOCK)])
+    assert not r.findings and not r.errors and r.file_ok, (r.findings, r.errors)
+    assert not seen["sync"] & IOCB_WRITE
+    assert seen["async"] & IOCB_WRITE
+
+
+CALLER_COMP = {**NO_FAULTS, "caller_comp": (CALLER_COMP_YES,)}
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_only_an_async_write_on_a_kernel_with_the_flag_carries_caller_comp(
+        ws: Workspace, name: str) -> None:
+    """The upper layer is asked (and io_uring sets IOCB_DIO_CALLER_COMP) for an async
+    write on v6.6..v6.18 only; the step that first copies the original's flags records
+    the answer, every other step none."""
+    from backing_aio.refimpl.vfs import IOCB_DIO_CALLER_COMP
+
+    impl = IMPLEMENTATIONS[name]
+    has = kapi.has_dio_caller_comp(impl.release())
+    assert has == (name in ("seed", "mainline"))
+    flags: dict[int, int] = {}
+
+    def on_kernel(k: Kernel) -> None:
+        flags.update({i: q.iocb.ki_flags for i, q in k.requests.items() if q.iocb})
+
+    chooser = Seeded(0)
+    r = run(name, [IoSpec(t, 2 * BLOCK * i) for i, t in enumerate(TYPES)],
+            sched=Controlled(chooser), env=Env(chooser, {**CALLER_COMP, "submit": (
+                "returns RES",)}), workspace=ws, on_kernel=on_kernel)
+    assert not r.findings and not r.errors and r.file_ok, r.findings
+    assert [q.caller_comp for q in r.requests] == [None, True if has else None, None, None]
+    assert [bool(f & IOCB_DIO_CALLER_COMP) for f in flags.values()] == [
+        False, has, False, False]
+    answers = [(e.req, e.op, e.choice) for e in r.events if e.choice.startswith("caller_comp")]
+    assert answers == ([(1, "kiocb_clone", CALLER_COMP_YES)] if has else [])
+
+
+@pytest.mark.parametrize("submit", ["queues", "queues (inline)"])
+def test_a_deferred_completion_gives_ki_complete_0(ws: Workspace, submit: str) -> None:
+    """The lower filesystem emulates iomap: a queued write whose clone carries
+    IOCB_DIO_CALLER_COMP is completed with ki_complete(clone, 0), its real result left in
+    the clone's dio_complete. The seed's callback passes the 0 on (RESULT_PROPAGATED, a
+    finding of refimpl's own checks); mainline clears the flag, and the caller sees the
+    write's real result."""
+    opts = {**CALLER_COMP, "submit": (submit,)}
+    got: list[int] = []
+
+    def on_kernel(k: Kernel) -> None:
+        complete = k.lower._complete
+
+        def spy(req: int, kind: str, iocb: Kiocb, res: int) -> None:
+            complete(req, kind, iocb, res)
+            if iocb.dio_complete is not None:
+                got.append(iocb.dio_complete())
+
+        k.lower._complete = spy  # type: ignore[method-assign]
+
+    chooser = Seeded(0)
+    r = run("seed", [IoSpec("write", 0, BLOCK)], sched=Controlled(chooser),
+            env=Env(chooser, opts), workspace=ws, on_kernel=on_kernel)
+    assert r.props == ["RESULT_PROPAGATED"] and r.raised, r.findings
+    assert f"gets 0 for request #0, but the lower filesystem's result is {BLOCK}" in (
+        r.findings[0].message)
+    assert r.requests[0].deferred and r.requests[0].completed is None
+    r = _run(ws, "mainline", [IoSpec("write", 0, BLOCK)], options=opts)
+    assert not r.findings and not r.errors and r.file_ok, r.findings
+    q = r.requests[0]
+    assert q.caller_comp and not q.deferred and q.queued and q.completed == BLOCK
+    assert got == []  # mainline's clone carried no flag: nothing was deferred
+    assert "clear_ki_flag" in [e.op for e in r.events]
+
+
+def _punted_not(cls: type[Helpers]) -> type[Helpers]:
+    """Mainline whose write completion calls the caller's end_write in the completion
+    itself, as before write completions were punted to a workqueue."""
+    from tests.broken import Edit, edited
+
+    return edited(cls, Edit("backing_file_write_iter",
+                            "aio.iocb.ki_complete = self.backing_aio_queue_completion",
+                            "aio.iocb.ki_complete = self.backing_aio_rw_complete"),
+                  __qualname__="MainlineNotPunted")
+
+
+def test_context_follows_from_what_a_callback_calls_on_the_kernel(ws: Workspace) -> None:
+    """CONTEXT as kapi says: a callback run in the completion (irq) context is a finding
+    when what it calls needs process context on this kernel. ovl_copyattr takes a lock
+    that is not irq-safe from v6.7: the v5.16 code that calls it from the completion of a
+    queued write holds on v5.16 and breaks on v6.7. Mainline's end_write
+    (ovl_file_end_write) reaches ovl_copyattr too: run in the completion instead of the
+    workqueue, it is a finding on v6.12."""
+    write = [IoSpec("write", 0, BLOCK)]
+    assert not _run(ws, "ovl-5.16", write).findings
+    later = type("Ovl516On67", (IMPLEMENTATIONS["ovl-5.16"],), {"kernel": "6.7"})
+    r = _run(ws, later, write)
+    assert r.props == ["CONTEXT"], r.findings
+    assert "ovl_copyattr needs process context on v6.7" in r.findings[0].message
+    assert not _run(ws, later, [IoSpec("read", 0, BLOCK)]).findings  # in the submitter
+
+    r = _run(ws, _punted_not(IMPLEMENTATIONS["mainline"]), write)
+    assert r.props == ["CONTEXT"], r.findings
+    assert ("ovl_file_end_write -> ovl_file_modified -> ovl_copyattr needs process context "
+            "on v6.12") in r.findings[0].message
+    assert not _run(ws, "mainline", write).findings  # the workqueue: process context

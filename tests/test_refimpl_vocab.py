@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from backing_aio import vocab
+from backing_aio import kapi, vocab
 from backing_aio.refimpl import kasan, sched
 from backing_aio.refimpl.env import (
     ALL_OPTIONS,
@@ -110,7 +110,7 @@ def test_refimpl_spells_no_shared_name_itself() -> None:
     'become(Actor(k, req, "workr"))',
     'if k.env.decide("alloc", req) == "alloc fails": pass',
     'callbacks = {"read": {"submitted": 1}}',
-    'process_context = frozenset({"write"})',
+    'step("kiocb_clone", "caller_comp: yes")',
 ])
 def test_the_scan_finds_a_spelling_of_its_own(source: str) -> None:
     assert spellings(source)
@@ -124,15 +124,20 @@ def test_the_scan_lets_names_from_vocab_pass() -> None:
                          'raise Finding(DATA, "the bytes differ")\n')
 
 
-def test_refimpl_imports_only_vocab_from_the_rest_of_the_package() -> None:
-    """Not the model: the reference implementation is the independent side."""
+def test_refimpl_imports_only_vocab_and_kapi_from_the_rest_of_the_package() -> None:
+    """Not the model: the reference implementation is the independent side. It shares
+    the names (vocab) and the facts about the kernel (kapi), not what they mean."""
     outside: list[str] = []
     for p in sorted(REFIMPL.glob("*.py")):
         for n in ast.walk(ast.parse(p.read_text())):
             names = ([a.name for a in n.names] if isinstance(n, ast.Import) else
+                     # ``from backing_aio import kapi`` imports backing_aio.kapi
+                     [f"{n.module}.{a.name}" for a in n.names] if isinstance(
+                         n, ast.ImportFrom) and n.module == "backing_aio" else
                      [n.module or ""] if isinstance(n, ast.ImportFrom) else [])
             outside += [f"{p.name}: {m}" for m in names if m.startswith("backing_aio")
-                        and not m.startswith("backing_aio.refimpl") and m != "backing_aio.vocab"]
+                        and not m.startswith("backing_aio.refimpl")
+                        and m not in ("backing_aio.vocab", "backing_aio.kapi")]
     assert not outside, outside
 
 
@@ -148,25 +153,51 @@ def test_actors_are_vocabs() -> None:
     assert all(isinstance(a, vocab.Actor) for a in sched.ACTORS)
 
 
-def test_contracts_are_spelt_in_vocab() -> None:
+def test_contracts_are_spelt_in_vocab_or_kapi() -> None:
+    """The callback contract in vocab's names; the kernel and the caller are kapi's."""
     for cls in IMPLEMENTATIONS.values():
-        assert isinstance(cls.freeze, vocab.Freeze)
+        assert isinstance(cls.freeze(), vocab.Freeze)
+        assert kapi.OLDEST <= cls.release() <= kapi.NEWEST
+        assert cls.caller in kapi.CALLERS
         assert all(isinstance(k, vocab.Kind) and all(isinstance(o, vocab.Outcome) for o in v)
                    for k, v in cls.callbacks.items())
-        assert all(isinstance(k, vocab.Kind) for k in cls.process_context)
+
+
+def test_the_callbacks_name_what_kapi_knows() -> None:
+    """Each callback of the upper layer names a slot of its caller or a kernel function
+    kapi has, so CONTEXT is judged from the table (a misspelt name would fail only when
+    a completion runs it)."""
+    from backing_aio.refimpl import upper
+
+    names = {upper.CLEANUP, upper.END_WRITE, upper.ACCESSED}
+    for cls in IMPLEMENTATIONS.values():
+        assert names <= set(kapi.caller(cls.caller).slots)
+    source = Path(upper.__file__).read_text()
+    called = set(re.findall(r'self\._callback\("[^"]+", "([a-z_]+)"\)', source))
+    assert called == {"ovl_file_accessed", "ovl_copyattr"}
+    for fn in called:
+        kapi.function(fn)
 
 
 def test_every_option_is_a_model_choice_or_refines_one() -> None:
-    """MODEL_OPTIONS and NO_FAULTS hold model choices only; every refinement names the
+    """MODEL_OPTIONS and NO_FAULTS hold model choices only (a Choice, or the answer to
+    the environment condition the decision is named after); every refinement names the
     model choice it refines, one the same decision offers."""
+    answers = {what: {vocab.env_answer(what, t) for t in (True, False)}
+               for what in MODEL_OPTIONS if what in vocab.ENV_CONDITIONS}
+    assert answers == {"caller_comp": {"caller_comp: yes", "caller_comp: no"}}
     for table in (MODEL_OPTIONS, NO_FAULTS):
-        assert all(isinstance(o, vocab.Choice) for opts in table.values() for o in opts)
+        for what, opts in table.items():
+            assert all(isinstance(o, vocab.Choice) or o in answers.get(what, ())
+                       for o in opts), what
+    assert set(MODEL_OPTIONS["caller_comp"]) == answers["caller_comp"]
     assert set(REFINES) == set(Refinement)
     for what, opts in ALL_OPTIONS.items():
         assert set(MODEL_OPTIONS[what]) <= set(opts)
         for o in opts:
             assert model_choice(o) in MODEL_OPTIONS[what], (what, o)
-            assert isinstance(o, vocab.Choice) or REFINES[Refinement(o)] == model_choice(o)
+            assert (isinstance(o, vocab.Choice) or o in answers.get(what, ())
+                    or REFINES[Refinement(o)] == model_choice(o))
     assert set(STRESS_WEIGHTS) == {o for opts in ALL_OPTIONS.values() for o in opts}
     with pytest.raises(ValueError):
         model_choice("queues (inlined)")

@@ -13,6 +13,8 @@ or ``uring``), under the controlled scheduler, which the rules drive one decisio
 - ``inject``: the next decision of one kind takes a fault (allocation or workqueue failure,
   an error or a short count instead of the IO, an inline completion, a file opened on the
   fly); undecided decisions take the fault-free option (async IO is queued).
+- ``io_uring_write``: the next async write comes from io_uring, which sets
+  IOCB_DIO_CALLER_COMP (on kernels that have it); otherwise the upper layer is Linux AIO.
 
 After every step: no finding of the running code's checks (the checking allocator, file
 references, refcount_t, freeze protection, the upper layer's checks, bytes read against
@@ -48,7 +50,7 @@ from backing_aio.crosscheck.conformance import Conformance
 from backing_aio.model.lang import Variant
 from backing_aio.model.properties import PROPERTY_IDS
 from backing_aio.model.variants import named
-from backing_aio.refimpl.env import ALL_OPTIONS, Env
+from backing_aio.refimpl.env import ALL_OPTIONS, CALLER_COMP_YES, Env
 from backing_aio.refimpl.helpers import IMPLEMENTATIONS, Helpers
 from backing_aio.refimpl.kasan import Finding
 from backing_aio.refimpl.run import BLOCK, Workspace, kernel_for
@@ -56,6 +58,7 @@ from backing_aio.refimpl.sched import ACTORS, COMPLETION, LOWER, Controlled, Fir
 from backing_aio.refimpl.upper import Upper
 from backing_aio.verify.hypothesis_model import chosen, profiles
 from backing_aio.verify.trace import Step, Trace
+from backing_aio.vocab import EnvCondition
 
 SLOTS: Final[int] = 8  # the file is cut into slots; a request in flight owns one
 SLOT: Final[int] = 4 * BLOCK
@@ -65,14 +68,18 @@ SETTLE_AFTER: Final[int] = 2  # requests issued before the run may end (deeper r
 OFFSETS: Final[tuple[int, ...]] = (0, 512, BLOCK, 1, 100)  # in the slot; O_DIRECT-aligned first
 LENGTHS: Final[tuple[int, ...]] = (BLOCK, 512, 2 * BLOCK, 0, 1, 1000, BLOCK + 1)
 
-# The fault-free option of each environment decision, and the faults a rule may inject.
+# The fault-free option of each environment decision, and the faults ``inject`` may inject
+# (which upper layer issues a write is ``io_uring_write``'s, not a fault).
 DEFAULTS: Final[dict[str, str]] = {
     "alloc": "alloc ok", "fdget": "borrowed", "wq": "wq ok", "sync": "returns RES",
     "submit": "queues", "complete": "res RES",
+    # not a fault as such: the upper layer is Linux AIO unless a rule makes it io_uring,
+    # which sets IOCB_DIO_CALLER_COMP on the next async write (on kernels that have it)
+    "caller_comp": "caller_comp: no",
 }
 FAULTS: Final[tuple[str, ...]] = tuple(
     f"{what}={option}" for what, options in ALL_OPTIONS.items() for option in options
-    if option != DEFAULTS[what])
+    if option != DEFAULTS[what] and what != EnvCondition.CALLER_COMP)
 
 # Each example is a real run (threads, file IO): fewer, shorter examples than the model's
 # machine.
@@ -139,6 +146,7 @@ class RefimplMachine(RuleBasedStateMachine):
     impl: ClassVar[type[Helpers]]
     variant: ClassVar[Variant]
     backend: ClassVar[str]
+    io_uring: ClassVar[bool] = True  # whether ``io_uring_write`` may run
 
     def __init__(self) -> None:
         super().__init__()
@@ -199,6 +207,14 @@ class RefimplMachine(RuleBasedStateMachine):
         this is then the one rule left, as Hypothesis wants one)."""
         what, option = fault.split("=", 1)
         self.faults.inject(what, option)
+
+    @precondition(lambda self: self.broken is None and self.io_uring)
+    @rule()
+    def io_uring_write(self) -> None:
+        """The next async write comes from io_uring, which sets IOCB_DIO_CALLER_COMP on
+        it (on a kernel that has the flag; elsewhere nothing asks). A rule of its own, not
+        one fault among many: an upper layer is not a rare event."""
+        self.faults.inject(EnvCondition.CALLER_COMP, CALLER_COMP_YES)
 
     @precondition(lambda self: self.broken is None and not self.settled
                   and len(self.k.requests) >= SETTLE_AFTER)
@@ -326,22 +342,26 @@ class RefimplMachine(RuleBasedStateMachine):
 
 
 def machine(impl: type[Helpers] | str, backend: str = "thread",
-            variant: Variant | str | None = None) -> type[RefimplMachine]:
+            variant: Variant | str | None = None,
+            io_uring: bool = True) -> type[RefimplMachine]:
     """The machine for an implementation (by name or class: a broken version from
     tests/broken.py too) on a backend, checked against its model variant (by default the
-    one it names). The class is also a module attribute under its own name, so that the
-    program Hypothesis prints for a failure runs after
+    one it names). ``io_uring`` off: no async write comes from io_uring, so none carries
+    IOCB_DIO_CALLER_COMP (for a version known to pass it down, when the rest of what it
+    does is the question). The class is also a module attribute under its own name, so
+    that the program Hypothesis prints for a failure runs after
     ``from backing_aio.crosscheck.hypothesis_refimpl import *``."""
     cls = IMPLEMENTATIONS[impl] if isinstance(impl, str) else impl
     v = named(cls.name) if variant is None else (
         named(variant) if isinstance(variant, str) else variant)
-    name = "Refimpl_" + "".join(c if c.isalnum() else "_" for c in f"{cls.name}_{backend}")
+    name = "Refimpl_" + "".join(c if c.isalnum() else "_" for c in f"{cls.name}_{backend}"
+                                + ("" if io_uring else "_aio_only"))
     made = globals().get(name)
     if isinstance(made, type) and issubclass(made, RefimplMachine) and (
-            made.impl is cls and made.variant == v):
+            made.impl is cls and made.variant == v and made.io_uring == io_uring):
         return made
     attrs: dict[str, Any] = {"impl": cls, "variant": v, "backend": backend,
-                             "__module__": __name__}
+                             "io_uring": io_uring, "__module__": __name__}
     made = type(name, (RefimplMachine,), attrs)
     globals()[name] = made
     return made

@@ -119,8 +119,11 @@ class Follow:
                 self.chooser.beyond_prefix):
             k = self._k
             assert k is not None
+            # the upper layer decided IOCB_DIO_CALLER_COMP before the first step; the
+            # model learns it only when a step copies the original's flags
+            caller_comp = tuple(sorted(i for i, r in k.requests.items() if r.caller_comp))
             key = (state, tuple(sorted(k.lower.pending.items())),
-                   k.upper_sb.s_dio_done_wq is not None, tuple(ready))
+                   k.upper_sb.s_dio_done_wq is not None, caller_comp, tuple(ready))
             if key in self.visited:
                 raise Stop("pruned")
             self.visited.add(key)
@@ -201,7 +204,8 @@ def explore(
     over the controlled scheduler's decisions. With ``prune`` a path stops at a scheduling
     point whose state was met before: the model's state, plus what the reference
     implementation knows and the model does not yet (a queued IO's decided outcome, the
-    workqueue's existence), plus who is ready. Every run is checked for conformance."""
+    workqueue's existence, which originals carry IOCB_DIO_CALLER_COMP), plus who is
+    ready. Every run is checked for conformance."""
     cls, v = resolve(impl, variant)
     out = Exploration(cls.name, list(specs))
     started = time.perf_counter()

@@ -40,7 +40,7 @@ from backing_aio.kernelcheck.xcheck import (
     retried,
     step_checks,
 )
-from backing_aio.refimpl.env import Env
+from backing_aio.refimpl.env import NO_FAULTS, Env
 from backing_aio.refimpl.run import IoSpec, Workspace, run
 from backing_aio.refimpl.sched import Controlled, First
 from backing_aio.refimpl.vfs import EIOCBQUEUED
@@ -154,8 +154,8 @@ def run_reference(prog: Program) -> tuple[SideResult, list[bytes]]:
             offset = pos[st.direct] if st.offset == CURRENT_POS else st.offset
             rtype = ("sync-" if st.sync else "") + st.kind
             submit = ("queues",) if st.direct else ("returns RES",)
-            options = {"alloc": ("alloc ok",), "fdget": ("borrowed",), "wq": ("wq ok",),
-                       "sync": ("returns RES",), "submit": submit, "complete": ("res RES",)}
+            # every other decision fault-free (a new decision of refimpl's included)
+            options = {**NO_FAULTS, "submit": submit}
             r = run("mainline", [IoSpec(rtype, offset, st.length, st.direct, st.segments)],
                     sched=Controlled(First()), env=Env(First(), options), workspace=ws,
                     can_odirect=not st.misaligned)

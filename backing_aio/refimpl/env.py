@@ -1,7 +1,8 @@
 """The environment's decisions: what may go wrong, and who decides.
 
-The allocator, the caller's ``ovl_real_fdget``, the superblock's workqueue set-up and the
-lower filesystem each ask ``Env.decide(what, req)`` when they reach a decision. The options
+The allocator, the caller's ``ovl_real_fdget``, the superblock's workqueue set-up, the
+lower filesystem and the upper layer (whether it sets IOCB_DIO_CALLER_COMP on an async
+write, ``caller_comp``) each ask ``Env.decide(what, req)`` when they reach a decision. The options
 for each decision are a table (a fault plan); a ``Chooser`` (backing_aio.refimpl.sched) picks one.
 
 An option is a model choice (``backing_aio.vocab.Choice``) or a ``Refinement`` of one: a
@@ -19,7 +20,7 @@ from enum import StrEnum
 from typing import Final
 
 from backing_aio.refimpl.sched import Chooser, First
-from backing_aio.vocab import Choice
+from backing_aio.vocab import CHOICES, Choice, EnvCondition, env_answer
 
 
 class Refinement(StrEnum):
@@ -48,11 +49,27 @@ FAILS_ENOSPC: Final[frozenset[str]] = frozenset(
 SHORT: Final[frozenset[str]] = frozenset({Refinement.RETURNS_SHORT, Refinement.RES_SHORT})
 
 
-def model_choice(option: str) -> Choice:
-    """The model choice an option is, or refines (ValueError for an unknown option)."""
+# The upper layer's answer to the model's environment condition ``caller_comp``: io_uring
+# sets IOCB_DIO_CALLER_COMP on an async write (kernels that have it), Linux AIO does not.
+# The model asks when a step first copies the original's flags; the upper layer decides
+# when it builds the kiocb, and that step records what the kiocb carries.
+CALLER_COMP_YES: Final[str] = env_answer(EnvCondition.CALLER_COMP, True)
+CALLER_COMP_NO: Final[str] = env_answer(EnvCondition.CALLER_COMP, False)
+
+
+def model_choice(option: str) -> str:
+    """The model choice an option is, or refines: a ``Choice`` or the answer to an
+    environment condition (ValueError for an unknown option)."""
     if option in REFINES:
         return REFINES[Refinement(option)]
+    if option in _ANSWERS:
+        return option
     return Choice(option)
+
+
+# The model's answers to environment conditions ("caller_comp: yes"): choices of the model
+# that are not a Choice.
+_ANSWERS: Final[frozenset[str]] = CHOICES - frozenset(Choice)
 
 
 # Exactly the model's environment: the exhaustive search and conformance use these.
@@ -63,9 +80,12 @@ MODEL_OPTIONS: Final[dict[str, tuple[str, ...]]] = {
     "sync": (Choice.RETURNS_RES, Choice.RETURNS_EIO),
     "submit": (Choice.RETURNS_RES, Choice.RETURNS_EIO, Choice.QUEUES),
     "complete": (Choice.RES_RES, Choice.RES_EIO),
+    EnvCondition.CALLER_COMP: (CALLER_COMP_NO, CALLER_COMP_YES),
 }
 
-# No faults: every allocation succeeds, async IO is queued and completes on another thread.
+# No faults: every allocation succeeds, async IO is queued and completes on another thread;
+# the upper layer defers no completion (IOCB_DIO_CALLER_COMP), which a version that passes
+# it down cannot survive (the seed).
 NO_FAULTS: Final[dict[str, tuple[str, ...]]] = {
     "alloc": (Choice.ALLOC_OK,),
     "fdget": (Choice.FD_BORROWED,),
@@ -73,6 +93,7 @@ NO_FAULTS: Final[dict[str, tuple[str, ...]]] = {
     "sync": (Choice.RETURNS_RES,),
     "submit": (Choice.QUEUES,),
     "complete": (Choice.RES_RES,),
+    EnvCondition.CALLER_COMP: (CALLER_COMP_NO,),
 }
 
 # Everything the reference implementation can do, refinements included (stress runs).
@@ -86,6 +107,7 @@ ALL_OPTIONS: Final[dict[str, tuple[str, ...]]] = {
                Refinement.RETURNS_ENOSPC, Choice.QUEUES, Refinement.QUEUES_INLINE),
     "complete": (Choice.RES_RES, Refinement.RES_SHORT, Choice.RES_EIO,
                  Refinement.RES_ENOSPC),
+    EnvCondition.CALLER_COMP: (CALLER_COMP_NO, CALLER_COMP_YES),
 }
 
 # Weights for seeded stress runs: faults are the exception, queued IO the rule.
@@ -98,6 +120,8 @@ STRESS_WEIGHTS: Final[dict[str, float]] = {
     Choice.QUEUES: 30.0, Refinement.QUEUES_INLINE: 3.0,
     Choice.RES_RES: 20.0, Refinement.RES_SHORT: 1.0, Choice.RES_EIO: 1.0,
     Refinement.RES_ENOSPC: 0.5,
+    # not a fault: half the async writes come from io_uring, which sets the flag
+    CALLER_COMP_NO: 1.0, CALLER_COMP_YES: 1.0,
 }
 
 

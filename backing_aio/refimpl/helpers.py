@@ -27,6 +27,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from backing_aio import kapi
 from backing_aio.refimpl.kasan import Checked, KmemCache, Shadow
 from backing_aio.refimpl.kernel import Kernel
 from backing_aio.refimpl.sched import choose as _choose
@@ -38,6 +39,7 @@ from backing_aio.refimpl.vfs import (
     FDPUT_FPUT,
     FMODE_CAN_ODIRECT,
     INIT_WORK,
+    IOCB_DIO_CALLER_COMP,
     IOCB_DIRECT,
     IOCB_WRITE,
     Fd,
@@ -59,6 +61,7 @@ from backing_aio.refimpl.vfs import (
     kiocb_start_write,
     kmem_cache_free,
     kmem_cache_zalloc,
+    orig_flags_answer,
     queue_work,
     sb_init_dio_done_wq,
     vfs_iocb_iter_read,
@@ -82,15 +85,28 @@ def odirect_unsupported(iocb: Kiocb, file: File) -> bool:
 class Helpers(ABC):
     """One version of the helpers (and of the caller around them) in one kernel.
 
-    ``name`` is the model variant it implements; ``freeze``, ``callbacks`` and
-    ``process_context`` are its contracts, stated as the model's variant states them (the
-    tests check that they agree).
+    ``name`` is the model variant it implements; ``kernel`` the release it runs against
+    and ``caller`` the filesystem around it, as the model's variant names them (the tests
+    check that they agree). What follows from the kernel (who owns freeze protection,
+    whether the upper layer may set IOCB_DIO_CALLER_COMP, which callbacks need process
+    context) is read from backing_aio.kapi, the table the model reads too, not restated
+    here. ``callbacks`` is the caller's callback contract.
     """
 
     name: ClassVar[str]
-    freeze: ClassVar[Freeze]
+    kernel: ClassVar[str]
+    caller: ClassVar[str] = "overlayfs"
     callbacks: ClassVar[dict[Kind, dict[Outcome, int]]]
-    process_context: ClassVar[frozenset[Kind]] = frozenset()
+
+    @classmethod
+    def release(cls) -> kapi.Kernel:
+        """The kernel release this version runs against."""
+        return kapi.Kernel.parse(cls.kernel)
+
+    @classmethod
+    def freeze(cls) -> Freeze:
+        """Who owns freeze protection of an async write on this version's kernel."""
+        return kapi.freeze(cls.release())
 
     def __init__(self, k: Kernel) -> None:
         self.k = k
@@ -151,7 +167,7 @@ class BackingAioReq(Checked):
 
 class Seed(Helpers):
     name = "seed"
-    freeze = Freeze.CALLER
+    kernel = "6.6"
     callbacks: ClassVar[dict[Kind, dict[Outcome, int]]] = {
         Kind.READ: {Outcome.SUBMITTED: 1}, Kind.WRITE: {Outcome.SUBMITTED: 1}}
 
@@ -187,7 +203,8 @@ class Seed(Helpers):
         step("fdget")
         real = self.ovl_real_fdget(file)
         # int flags = iocb->ki_flags; the C clears IOCB_DSYNC | IOCB_SYNC from it only on
-        # a "volatile" mount (!ovl_should_sync()); this overlay is not volatile
+        # a "volatile" mount (!ovl_should_sync()); this overlay is not volatile. Nothing
+        # here or below clears IOCB_DIO_CALLER_COMP: the clone carries the issuer's
         flags = iocb.ki_flags
         step("call")
         ret = self.backing_file_write_iter(real.file, iter, iocb, flags,
@@ -263,7 +280,7 @@ class Seed(Helpers):
         aio_req.orig_iocb = iocb
         step("init_callback")
         aio_req.cleanup = cleanup
-        step("kiocb_clone")
+        step("kiocb_clone", orig_flags_answer(iocb))
         kiocb_clone(aio_req.iocb, iocb, get_file(file))
         step("set_ki_complete")
         aio_req.iocb.ki_complete = self.backing_aio_rw_complete
@@ -312,9 +329,9 @@ class Seed(Helpers):
         aio_req.orig_iocb = iocb
         step("init_callback")
         aio_req.cleanup = cleanup
-        step("kiocb_clone")
+        step("kiocb_clone", orig_flags_answer(iocb))
         kiocb_clone(aio_req.iocb, iocb, get_file(file))
-        step("set_ki_flags")
+        step("set_ki_flags", orig_flags_answer(iocb))
         aio_req.iocb.ki_flags = flags
         step("set_ki_complete")
         aio_req.iocb.ki_complete = self.backing_aio_rw_complete
@@ -359,7 +376,7 @@ class Ovl56(Helpers):
     caller's struct fd; no reference count; the cleanup handler frees the wrapper."""
 
     name = "ovl-5.6"
-    freeze = Freeze.CALLER
+    kernel = "5.6"
     callbacks: ClassVar[dict[Kind, dict[Outcome, int]]] = {
         Kind.READ: {Outcome.SUBMITTED: 1, Outcome.ALLOC_FAILED: 1},
         Kind.WRITE: {Outcome.SUBMITTED: 1}}
@@ -446,7 +463,7 @@ class Ovl56(Helpers):
                 real.flags = 0
                 step("init_orig_iocb")
                 aio_req.orig_iocb = iocb
-                step("kiocb_clone")
+                step("kiocb_clone", orig_flags_answer(iocb))
                 kiocb_clone(aio_req.iocb, iocb, real.file)
                 step("set_ki_complete")
                 aio_req.iocb.ki_complete = self.ovl_aio_rw_complete
@@ -503,9 +520,9 @@ class Ovl56(Helpers):
                 real.flags = 0
                 step("init_orig_iocb")
                 aio_req.orig_iocb = iocb
-                step("kiocb_clone")
+                step("kiocb_clone", orig_flags_answer(iocb))
                 kiocb_clone(aio_req.iocb, iocb, real.file)
-                step("set_ki_flags")
+                step("set_ki_flags", orig_flags_answer(iocb))
                 aio_req.iocb.ki_flags = ifl
                 step("set_ki_complete")
                 aio_req.iocb.ki_complete = self.ovl_aio_rw_complete
@@ -533,6 +550,7 @@ class Ovl516(Ovl56):
     submitter puts after submit, the cleanup puts instead of freeing."""
 
     name = "ovl-5.16"
+    kernel = "5.16"
     REFCOUNT = True
 
 
@@ -571,13 +589,10 @@ class BackingFileCtx:
 
 class Mainline(Helpers):
     name = "mainline"
-    freeze = Freeze.CALLEE
+    kernel = "6.12"
     callbacks: ClassVar[dict[Kind, dict[Outcome, int]]] = {
         Kind.READ: {Outcome.SUBMITTED: 1, Outcome.ALLOC_FAILED: 1},
         Kind.WRITE: {Outcome.SUBMITTED: 1}}
-    # overlayfs's end_write updates size and mtime under a lock that is not irq-safe: the
-    # reason write completions are punted to a workqueue.
-    process_context = frozenset({Kind.WRITE})
 
     def __init__(self, k: Kernel) -> None:
         super().__init__(k)
@@ -600,7 +615,7 @@ class Mainline(Helpers):
         real = iocb.ki_filp.private_data
         assert real is not None
         # int ifl = iocb->ki_flags; the C clears IOCB_DSYNC | IOCB_SYNC on a volatile
-        # mount (not this one) and IOCB_DIO_CALLER_COMP, which this upper layer never sets
+        # mount (not this one); backing_file_write_iter clears IOCB_DIO_CALLER_COMP
         ifl = iocb.ki_flags
         return self.backing_file_write_iter(real, iter, iocb, ifl, self.ctx())
 
@@ -614,13 +629,16 @@ class Mainline(Helpers):
 
     def backing_aio_cleanup(self, aio: BackingAio, res: int) -> None:
         iocb = aio.iocb
-        step("update_pos")
         orig_iocb = aio.orig_iocb
         assert orig_iocb is not None
-        orig_iocb.ki_pos = iocb.ki_pos
+        # v6.12: aio->end_write(orig_iocb->ki_filp, iocb->ki_pos, res) comes first: the
+        # callback gets the clone's position; the original's is updated after it
         step("callback")
         if aio.end_write:
-            aio.end_write(orig_iocb, res)
+            _ = orig_iocb.ki_filp  # orig_iocb->ki_filp: the original must still be alive
+            aio.end_write(iocb, res)
+        step("update_pos")
+        orig_iocb.ki_pos = iocb.ki_pos
         step("call")
         self.backing_aio_put(aio)
 
@@ -687,7 +705,7 @@ class Mainline(Helpers):
             if aio:
                 step("init_orig_iocb")
                 aio.orig_iocb = iocb
-                step("kiocb_clone")
+                step("kiocb_clone", orig_flags_answer(iocb))
                 kiocb_clone(aio.iocb, iocb, get_file(file))
                 step("set_ki_complete")
                 aio.iocb.ki_complete = self.backing_aio_rw_complete
@@ -718,6 +736,11 @@ class Mainline(Helpers):
         if odirect_unsupported(iocb, file):
             step("return_")
             return -EINVAL
+        # Stacked filesystems don't support deferred completions: the clone must not
+        # carry the issuer's IOCB_DIO_CALLER_COMP (the lower filesystem would complete it
+        # with 0, the real result left where nobody looks)
+        step("clear_ki_flag")
+        flags &= ~IOCB_DIO_CALLER_COMP
         step("if_goto")
         if is_sync_kiocb(iocb):
             step("vfs_iter")
@@ -743,9 +766,9 @@ class Mainline(Helpers):
         aio.orig_iocb = iocb
         step("init_callback")
         aio.end_write = ctx.end_write
-        step("kiocb_clone")
+        step("kiocb_clone", orig_flags_answer(iocb))
         kiocb_clone(aio.iocb, iocb, get_file(file))
-        step("set_ki_flags")
+        step("set_ki_flags", orig_flags_answer(iocb))
         aio.iocb.ki_flags = flags
         step("set_ki_complete")
         aio.iocb.ki_complete = self.backing_aio_queue_completion

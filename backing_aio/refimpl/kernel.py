@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from backing_aio import kapi
 from backing_aio.refimpl.env import Env
 from backing_aio.refimpl.kasan import KmemCache
 from backing_aio.refimpl.lower import Device, LowerFs, ThreadDevice
 from backing_aio.refimpl.sched import Scheduler
 from backing_aio.refimpl.uring import UringDevice
 from backing_aio.refimpl.vfs import FMODE_CAN_ODIRECT, File, Kiocb, SuperBlock
-from backing_aio.vocab import Kind, Outcome, RequestType, Subject
+from backing_aio.vocab import Freeze, Kind, Outcome, RequestType, Subject
 
 # Where queued IO goes: a completion thread doing preadv/pwritev, or the kernel's io_uring.
 BACKENDS: Final[tuple[str, ...]] = ("thread", "uring")
@@ -46,6 +47,13 @@ class Request:
     submitted: int = 0  # times the lower filesystem got the IO
     queued: bool = False  # the lower filesystem queued it (submit returns -EIOCBQUEUED)
     inline: bool = False  # ... and completed it before submit returned
+    # the upper layer set IOCB_DIO_CALLER_COMP on the original kiocb (None: it decided
+    # nothing, the request is no async write or the kernel has no such flag)
+    caller_comp: bool | None = None
+    caller_comp_told: bool = False  # a step recorded that answer (vfs.orig_flags_answer)
+    # the lower filesystem completed the queued clone with 0 and left the real result in
+    # the clone's deferred completion (IOCB_DIO_CALLER_COMP)
+    deferred: bool = False
     alloc_failed: bool = False
     wq_failed: bool = False
     lower_res: int | None = None  # the lower filesystem's result, once it produced one
@@ -82,17 +90,22 @@ class Request:
 
 
 class Kernel:
-    """Everything a run shares. ``callee_freeze``: vfs_iocb_iter_write/vfs_iter_write take
-    freeze protection themselves (v6.8 and later), as ``mainline`` expects. ``backend``:
-    the device queued IO goes to (``BACKENDS``). ``direct_io``: the filesystem does real
+    """Everything a run shares. ``version``: the kernel release, from which the VFS's
+    behaviour follows (backing_aio.kapi): ``callee_freeze``, vfs_iocb_iter_write and
+    vfs_iter_write take freeze protection themselves (v6.8 and later);
+    ``dio_caller_comp``, the upper layer may set IOCB_DIO_CALLER_COMP on an async write
+    and the lower filesystem then defers a queued write's completion. ``backend``: the
+    device queued IO goes to (``BACKENDS``). ``direct_io``: the filesystem does real
     O_DIRECT (each backing file is also opened O_DIRECT), aligned to ``dio_align``."""
 
     def __init__(self, sched: Scheduler, env: Env, root: Path, *, size: int,
-                 callee_freeze: bool, can_odirect: bool = True, backend: str = "thread",
+                 version: kapi.Kernel, can_odirect: bool = True, backend: str = "thread",
                  direct_io: bool = False, dio_align: int = 4096) -> None:
         self.sched = sched
         self.env = env
-        self.callee_freeze = callee_freeze
+        self.version = version
+        self.callee_freeze = kapi.freeze(version) == Freeze.CALLEE
+        self.dio_caller_comp = kapi.has_dio_caller_comp(version)
         self.direct_io = direct_io
         self.dio_align = dio_align
         self.requests: dict[int, Request] = {}

@@ -53,6 +53,7 @@ from backing_aio.refimpl.vfs import (
     EIO,
     EIOCBQUEUED,
     ENOSPC,
+    IOCB_DIO_CALLER_COMP,
     IOCB_DIRECT,
     File,
     IovIter,
@@ -216,7 +217,7 @@ class LowerFs:
         filp = iocb.ki_filp
         pos = iocb.ki_pos
         flags = iocb.ki_flags
-        if model_choice(plan) is not Choice.QUEUES:
+        if model_choice(plan) != Choice.QUEUES:
             ret = self._io(kind, filp.fd_for(flags), iter.segments, pos, plan, flags, True)
             choose(Choice.RETURNS_RES if ret >= 0 else Choice.RETURNS_EIO)
             if ret > 0:
@@ -243,14 +244,14 @@ class LowerFs:
                 res = self.transfer(io, asynchronous=True)
             finally:
                 os.close(io.fd)
-            self._complete(req, iocb, res)
+            self._complete(req, kind, iocb, res)
         else:
             real = not io.error and bool(io.segments)  # an injected fault moves no byte
 
             def delivered(res: int) -> None:
                 if real:
                     self.count_device()
-                self._complete(req, iocb, res)
+                self._complete(req, kind, iocb, res)
 
             self.device.queue(io, delivered)
         # L2: still inside submit, ext4 touches the clone and its file, then returns.
@@ -260,8 +261,12 @@ class LowerFs:
         become(a)
         return -EIOCBQUEUED
 
-    def _complete(self, req: int, iocb: Kiocb, res: int) -> None:
-        """The IO is done: call the clone's ki_complete, in completion context."""
+    def _complete(self, req: int, kind: str, iocb: Kiocb, res: int) -> None:
+        """The IO is done: call the clone's ki_complete, in completion context. A write
+        whose kiocb carries IOCB_DIO_CALLER_COMP completes as iomap's direct IO does then:
+        ki_complete(iocb, 0), the real result left in iocb->dio_complete for the issuer
+        to run in task context. (Only a direct write is queued in the kernel; the model
+        does not tell queued buffered IO from direct, so neither does this.)"""
         k = self.k
         back = getattr_current()
         become(Actor(k, req, COMPLETION, irq=True))
@@ -269,12 +274,19 @@ class LowerFs:
         del self.pending[req]
         filp = iocb.ki_filp
         filp.check("the lower fs completes IO on the clone's ki_filp")
+        # The clone's position is final here, deferred completion or not: so the model has
+        # it (a deferred completion is judged by its result, not its position)
         if res > 0:
             iocb.ki_pos += res
         k.requests[req].lower_res = res
         ki_complete = iocb.ki_complete
         assert ki_complete is not None
-        ki_complete(iocb, res)
+        if kind == Kind.WRITE and iocb.ki_flags & IOCB_DIO_CALLER_COMP:
+            k.requests[req].deferred = True
+            iocb.dio_complete = lambda: res  # iomap_dio_deferred_complete(dio)
+            ki_complete(iocb, 0)
+        else:
+            ki_complete(iocb, res)
         if back is not None:
             become(back)
 

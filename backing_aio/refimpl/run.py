@@ -35,7 +35,7 @@ from backing_aio.refimpl.kasan import Finding
 from backing_aio.refimpl.kernel import Kernel, Request
 from backing_aio.refimpl.sched import Event, Free, Scheduler, Seeded
 from backing_aio.refimpl.upper import Upper
-from backing_aio.vocab import Freeze, RequestType
+from backing_aio.vocab import RequestType
 
 BLOCK = 4096
 
@@ -173,7 +173,7 @@ def kernel_for(cls: type[Helpers], sched: Scheduler, env: Env, workspace: Worksp
                backend: str, can_odirect: bool = True) -> Kernel:
     """A kernel for one run of ``cls`` on the workspace's (reset) backing file."""
     return Kernel(sched, env, workspace.root, size=workspace.size,
-                  callee_freeze=cls.freeze == Freeze.CALLEE, can_odirect=can_odirect,
+                  version=cls.release(), can_odirect=can_odirect,
                   backend=backend, direct_io=workspace.direct_io,
                   dio_align=workspace.dio_align)
 
@@ -399,7 +399,8 @@ def _stress(cls: type[Helpers], n: int | None, workspace: Workspace, seed: int, 
     for r in k.requests.values():
         # the error the caller saw: returned, or given to ki_complete when queued
         err = r.completed if r.queued else r.returned
-        key = r.rtype + (" direct" if r.direct else "") + (" queued" if r.queued else "") + (
+        key = r.rtype + (" direct" if r.direct else "") + (
+            " caller_comp" if r.caller_comp else "") + (" queued" if r.queued else "") + (
             f" {err}" if err is not None and err < 0 else "")
         outcomes[key] = outcomes.get(key, 0) + 1
     return StressResult(cls.name, len(k.requests), sched.steps, k.lower.ios, seconds,

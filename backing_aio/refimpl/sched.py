@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 from backing_aio.vocab import Actor as Role
-from backing_aio.vocab import Choice
+from backing_aio.vocab import Choice, EnvCondition, env_answer
 
 SUBMITTER, LOWER, COMPLETION, WORKER = (
     Role.SUBMITTER, Role.LOWER, Role.COMPLETION, Role.WORKER)
@@ -175,13 +175,17 @@ class ScriptError(Exception):
 
 class Script:
     """Follow a model trace: the k-th scheduling decision runs the actor of the trace's
-    k-th step; an environment decision inside a step takes that step's choice. The one
-    decision the lower filesystem makes ahead of its step is the completion's result (it
-    is fixed when the IO is queued): it is the choice of the request's next completion
-    step that has one (``RESULTS``).
+    k-th step; an environment decision inside a step takes that step's choice. Two
+    decisions are made ahead of their step: the completion's result (fixed when the IO is
+    queued) is the choice of the request's next completion step that has one
+    (``RESULTS``); whether the upper layer sets IOCB_DIO_CALLER_COMP (decided when it
+    builds the kiocb, before any step) is the request's answer wherever the trace has it
+    (``CALLER_COMP``).
     """
 
     RESULTS: Final = frozenset({Choice.RES_RES, Choice.RES_EIO})
+    CALLER_COMP: Final = frozenset({env_answer(EnvCondition.CALLER_COMP, t)
+                                    for t in (True, False)})
 
     def __init__(self, steps: Sequence[tuple[int, str, str]]) -> None:
         self.steps = list(steps)
@@ -212,6 +216,11 @@ class Script:
                 if r == req and actor == COMPLETION and choice in self.RESULTS:
                     return choice
             return None  # the completion never fires within the script
+        if what == EnvCondition.CALLER_COMP:
+            for r, _actor, choice in self.steps:
+                if r == req and choice in self.CALLER_COMP:
+                    return choice
+            return None  # no step of the script copies the original's flags
         return self.steps[self.at][2] if self.at >= 0 else ""
 
 

@@ -17,6 +17,7 @@ on: the properties, seen from outside the helpers, plus the bytes.
 
 from __future__ import annotations
 
+import functools
 import mmap
 import os
 import random
@@ -24,6 +25,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from backing_aio import kapi
+from backing_aio.refimpl.env import CALLER_COMP_YES
 from backing_aio.refimpl.kasan import DATA, Finding
 from backing_aio.refimpl.kernel import Kernel, Request
 from backing_aio.refimpl.sched import SUBMITTER, Actor, become, current
@@ -31,6 +34,7 @@ from backing_aio.refimpl.vfs import (
     EINVAL,
     EIOCBQUEUED,
     ENOMEM,
+    IOCB_DIO_CALLER_COMP,
     IOCB_DIRECT,
     IOCB_WRITE,
     File,
@@ -38,12 +42,24 @@ from backing_aio.refimpl.vfs import (
     Kiocb,
     fput,
 )
-from backing_aio.vocab import Kind, PropertyId, RequestType, Subject
+from backing_aio.vocab import EnvCondition, Kind, PropertyId, RequestType, Subject
 
 if TYPE_CHECKING:
     from backing_aio.refimpl.helpers import Helpers
 
 READ_FILL = 0xEE  # what a read buffer holds before the read (never the file's content)
+
+# The caller's callback slots (kapi.Caller.slots): a callback reached through one runs the
+# function the caller puts there (overlayfs: ctx->end_write is ovl_file_end_write).
+CLEANUP, END_WRITE, ACCESSED = "cleanup", "end_write", "accessed"
+
+
+@functools.cache
+def _process_chain(caller: str, fn: str, version: kapi.Kernel) -> tuple[str, ...]:
+    """The calls from the callback ``fn`` of ``caller`` down to one that needs process
+    context on ``version`` (empty: it may run in irq context). Cached: the table is fixed
+    and a stress run asks for every completion."""
+    return tuple(f.name for f in kapi.needs_process_context(kapi.resolve(caller, fn), version))
 
 
 def _segments(buf: bytearray | memoryview, n: int, align: int = 1) -> list[memoryview]:
@@ -98,7 +114,17 @@ class Upper:
         iocb = self.k.kiocb_cachep.alloc(i)
         iocb.ki_filp = self.k.ovl_file
         iocb.ki_pos = offset
-        iocb.ki_flags = (IOCB_WRITE if kind == Kind.WRITE else 0) | (IOCB_DIRECT if direct else 0)
+        # aio and io_uring set IOCB_WRITE on an async write; init_sync_kiocb (read(2),
+        # write(2)) sets no such flag, so nothing may tell a sync write by it
+        iocb.ki_flags = (IOCB_WRITE if kind == Kind.WRITE and not sync else 0) | (
+            IOCB_DIRECT if direct else 0)
+        if kind == Kind.WRITE and not sync and self.k.dio_caller_comp:
+            # io_uring sets IOCB_DIO_CALLER_COMP on an async write, Linux AIO does not:
+            # which upper layer this is, the environment decides (on this thread, before
+            # any step, so that a controlled run stays reproducible)
+            r.caller_comp = self.k.env.decide(EnvCondition.CALLER_COMP, i) == CALLER_COMP_YES
+            if r.caller_comp:
+                iocb.ki_flags |= IOCB_DIO_CALLER_COMP
         iocb.ki_complete = None if sync else self.ki_complete
         iocb.private = i
         r.iocb = iocb
@@ -144,8 +170,12 @@ class Upper:
             raise Finding(PropertyId.RESULT_PROPAGATED, f"{who} runs for request #{r.index} "
                           "before the lower filesystem produced a result")
         if res != r.lower_res:
+            why = (" (the clone carries IOCB_DIO_CALLER_COMP: the lower filesystem completed "
+                   "it with 0 and left the real result to the issuer's deferred completion, "
+                   "which nobody runs)" if r.deferred and res == 0 else "")
             raise Finding(PropertyId.RESULT_PROPAGATED, f"{who} gets {res} for request "
-                          f"#{r.index}, but the lower filesystem's result is {r.lower_res}")
+                          f"#{r.index}, but the lower filesystem's result is "
+                          f"{r.lower_res}{why}")
 
     def _returned(self, r: Request, iocb: Kiocb, ret: int) -> None:
         if ret == -EIOCBQUEUED:
@@ -232,12 +262,20 @@ class Upper:
         self.shadow[lo:hi] = now
 
     # -- the caller's callbacks ----------------------------------------------------------
-    def _callback(self, who: str) -> Request:
+    def _callback(self, who: str, fn: str) -> Request:
+        """A callback of the caller runs: ``fn`` is what it is, a slot of the caller's
+        (``end_write``) or a kernel function by name (``ovl_copyattr``). Whether it may run
+        in completion context follows from what that calls on this kernel (kapi), as it
+        does in the model: not from a list of request kinds."""
         a = current()
         r = self.k.requests[a.req]
-        if a.irq and r.kind in self.helpers.process_context:
-            raise Finding(PropertyId.CONTEXT, f"{who} runs for request #{r.index} in "
-                          "completion (irq) context, but this caller needs process context")
+        if a.irq:
+            chain = _process_chain(self.helpers.caller, fn, self.k.version)
+            if chain:
+                raise Finding(PropertyId.CONTEXT, f"{who} runs for request #{r.index} in "
+                              f"completion (irq) context, but {' -> '.join(chain)} needs "
+                              f"process context on {self.k.version} "
+                              f"({kapi.function(chain[-1]).why})")
         r.callback_runs += 1
         if r.callback_runs > 1:
             raise Finding(PropertyId.CLEANUP_ONCE,
@@ -245,26 +283,30 @@ class Upper:
         return r
 
     def ovl_rw_complete(self, iocb: Kiocb, res: int) -> None:
-        """seed's cleanup callback: overlayfs's ovl_rw_complete(orig_iocb, res)."""
-        r = self._callback("ovl_rw_complete")
+        """seed's cleanup callback: overlayfs's ovl_rw_complete(orig_iocb, res), the
+        caller's ``cleanup`` slot."""
+        r = self._callback("ovl_rw_complete", CLEANUP)
         self._pos_check(r, iocb, "ovl_rw_complete")
         self._result_check(r, res, "ovl_rw_complete")
 
     def end_write(self, iocb: Kiocb, res: int) -> None:
         """mainline's ctx->end_write: overlayfs's ovl_file_end_write (size and mtime)."""
-        r = self._callback("ctx->end_write")
+        r = self._callback("ctx->end_write", END_WRITE)
         self._pos_check(r, iocb, "ctx->end_write")
         self._result_check(r, res, "ctx->end_write")
 
     def accessed(self, file: File) -> None:
         """mainline's ctx->accessed: overlayfs's ovl_file_accessed."""
-        self._callback("ctx->accessed")
+        self._callback("ctx->accessed", ACCESSED)
 
     def ovl_file_accessed(self, file: File) -> None:
-        self._callback("ovl_file_accessed")
+        """v5.6/v5.16's read_iter calls it by name."""
+        self._callback("ovl_file_accessed", "ovl_file_accessed")
 
     def ovl_copyattr(self) -> None:
-        self._callback("ovl_copyattr")
+        """v5.6/v5.16's write paths call it by name (the cleanup handler, in the
+        completion, for a queued write)."""
+        self._callback("ovl_copyattr", "ovl_copyattr")
 
     # -- the end of the run --------------------------------------------------------------
     def end_checks(self) -> list[Finding]:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from backing_aio.refimpl.kasan import Checked, Finding, KmemCache, Shadow, plumbing, site
 from backing_aio.refimpl.sched import WORK_STARTS, WORKER, Actor, become, choose, current, step
-from backing_aio.vocab import Choice, Kind, PropertyId, Subject
+from backing_aio.vocab import Choice, EnvCondition, Kind, PropertyId, Subject, env_answer
 
 if TYPE_CHECKING:
     from backing_aio.refimpl.kernel import Kernel
@@ -32,6 +32,10 @@ IOCB_SYNC: Final = 1 << 2
 IOCB_WRITE: Final = 1 << 3
 IOCB_APPEND: Final = 1 << 4
 IOCB_DIRECT: Final = 1 << 17
+# v6.6..v6.18: the issuer (io_uring) can run a direct write's completion itself, in task
+# context; a filesystem that sees it may complete with ki_complete(iocb, 0) and leave the
+# real completion in iocb->dio_complete
+IOCB_DIO_CALLER_COMP: Final = 1 << 22
 IOCB_NOWAIT: Final = 1 << 7
 FMODE_CAN_ODIRECT: Final = 1 << 22
 FDPUT_FPUT: Final = 1
@@ -212,6 +216,9 @@ class Kiocb(Checked):
     ki_flags: int
     ki_complete: Callable[[Kiocb, int], None] | None
     private: int  # the upper layer's request number
+    # IOCB_DIO_CALLER_COMP: the completion the lower filesystem left to the issuer, with
+    # the IO's real result (the C's dio_complete(private); here the closure holds it)
+    dio_complete: Callable[[], int] | None
 
     def __init__(self, shadow: Shadow, container: Any = None) -> None:
         super().__init__(shadow)
@@ -220,6 +227,7 @@ class Kiocb(Checked):
         self.ki_flags = 0
         self.ki_complete = None
         self.private = -1
+        self.dio_complete = None
 
 
 def container_of(member: Checked) -> Any:
@@ -232,11 +240,27 @@ def is_sync_kiocb(iocb: Kiocb) -> bool:
 
 
 def kiocb_clone(kiocb: Kiocb, kiocb_src: Kiocb, filp: File) -> None:
-    """include/linux/fs.h: ki_filp, ki_flags, ki_ioprio and ki_pos; not ki_complete."""
+    """include/linux/fs.h: ki_filp, ki_flags (IOCB_DIO_CALLER_COMP too), ki_ioprio and
+    ki_pos; not ki_complete."""
     kiocb.ki_filp = filp
     kiocb.ki_flags = kiocb_src.ki_flags
     kiocb.ki_pos = kiocb_src.ki_pos
     kiocb.ki_complete = None
+
+
+def orig_flags_answer(orig: Kiocb) -> str:
+    """The environment's answer the step records that first copies the original kiocb's
+    ki_flags (``kiocb_clone``, or ``aio->iocb.ki_flags = flags``): whether it carries
+    IOCB_DIO_CALLER_COMP. The upper layer decided that when it built the kiocb, and only
+    for an async write on a kernel that has the flag (``Request.caller_comp``); the model
+    asks the first time a step needs to know, so that step carries the answer and every
+    other step none."""
+    a = current()
+    r = a.k.requests[a.req]
+    if r.caller_comp is None or r.caller_comp_told:
+        return ""
+    r.caller_comp_told = True
+    return env_answer(EnvCondition.CALLER_COMP, bool(orig.ki_flags & IOCB_DIO_CALLER_COMP))
 
 
 class IovIter:
