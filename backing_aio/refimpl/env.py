@@ -2,8 +2,9 @@
 
 The allocator, the caller's ``ovl_real_fdget``, the superblock's workqueue set-up, the
 lower filesystem and the upper layer (whether it sets IOCB_DIO_CALLER_COMP on an async
-write, ``caller_comp``) each ask ``Env.decide(what, req)`` when they reach a decision. The options
-for each decision are a table (a fault plan); a ``Chooser`` (backing_aio.refimpl.sched) picks one.
+write, ``caller_comp``) each ask ``Env.decide(what, req)`` when they reach a decision. The
+options for each decision are a table (a fault plan); a ``Chooser``
+(backing_aio.refimpl.sched) picks one.
 
 An option is a model choice (``backing_aio.vocab.Choice``) or a ``Refinement`` of one: a
 way for the same thing to happen that the model does not distinguish (a short count is
@@ -56,6 +57,10 @@ SHORT: Final[frozenset[str]] = frozenset({Refinement.RETURNS_SHORT, Refinement.R
 CALLER_COMP_YES: Final[str] = env_answer(EnvCondition.CALLER_COMP, True)
 CALLER_COMP_NO: Final[str] = env_answer(EnvCondition.CALLER_COMP, False)
 
+# The model's answers to environment conditions ("caller_comp: yes"): choices of the model
+# that are not a Choice.
+_ANSWERS: Final[frozenset[str]] = CHOICES - frozenset(Choice)
+
 
 def model_choice(option: str) -> str:
     """The model choice an option is, or refines: a ``Choice`` or the answer to an
@@ -65,11 +70,6 @@ def model_choice(option: str) -> str:
     if option in _ANSWERS:
         return option
     return Choice(option)
-
-
-# The model's answers to environment conditions ("caller_comp: yes"): choices of the model
-# that are not a Choice.
-_ANSWERS: Final[frozenset[str]] = CHOICES - frozenset(Choice)
 
 
 # Exactly the model's environment: the exhaustive search and conformance use these.
