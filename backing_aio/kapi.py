@@ -189,6 +189,20 @@ CALLERS: Final[dict[str, Caller]] = {c.name: c for c in (
         "fs/overlayfs/file.c ovl_read_iter()/ovl_write_iter(): backing_file_ctx "
         "{.accessed = ovl_file_accessed, .end_write = ovl_file_end_write}",
     ),
+    # The block and bio shapes have no callback slots: their completion calls only what
+    # may run in irq context (kiocb_end_write, blk_mq_complete_request, bio_endio, kfree).
+    Caller(
+        "loop",
+        {},
+        "drivers/block/loop.c (v6.12) lo_rw_aio(), lo_rw_aio_complete(), "
+        "lo_rw_aio_do_completion()",
+    ),
+    Caller(
+        "erofs",
+        {},
+        "fs/erofs/fileio.c (v6.12) erofs_fileio_rq_alloc(), erofs_fileio_rq_submit(), "
+        "erofs_fileio_ki_complete()",
+    ),
 )}
 
 

@@ -91,6 +91,34 @@ class RequestType(StrEnum):
 REQUEST_TYPES: Final[tuple[str, ...]] = tuple(RequestType)
 
 
+class Shape(StrEnum):
+    """Who is above the helpers, hence what the original is and how it must end.
+
+    - ``stacked``: a stacked filesystem's read_iter/write_iter (overlayfs, FUSE
+      passthrough). The original is a kiocb: the call returns its result, or
+      -EIOCBQUEUED and the original's ki_complete runs once; the original's ki_pos and
+      the caller's callbacks are part of the contract.
+    - ``block``: a block driver serving a request from a file (the loop driver's
+      lo_rw_aio). The wrapper is the request's pdu: it exists before the call and goes
+      back to blk-mq with the request when it is completed. The call returns -EIOCBQUEUED
+      and the request is completed exactly once, with the lower filesystem's result, by
+      whoever drops the last reference.
+    - ``bio``: a filesystem reading its own blocks from a file (erofs's file-backed
+      mounts). The wrapper holds the bio; the call returns nothing (a void submitter,
+      counted as -EIOCBQUEUED: the bio ends only through bio_endio), exactly once.
+
+    No position is handed back and no caller callback runs in the block and bio shapes:
+    POS_BEFORE_CALLBACK and CLEANUP_ONCE do not apply to them.
+    """
+
+    STACKED = "stacked"
+    BLOCK = "block"
+    BIO = "bio"
+
+
+SHAPES: Final[tuple[str, ...]] = tuple(Shape)
+
+
 class Outcome(StrEnum):
     """How a request ended, as the caller's callback contract distinguishes it."""
 

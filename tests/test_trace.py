@@ -115,7 +115,7 @@ def test_every_choice_the_model_offers_is_in_its_vocabulary(cat: dict[str, Varia
 
     for v in cat.values():
         model = BackingAio(v)
-        for kind in ("read", "write", "sync-read", "sync-write"):
+        for kind in v.kinds:
             walk([(1, model.new_request(kind))], check_choices(model))
 
 

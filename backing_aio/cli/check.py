@@ -9,12 +9,20 @@ from pathlib import Path
 from typing import Any
 
 from backing_aio.cli.exits import EXIT_FOUND, EXIT_OK
-from backing_aio.cli.options import MAX_REQUESTS, MAX_STATES, fmt, indent, request_types, requests
+from backing_aio.cli.options import (
+    MAX_REQUESTS,
+    MAX_STATES,
+    fmt,
+    indent,
+    request_types,
+    requests,
+    served,
+)
 from backing_aio.cli.progress import Progress
 from backing_aio.errors import UsageError
 from backing_aio.model.catalogue import catalogue
 from backing_aio.model.lang import Variant
-from backing_aio.model.properties import BY_ID, PROPERTIES, PROPERTY_IDS, SUBJECTS
+from backing_aio.model.properties import BY_ID, PROPERTIES, PROPERTY_IDS, SUBJECTS, not_applicable
 from backing_aio.model.semantics import REQUEST_TYPES
 from backing_aio.model.variants import resolve, resolve_one
 from backing_aio.outputs import file_stem, inside, output_dir
@@ -67,7 +75,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(json.dumps({
             "format": fmt("list"),
             "variants": [{"name": v.name, "summary": v.summary, "origin": v.origin,
-                          "expect": sorted(v.expect, key=PROPERTY_IDS.index)}
+                          "expect": sorted(v.expect, key=PROPERTY_IDS.index),
+                          "shape": v.shape, "kinds": list(v.kinds),
+                          "not_applicable": sorted(not_applicable(v),
+                                                   key=PROPERTY_IDS.index)}
                          for v in cat.values()],
             "properties": [{"id": p.id, "text": p.text} for p in PROPERTIES],
             "request_types": list(REQUEST_TYPES),
@@ -118,6 +129,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     out: list[dict[str, Any]] = []
     progress = Progress()
     for v, source in targets:
+        if types is not None:
+            served(v, types)
         try:
             r = explore(v, n, kinds=types, reduction=args.reduction, max_states=args.max_states,
                         progress=progress.states if progress.enabled else None)

@@ -4,9 +4,11 @@ limits, and the ``format`` of JSON outputs."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import Final
 
 from backing_aio.errors import UsageError
+from backing_aio.model.lang import Variant
 from backing_aio.model.semantics import REQUEST_TYPES
 
 # The largest number of concurrent requests any command explores (check, explain, the
@@ -41,6 +43,14 @@ def request_types(text: str) -> list[str]:
         if t not in REQUEST_TYPES:
             raise UsageError(f"unknown request type {t!r} (known: {', '.join(REQUEST_TYPES)})")
     return types
+
+
+def served(v: Variant, types: Sequence[str]) -> None:
+    """Every type in ``types`` is one the variant serves (a read-only user serves reads)."""
+    for t in types:
+        if t not in v.kinds:
+            raise UsageError(f"{v.name} serves no {t} requests (it serves "
+                             f"{', '.join(v.kinds)})")
 
 
 def z3_options(p: argparse.ArgumentParser, unknown: str) -> None:

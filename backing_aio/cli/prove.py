@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from backing_aio.cli.exits import EXIT_FOUND, EXIT_OK
-from backing_aio.cli.options import fmt, request_types, z3_limits, z3_options
+from backing_aio.cli.options import fmt, request_types, served, z3_limits, z3_options
 from backing_aio.cli.progress import Progress
 from backing_aio.errors import UsageError
 from backing_aio.model.semantics import REQUEST_TYPES
@@ -23,8 +23,9 @@ from backing_aio.verify.verdict import Verdict, combine, of_proof
 def register(sub: Any) -> None:
     pv = sub.add_parser("prove", help="unbounded z3 proofs for one request and for any N")
     pv.add_argument("variant", metavar="VARIANT")
-    pv.add_argument("--types", metavar="T,T", default=",".join(REQUEST_TYPES),
-                    help=f"request types to prove ({', '.join(REQUEST_TYPES)})")
+    pv.add_argument("--types", metavar="T,T", default=None,
+                    help=f"request types to prove ({', '.join(REQUEST_TYPES)}; default: "
+                    "every type the variant serves)")
     pv.add_argument("--bmc", action="store_true",
                     help="also search with bounded model checking (each counterexample is "
                     "replayed in the model)")
@@ -52,7 +53,8 @@ def cmd_prove(args: argparse.Namespace) -> int:
     z3_limits(args)
     rlimit: int = RLIMIT if args.rlimit is None else args.rlimit
     timeout: int | None = args.timeout
-    types = request_types(args.types)
+    types = list(v.kinds) if args.types is None else request_types(args.types)
+    served(v, types)
     if args.save is not None:
         output_dir(args.save, "--save")  # before the proofs: a bad directory is bad input
     results: list[dict[str, Any]] = []

@@ -10,6 +10,8 @@ property (override_creds/revert_creds, inode locking, rw flag conversion) are le
   no reference count, the cleanup frees. Known use-after-free through L2.
 - ``ovl-5.16``: the reference-count fix (count 2, the submitter puts after submit); the
   wrapper still owns the caller's struct fd.
+- ``loop``, ``erofs``: other users of the count of 2: the loop driver's lo_rw_aio (a
+  block request) and erofs's file-backed reads (a bio), each in its own shape.
 - ``mainline``: today's fs/backing-file.c: write completions punted to a workqueue,
   vfs_iocb_iter_write starts freeze protection and ends it unless the IO was queued, the
   helper ends it only in the queued completion; the caller's file is borrowed.
@@ -463,8 +465,114 @@ def _ovl_612() -> Variant:
     )
 
 
+def _loop() -> Variant:
+    """The loop driver's direct-IO path (cmd->use_aio): the same count of 2 around a kiocb of
+    the driver's own, embedded in the block request's pdu with the request it serves."""
+    submit = (
+        S("refcount_set", "atomic_set(&cmd->ref, 2);", n=2),
+        S("init_kiocb", "cmd->iocb.ki_filp = file; cmd->iocb.ki_flags = IOCB_DIRECT;"),
+        S("set_ki_complete", "cmd->iocb.ki_complete = lo_rw_aio_complete;",
+          proc="lo_rw_aio_complete"),
+        S("if_goto", "if (rw == ITER_SOURCE) {", cond="!req_write", target="read"),
+        S("kiocb_start_write", "kiocb_start_write(&cmd->iocb);"),
+        S("f_op_iter", "ret = file->f_op->write_iter(&cmd->iocb, &iter);"),
+        S("goto", "} else", target="put"),
+        S("f_op_iter", "ret = file->f_op->read_iter(&cmd->iocb, &iter);", tag="read"),
+        S("call", "lo_rw_aio_do_completion(cmd);", tag="put", proc="lo_rw_aio_do_completion"),
+        S("if_goto", "if (ret != -EIOCBQUEUED)", cond="queued", target="out"),
+        S("call", "lo_rw_aio_complete(&cmd->iocb, ret);", proc="lo_rw_aio_complete"),
+        S("return_", "return -EIOCBQUEUED;", tag="out", value="-EIOCBQUEUED"),
+    )
+    complete = (
+        S("store_res", "cmd->ret = ret;"),
+        S("call", "lo_rw_aio_do_completion(cmd);", proc="lo_rw_aio_do_completion"),
+    )
+    put = (
+        S("load_orig", "struct request *rq = blk_mq_rq_from_pdu(cmd);"),
+        S("refcount_dec_and_test", "if (!atomic_dec_and_test(&cmd->ref)) return;",
+          else_goto="END"),
+        S("if_goto", "if (req_op(rq) == REQ_OP_WRITE)", cond="!req_write", target="done"),
+        S("kiocb_end_write", "kiocb_end_write(&cmd->iocb);"),
+        # lo_complete_rq, which blk_mq_complete_request runs, reads the result from cmd->ret
+        S("load_res", "blk_mq_complete_request(rq); /* lo_complete_rq: cmd->ret */",
+          tag="done"),
+        S("ki_complete", "blk_mq_complete_request(rq);"),
+    )
+    return Variant(
+        name="loop",
+        summary="the loop driver's lo_rw_aio: a count of 2 on the command in the request's "
+        "pdu, the request completed by whoever drops the last reference",
+        origin="drivers/block/loop.c (v6.12: Debian's linux-source-6.12) lo_rw_aio(), "
+        "lo_rw_aio_complete(), lo_rw_aio_do_completion()",
+        procs={"lo_rw_aio": submit, "lo_rw_aio_complete": complete,
+               "lo_rw_aio_do_completion": put},
+        entry={"read": "lo_rw_aio", "write": "lo_rw_aio"},
+        kernel="6.12",
+        caller="loop",
+        callbacks={},
+        shape="block",
+        kinds=("read", "write"),
+        notes=("calls f_op->write_iter directly: the driver holds freeze protection from "
+               "kiocb_start_write until the last reference's kiocb_end_write",
+               "not modelled: the bvec array (kmalloc_array of a multi-bio request, freed "
+               "with the last reference) and the buffered mode (ki_complete = NULL)"),
+    )
+
+
+def _erofs() -> Variant:
+    """erofs's file-backed mounts read their blocks with a bio in a wrapper of a count of 2
+    (1caf50ce4af0 erofs: fix file-backed mounts over FUSE, v6.12)."""
+    read = (
+        S("call", "rq = erofs_fileio_rq_alloc(&io->dev); /* then the bio is filled */",
+          proc="erofs_fileio_rq_alloc"),
+        S("call", "erofs_fileio_rq_submit(rq);", proc="erofs_fileio_rq_submit"),
+        S("return_", "return; /* void: the bio ends in bio_endio */"),
+    )
+    alloc = (
+        S("kzalloc_nofail", "rq = kzalloc(sizeof(*rq), GFP_KERNEL | __GFP_NOFAIL);"),
+        S("init_orig_iocb", "bio_init(&rq->bio, NULL, rq->bvecs, BIO_MAX_VECS, REQ_OP_READ);"),
+        S("init_kiocb", "rq->iocb.ki_filp = mdev->m_dif->file;"),
+        S("refcount_set", "refcount_set(&rq->ref, 2);", n=2),
+    )
+    submit = (
+        S("set_ki_complete", "rq->iocb.ki_complete = erofs_fileio_ki_complete;",
+          proc="erofs_fileio_ki_complete"),
+        S("vfs_iocb_iter", "ret = vfs_iocb_iter_read(rq->iocb.ki_filp, &rq->iocb, &iter);"),
+        S("if_goto", "if (ret != -EIOCBQUEUED)", cond="queued", target="put"),
+        S("call", "erofs_fileio_ki_complete(&rq->iocb, ret);", proc="erofs_fileio_ki_complete"),
+        S("refcount_dec_and_test", "if (refcount_dec_and_test(&rq->ref))", tag="put",
+          else_goto="END"),
+        S("kmem_cache_free", "kfree(rq);"),
+    )
+    complete = (
+        S("load_orig", "struct erofs_fileio_rq *rq = container_of(iocb, ...); /* &rq->bio */"),
+        S("ki_complete", "bio_endio(&rq->bio);"),
+        S("refcount_dec_and_test", "if (refcount_dec_and_test(&rq->ref))", else_goto="END"),
+        S("kmem_cache_free", "kfree(rq);"),
+    )
+    return Variant(
+        name="erofs",
+        summary="erofs reading its blocks from a backing file: a bio in a wrapper of a count "
+        "of 2 that cannot fail to allocate; the submitter returns nothing",
+        origin="fs/erofs/fileio.c (v6.12: Debian's linux-source-6.12) erofs_fileio_rq_alloc(), "
+        "erofs_fileio_rq_submit(), erofs_fileio_ki_complete(); the count of 2 since "
+        "1caf50ce4af0 (v6.12)",
+        procs={"erofs_fileio_read": read, "erofs_fileio_rq_alloc": alloc,
+               "erofs_fileio_rq_submit": submit, "erofs_fileio_ki_complete": complete},
+        entry={"read": "erofs_fileio_read"},
+        kernel="6.12",
+        caller="erofs",
+        callbacks={},
+        shape="bio",
+        kinds=("read",),
+        notes=("read-only: no freeze protection to balance",
+               "not modelled: a short read turned into -EIO and bio_uninit after bio_endio "
+               "(the bio lives in the wrapper)"),
+    )
+
+
 def catalogue() -> dict[str, Variant]:
     """The built-in variants by name, in catalogue order."""
     variants = [_seed(), _seed_fixed(), _ovl(refcount=False), _ovl(refcount=True), _mainline(),
-                _ovl_612()]
+                _ovl_612(), _loop(), _erofs()]
     return {v.name: v for v in variants}

@@ -61,6 +61,18 @@ REASONS: Final[dict[str, str]] = {
     "POS_IN_LAST_PUT": (
         "the put that frees the wrapper runs after the IO on every path, before anyone reads the original's ki_pos, and copies the same final value"
     ),
+    "OWN_KIOCB_SYNC": (
+        "ki_complete stays NULL (the kiocb is the caller's own, zeroed): a sync kiocb, so the lower filesystem finishes the IO before returning and the submitter completes the request with its result (the loop driver's buffered mode runs this way)"
+    ),
+    "KI_COMPLETE_LATE": (
+        "ki_complete is set only after the IO was issued on what was then a sync kiocb: the lower filesystem finished it before returning, and nothing reads ki_complete afterwards"
+    ),
+    "BRANCH_ON_OP": (
+        "the branch tests the block request's op, which the store beside it does not change: their order is unobservable"
+    ),
+    "PDU_ARITHMETIC": (
+        "blk_mq_rq_from_pdu() and container_of() are pointer arithmetic on the command: computed before or after the decrement, they read nothing"
+    ),
     "RELOAD_LOCAL": (
         "reloads a local from a field nobody changes in between"
     ),
@@ -277,6 +289,35 @@ EQUIVALENT: Final[dict[str, str]] = {
     "mainline:move>backing_aio_queue_completion:backing_aio_rw_complete#2(kiocb_end_write)": "END_WRITE_IN_IRQ",
     "mainline:duplicate:backing_aio_complete_work#0(load_res)": "RELOAD_LOCAL",
     "mainline:duplicate:backing_aio_queue_completion#0(store_res)": "IDEMPOTENT_STORE",
+    # the loop driver (drivers/block/loop.c v6.12)
+    "loop:duplicate:lo_rw_aio#0(refcount_set)": "IDEMPOTENT_STORE",
+    "loop:swap:lo_rw_aio#0(refcount_set,init_kiocb)": "INDEPENDENT_STORES",
+    "loop:duplicate:lo_rw_aio#1(init_kiocb)": "IDEMPOTENT_STORE",
+    "loop:swap:lo_rw_aio#1(init_kiocb,set_ki_complete)": "INDEPENDENT_STORES",
+    "loop:delete:lo_rw_aio#2(set_ki_complete)": "OWN_KIOCB_SYNC",
+    "loop:duplicate:lo_rw_aio#2(set_ki_complete)": "IDEMPOTENT_STORE",
+    "loop:swap:lo_rw_aio#2(set_ki_complete,if_goto)": "BRANCH_ON_OP",
+    "loop:duplicate:lo_rw_aio#3(if_goto)": "RETEST",
+    "loop:duplicate:lo_rw_aio#6(goto)": "UNREACHABLE",
+    "loop:duplicate:lo_rw_aio#9(if_goto)": "RETEST",
+    "loop:duplicate:lo_rw_aio#11(return_)": "UNREACHABLE",
+    "loop:duplicate:lo_rw_aio_complete#0(store_res)": "IDEMPOTENT_STORE",
+    "loop:duplicate:lo_rw_aio_do_completion#0(load_orig)": "RELOAD_LOCAL",
+    "loop:swap:lo_rw_aio_do_completion#0(load_orig,refcount_dec_and_test)": "PDU_ARITHMETIC",
+    "loop:duplicate:lo_rw_aio_do_completion#2(if_goto)": "RETEST",
+    "loop:duplicate:lo_rw_aio_do_completion#4(load_res)": "RELOAD_LOCAL",
+    # erofs's file-backed reads (fs/erofs/fileio.c v6.12)
+    "erofs:duplicate:erofs_fileio_read#2(return_)": "UNREACHABLE",
+    "erofs:duplicate:erofs_fileio_rq_alloc#1(init_orig_iocb)": "IDEMPOTENT_STORE",
+    "erofs:swap:erofs_fileio_rq_alloc#1(init_orig_iocb,init_kiocb)": "INDEPENDENT_STORES",
+    "erofs:duplicate:erofs_fileio_rq_alloc#2(init_kiocb)": "IDEMPOTENT_STORE",
+    "erofs:swap:erofs_fileio_rq_alloc#2(init_kiocb,refcount_set)": "INDEPENDENT_STORES",
+    "erofs:duplicate:erofs_fileio_rq_alloc#3(refcount_set)": "IDEMPOTENT_STORE",
+    "erofs:delete:erofs_fileio_rq_submit#0(set_ki_complete)": "OWN_KIOCB_SYNC",
+    "erofs:duplicate:erofs_fileio_rq_submit#0(set_ki_complete)": "IDEMPOTENT_STORE",
+    "erofs:swap:erofs_fileio_rq_submit#0(set_ki_complete,vfs_iocb_iter)": "KI_COMPLETE_LATE",
+    "erofs:duplicate:erofs_fileio_rq_submit#2(if_goto)": "RETEST",
+    "erofs:duplicate:erofs_fileio_ki_complete#0(load_orig)": "RELOAD_LOCAL",
 }
 
 

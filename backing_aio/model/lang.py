@@ -20,7 +20,7 @@ from enum import Enum, IntEnum
 from typing import Any, ClassVar, Final, dataclass_transform
 
 from backing_aio import kapi
-from backing_aio.vocab import KINDS, OUTCOMES
+from backing_aio.vocab import KINDS, OUTCOMES, REQUEST_TYPES, SHAPES, Shape
 
 
 class VariantError(ValueError):
@@ -81,6 +81,7 @@ CONDITIONS: Final[dict[str, str]] = {
     "zero_length": "!iov_iter_count(iter)",
     "odirect_unsupported": "iocb->ki_flags & IOCB_DIRECT && !(file->f_mode & FMODE_CAN_ODIRECT)",
     "write": "aio->iocb.ki_flags & IOCB_WRITE",
+    "req_write": "req_op(rq) == REQ_OP_WRITE",
 }
 
 END: Final[str] = "END"  # jump target meaning "leave this procedure" (not in entry procedures)
@@ -248,6 +249,10 @@ class KmemCacheZalloc(Stmt, op="kmem_cache_zalloc"):
     on_fail: str = _arg(Arg.TAG)
 
 
+class KzallocNofail(Stmt, op="kzalloc_nofail"):
+    """allocate the zeroed wrapper with __GFP_NOFAIL: it cannot fail"""
+
+
 class KmemCacheFree(Stmt, op="kmem_cache_free"):
     """free the wrapper"""
 
@@ -269,6 +274,11 @@ class ClearKiFlag(Stmt, op="clear_ki_flag", repeatable=True):
 
     flag: str = _arg(Arg.FLAG)
     of: str = _arg(Arg.OF)
+
+
+class InitKiocb(Stmt, op="init_kiocb", repeatable=True):
+    """iocb.ki_filp = file; iocb.ki_flags = IOCB_DIRECT: a kiocb of the caller's own, not a
+    clone of an original (no IOCB_WRITE, no IOCB_DIO_CALLER_COMP, no reference taken)"""
 
 
 class SetKiComplete(Stmt, op="set_ki_complete", repeatable=True):
@@ -367,6 +377,11 @@ class VfsIocbIter(Stmt, op="vfs_iocb_iter"):
     """ret = vfs_iocb_iter_read/write(file, &aio->iocb, iter)"""
 
 
+class FopIter(Stmt, op="f_op_iter"):
+    """ret = file->f_op->read_iter/write_iter(&aio->iocb, iter): straight to the lower
+    filesystem, without vfs_iocb_iter_*'s checks and freeze protection"""
+
+
 class InitWq(Stmt, op="init_wq"):
     """ret = backing_aio_init_wq(iocb); if (ret) goto on_fail"""
 
@@ -441,11 +456,12 @@ class Return(Stmt, op="return_", repeatable=True, falls_through=False):
 
 
 STATEMENTS: Final[tuple[type[Stmt], ...]] = (
-    KmemCacheZalloc, KmemCacheFree, InitOrigIocb, InitCallback, SetKiFlags, ClearKiFlag,
-    SetKiComplete,
+    KmemCacheZalloc, KzallocNofail, KmemCacheFree, InitOrigIocb, InitCallback, SetKiFlags,
+    ClearKiFlag, InitKiocb, SetKiComplete,
     KiocbClone, StoreRes, LoadRes, LoadOrig, RefcountSet, RefcountInc, RefcountDecAndTest,
     FputClone, Fdget, Fdput, FdClearFlags, FdMoveToWrapper, FdputWrapper, GetFile,
-    FileStartWrite, FileEndWrite, KiocbStartWrite, KiocbEndWrite, VfsIter, VfsIocbIter, InitWq,
+    FileStartWrite, FileEndWrite, KiocbStartWrite, KiocbEndWrite, VfsIter, VfsIocbIter,
+    FopIter, InitWq,
     UpdatePos, Callback, KiComplete, QueueWork, IfGoto, Goto, Call, Assign, Return,
 )
 # The statement classes by operation name: what ``stmt()`` builds.
@@ -492,6 +508,11 @@ class Variant:
     context they may run. ``at_mount`` names what that filesystem sets up when it is
     mounted (``s_dio_done_wq``). ``callbacks`` is the caller's callback contract.
     ``expect`` is the set of properties the variant is known to break (empty: all hold).
+    ``shape`` says who is above the helpers (``backing_aio.vocab.Shape``): a stacked
+    filesystem (the default), a block driver (loop) or a filesystem reading its own
+    blocks (erofs); ``kinds`` the request types it serves (a read-only user serves reads).
+    The properties a shape or a read-only user cannot break are not checked
+    (``backing_aio.model.properties.not_applicable``).
     """
 
     name: str
@@ -505,12 +526,15 @@ class Variant:
     expect: frozenset[str] = frozenset()
     origin: str = ""
     notes: tuple[str, ...] = field(default=())
+    shape: str = Shape.STACKED
+    kinds: tuple[str, ...] = REQUEST_TYPES
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "procs", {k: tuple(v) for k, v in dict(self.procs).items()})
         object.__setattr__(self, "entry", dict(self.entry))
         object.__setattr__(self, "at_mount", frozenset(self.at_mount))
         object.__setattr__(self, "expect", frozenset(self.expect))
+        object.__setattr__(self, "kinds", tuple(self.kinds))
         object.__setattr__(
             self, "callbacks", {k: dict(v) for k, v in dict(self.callbacks).items()}
         )
@@ -530,6 +554,8 @@ class Variant:
             "expect": self.expect,
             "origin": self.origin,
             "notes": self.notes,
+            "shape": self.shape,
+            "kinds": self.kinds,
         }
         data.update(changes)
         return Variant(**data)
@@ -538,15 +564,26 @@ class Variant:
 def validate(v: Variant) -> None:
     """Reject a malformed variant with a one-line message naming the problem."""
     # local: lang is imported by properties' users before properties itself
-    from backing_aio.model.properties import PROPERTY_IDS
+    from backing_aio.model.properties import PROPERTY_IDS, not_applicable
 
     where = f"variant {v.name!r}"
     if not isinstance(v.name, str) or not v.name:
         raise VariantError("a variant needs a non-empty name")
     if not v.procs:
         raise VariantError(f"{where}: no procedures")
+    if v.shape not in SHAPES:
+        raise VariantError(f"{where}: unknown shape {v.shape!r} (known: {', '.join(SHAPES)})")
+    if not v.kinds or len(set(v.kinds)) != len(v.kinds):
+        raise VariantError(f"{where}: kinds must name request types, each once")
+    for rtype in v.kinds:
+        if rtype not in REQUEST_TYPES:
+            raise VariantError(f"{where}: unknown request type {rtype!r} (known: "
+                               f"{', '.join(REQUEST_TYPES)})")
+    if v.shape != Shape.STACKED and any(t.startswith("sync-") for t in v.kinds):
+        raise VariantError(f"{where}: a {v.shape} request is never a sync kiocb: its "
+                           "original ends through its completion")
     for kind in KINDS:
-        if kind not in v.entry:
+        if kind not in v.entry and any(t.endswith(kind) for t in v.kinds):
             raise VariantError(f"{where}: no entry procedure for {kind}s")
     for kind, proc in v.entry.items():
         if kind not in KINDS:
@@ -579,6 +616,21 @@ def validate(v: Variant) -> None:
     for prop in v.expect:
         if prop not in PROPERTY_IDS:
             raise VariantError(f"{where}: expects unknown property {prop!r}")
+        if prop in not_applicable(v):
+            raise VariantError(f"{where}: expects {prop}, which does not apply to it")
+    if v.shape != Shape.STACKED and v.callbacks:
+        raise VariantError(f"{where}: a {v.shape} caller has no callback contract")
+    no_alloc = v.shape == Shape.BLOCK  # the wrapper is the request's pdu
+    for name, body in v.procs.items():
+        for st in body:
+            if isinstance(st, Callback | UpdatePos) and v.shape != Shape.STACKED:
+                raise VariantError(f"{where}, procedure {name!r}: {st.op} ({st.label!r}) has "
+                                   f"no meaning in the {v.shape} shape (no callback, no ki_pos "
+                                   "handed back)")
+            if no_alloc and isinstance(st, KmemCacheZalloc | KzallocNofail | KmemCacheFree):
+                raise VariantError(f"{where}, procedure {name!r}: {st.op} ({st.label!r}): in "
+                                   "the block shape the wrapper is the request's pdu, never "
+                                   "allocated or freed")
     for name, body in v.procs.items():
         _check_procedure(v, name, body, f"{where}, procedure {name!r}")
     _check_finite(v, where)
@@ -620,8 +672,11 @@ def _check_procedure(v: Variant, name: str, body: tuple[Stmt, ...], pw: str) -> 
                 kapi.resolve(v.caller, s.fn)
             except kapi.KernelError as e:
                 raise VariantError(f"{pw}: callback ({s.label!r}): {e}") from None
-        if isinstance(s, Return) and name in entries and s.value is None:
-            raise VariantError(f"{pw}: return in an entry procedure needs a value")
+        if isinstance(s, Return) and name in entries and (s.value is None) != (
+                v.shape == Shape.BIO):
+            raise VariantError(f"{pw}: return in an entry procedure " + (
+                "returns nothing in the bio shape (a void submitter)" if v.shape == Shape.BIO
+                else "needs a value"))
     if name in entries and not isinstance(body[-1], Return | Goto):
         raise VariantError(f"{pw}: an entry procedure must end with return or goto")
     if name in entries:

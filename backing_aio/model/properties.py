@@ -9,10 +9,14 @@ judged on the reachable graph by the explorer. Nothing here looks at statement n
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from backing_aio.vocab import PROPERTY_IDS as PROPERTY_IDS  # re-exported
 from backing_aio.vocab import SUBJECTS as SUBJECTS
+from backing_aio.vocab import Shape
+
+if TYPE_CHECKING:
+    from backing_aio.model.lang import Variant
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,19 @@ PROPERTIES: Final[tuple[Property, ...]] = (
 # One text per ID of the vocabulary, in its order.
 assert tuple(p.id for p in PROPERTIES) == PROPERTY_IDS
 BY_ID: Final[dict[str, Property]] = {p.id: p for p in PROPERTIES}
+
+
+def not_applicable(variant: Variant) -> frozenset[str]:
+    """The properties a variant cannot break by its shape (``backing_aio.vocab.Shape``):
+    with no ki_pos handed back and no caller callback (block and bio shapes),
+    POS_BEFORE_CALLBACK and CLEANUP_ONCE; with no write among its requests,
+    FREEZE_BALANCED. They are neither checked nor reported."""
+    out: set[str] = set()
+    if variant.shape != Shape.STACKED:
+        out |= {"POS_BEFORE_CALLBACK", "CLEANUP_ONCE"}
+    if not any(t.endswith("write") for t in variant.kinds):
+        out.add("FREEZE_BALANCED")
+    return frozenset(out)
 
 
 class Violation(Exception):

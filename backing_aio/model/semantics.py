@@ -50,11 +50,13 @@ from backing_aio.model.lang import (
     FdputWrapper,
     FileEndWrite,
     FileStartWrite,
+    FopIter,
     FputClone,
     GetFile,
     Goto,
     IfGoto,
     InitCallback,
+    InitKiocb,
     InitOrigIocb,
     InitWq,
     KiComplete,
@@ -63,6 +65,7 @@ from backing_aio.model.lang import (
     KiocbStartWrite,
     KmemCacheFree,
     KmemCacheZalloc,
+    KzallocNofail,
     LoadOrig,
     LoadRes,
     QueueWork,
@@ -81,7 +84,7 @@ from backing_aio.model.lang import (
     VfsIter,
     value_name,
 )
-from backing_aio.model.properties import Violation
+from backing_aio.model.properties import Violation, not_applicable
 from backing_aio.model.state import (
     ARMED,
     CALLER_COMP_DECIDED,
@@ -123,7 +126,7 @@ from backing_aio.model.state import canonical_perm as canonical_perm
 from backing_aio.model.state import request_type as request_type
 from backing_aio.vocab import ACTORS as ACTORS  # re-exported for the model's users
 from backing_aio.vocab import CHOICES as CHOICES
-from backing_aio.vocab import KINDS, Actor, Choice, Freeze, env_answer
+from backing_aio.vocab import KINDS, Actor, Choice, Freeze, Shape, env_answer
 from backing_aio.vocab import REQUEST_TYPES as REQUEST_TYPES
 
 SUBMITTER: Final[str] = Actor.SUBMITTER
@@ -212,7 +215,15 @@ class _Compiled:
             tags = {s.tag: i for i, s in enumerate(body) if s.tag is not None}
             tags[END] = len(body)
             self.jump.append(tags)
-        self.entry = tuple(self.proc_index[variant.entry[k]] for k in KINDS)
+        # -1: a kind the variant does not serve (a read-only user has no write entry)
+        self.entry = tuple(self.proc_index[variant.entry[k]] if k in variant.entry else -1
+                           for k in KINDS)
+        self.shape = variant.shape
+        self.stacked = variant.shape == Shape.STACKED
+        self.pdu = variant.shape == Shape.BLOCK  # the wrapper is the request's pdu
+        na = not_applicable(variant)
+        self.check_pos = "POS_BEFORE_CALLBACK" not in na
+        self.check_callbacks = "CLEANUP_ONCE" not in na
         self.kernel = kernel = kapi.Kernel.parse(variant.kernel)
         self.callee_freeze = kapi.freeze(kernel) == Freeze.CALLEE
         self.dio_caller_comp = kapi.has_dio_caller_comp(kernel)
@@ -442,6 +453,8 @@ class _Step:
             )
 
     def pos_check(self, who: str) -> None:
+        if not self.m.compiled.check_pos:
+            return  # no ki_pos is handed back in this shape
         pos = self.r.pos
         if pos & PosBit.IO_DONE and not pos & PosBit.ORIG_SYNCED:
             raise Violation(
@@ -461,14 +474,18 @@ class BackingAio:
         self.compiled = _Compiled(variant)
         self.acyclic = _acyclic(variant)
         self.has_fdget = any(isinstance(st, Fdget) for b in variant.procs.values() for st in b)
-        self.fresh = frozenset(self.new_request(k) for k in REQUEST_TYPES)
+        self.kinds = variant.kinds
+        self.fresh = frozenset(self.new_request(k) for k in self.kinds)
 
     # -- states -----------------------------------------------------------------------------
     def new_request(self, rtype: str) -> Req:
         # The caller's file: obtained by the variant's fdget if it has one (unset until
         # then), otherwise borrowed from the caller, who holds it for the whole call.
+        if rtype not in self.kinds:
+            raise ValueError(f"{self.variant.name} serves no {rtype} requests (it serves "
+                             f"{', '.join(self.kinds)})")
         return new_request(rtype, self.compiled.entry, borrowed=not self.has_fdget,
-                           wq=self.compiled.wq_at_mount)
+                           wq=self.compiled.wq_at_mount, pdu=self.compiled.pdu)
 
     def initial_states(self, n: int, kinds: Sequence[str] | None = None) -> list[State]:
         """Every mix of request types among ``n`` requests (one state per multiset), or
@@ -477,10 +494,13 @@ class BackingAio:
             for k in kinds:
                 if k not in REQUEST_TYPES:
                     raise ValueError(f"unknown request type {k!r}")
+                if k not in self.kinds:
+                    raise ValueError(f"{self.variant.name} serves no {k} requests (it "
+                                     f"serves {', '.join(self.kinds)})")
             return [canonical((1, *(self.new_request(k) for k in kinds)))]
         return [
             canonical((1, *(self.new_request(k) for k in mix)))
-            for mix in combinations_with_replacement(REQUEST_TYPES, n)
+            for mix in combinations_with_replacement(self.kinds, n)
         ]
 
     @staticmethod
@@ -505,14 +525,16 @@ class BackingAio:
         """The properties judged when every actor of one request has finished."""
         out: list[Violation] = []
         who = f"the {request_type(r)}"
-        if r.wrapper == Wrapper.LIVE:
+        c = self.compiled
+        if r.wrapper == Wrapper.LIVE and not c.pdu:
+            # a pdu goes back with its request: COMPLETE_IFF_QUEUED judges that
             out.append(Violation("LEAK", f"{who}: the wrapper is never freed "
                                  f"(ref = {r.ref})", "wrapper"))
         if r.tmp_file > 0:
             out.append(Violation("LEAK", f"{who}: the file opened on the fly keeps "
                                  f"{r.tmp_file} reference(s)", "file opened on the fly"))
-        want = self.compiled.expected_callbacks[r.kind][outcome_of(r)]
-        if r.callback_runs != want:
+        want = c.expected_callbacks[r.kind][outcome_of(r)]
+        if c.check_callbacks and r.callback_runs != want:
             out.append(Violation("CLEANUP_ONCE", f"{who}: the caller's callback ran "
                                  f"{r.callback_runs} time(s), the contract says {want} when the "
                                  f"request ends {outcome_of(r).replace('_', ' ')}"))
@@ -776,6 +798,16 @@ def _kmem_cache_zalloc(s: _Step, st: KmemCacheZalloc, choice: str) -> None:
         r.expected = Val.ENOMEM
         s.jump(st.on_fail)
         return
+    _fresh_wrapper(s, st)
+
+
+@_semantics(KzallocNofail)
+def _kzalloc_nofail(s: _Step, st: KzallocNofail, choice: str) -> None:
+    _fresh_wrapper(s, st)
+
+
+def _fresh_wrapper(s: _Step, st: Stmt) -> None:
+    r = s.r
     if r.wrapper == Wrapper.LIVE:
         raise Violation("LEAK", f"{st.label}: a second wrapper overwrites a live one")
     s.set_wrapper(Wrapper.LIVE)
@@ -857,6 +889,16 @@ def _clear_ki_flag(s: _Step, st: ClearKiFlag, choice: str) -> None:
     else:
         s.wrapper(st.label)
         r.fields &= ~(WrapperField.WRITE if write else WrapperField.CALLER_COMP)
+
+
+@_semantics(InitKiocb)
+def _init_kiocb(s: _Step, st: InitKiocb, choice: str) -> None:
+    r = s.r
+    s.wrapper(st.label)
+    fid = fd_file(r.real_fd)
+    s.file_alive(fid, st.label)
+    r.clone_file = fid
+    _set_clone_flags(r, write=False, caller_comp=False)
 
 
 @_semantics(SetKiComplete)
@@ -1016,7 +1058,7 @@ def _vfs_iter(s: _Step, st: VfsIter, choice: str) -> None:
     # balanced: nothing is left for the caller.
 
 
-def _vfs_iocb_iter_choices(c: _Compiled, r: Req, st: VfsIocbIter) -> list[str]:
+def _vfs_iocb_iter_choices(c: _Compiled, r: Req, st: Stmt) -> list[str]:
     if r.wrapper == Wrapper.LIVE and r.ki_complete < 0:
         # No ki_complete: the clone is a sync kiocb, so the lower fs cannot queue it.
         return [Choice.RETURNS_RES.value, Choice.RETURNS_EIO.value]
@@ -1030,10 +1072,28 @@ def _vfs_iocb_iter(s: _Step, st: VfsIocbIter, choice: str) -> None:
     s.file_alive(fd_file(r.real_fd), st.label)
     s.file_alive(r.clone_file, st.label)
     s.write_protected(st.label)
+    _submit(s, st, choice, s.m.compiled.callee_freeze and r.kind == ReqKind.WRITE)
+
+
+@_semantics(FopIter, _vfs_iocb_iter_choices)
+def _f_op_iter(s: _Step, st: FopIter, choice: str) -> None:
+    r = s.r
+    s.wrapper(st.label)
+    s.file_alive(r.clone_file, st.label)
+    if r.kind == ReqKind.WRITE and r.writers <= 0:
+        # f_op->write_iter never takes freeze protection itself, on any kernel
+        raise Violation("FREEZE_BALANCED", f"{st.label}: the write is issued without freeze "
+                        "protection")
+    _submit(s, st, choice, False)
+
+
+def _submit(s: _Step, st: Stmt, choice: str, callee_freeze: bool) -> None:
+    """The lower filesystem takes the clone: returns a result, or queues it and is still
+    inside submit (L2). ``callee_freeze``: the call starts freeze protection of the write
+    itself and ends it unless it queued (vfs_iocb_iter_write from v6.8)."""
+    r = s.r
     s.submit_once(st.label)
-    write = r.kind == ReqKind.WRITE
-    callee_freeze = s.m.compiled.callee_freeze
-    if callee_freeze and write:
+    if callee_freeze:
         s.start_write()  # vfs_iocb_iter_write: kiocb_start_write(iocb)
     if choice == Choice.QUEUES:
         r.submitter_state = Submitter.IN_SUBMIT
@@ -1046,7 +1106,7 @@ def _vfs_iocb_iter(s: _Step, st: VfsIocbIter, choice: str) -> None:
     res = Val.OK if choice == Choice.RETURNS_RES else Val.ERR
     r.pos |= PosBit.IO_DONE | PosBit.CLONE_FINAL
     r.expected = r.lower_result = s.v = res
-    if callee_freeze and write:
+    if callee_freeze:
         s.end_write("vfs_iocb_iter_write (not queued)")
 
 
@@ -1134,6 +1194,10 @@ def _ki_complete(s: _Step, st: KiComplete, choice: str) -> None:
     if r.submitter_state == Submitter.RETURNED and r.returned != Val.QUEUED:
         raise Violation("COMPLETE_IFF_QUEUED", f"{what}: ki_complete runs although the call "
                         f"returned {value_name(r.returned)}")
+    if s.m.compiled.pdu:
+        # blk_mq_complete_request: the request, and the pdu in it, belong to blk-mq again
+        s.wrapper(what)
+        s.set_wrapper(Wrapper.FREED)
 
 
 @_semantics(QueueWork)
@@ -1190,7 +1254,11 @@ def _assign(s: _Step, st: Assign, choice: str) -> None:
 
 @_semantics(Return)
 def _return_stmt(s: _Step, st: Return, choice: str) -> None:
-    if st.value is None:
+    if st.value is None and len(s.stack) == 1 and s.actor == SUBMITTER:
+        # a void submitter (the bio shape): the bio ends only through its completion
+        _return(s, Val.QUEUED, st.label)
+        s.next_pc = -1
+    elif st.value is None:
         s.next_pc = len(s.m.compiled.bodies[s.proc])
     else:
         _return(s, _value(st.value, s.v), st.label)
@@ -1211,6 +1279,8 @@ def _condition(s: _Step, name: str, choice: str, what: str) -> bool:
     if name == "write":
         s.wrapper(what)
         return bool(r.fields & WrapperField.WRITE)
+    if name == "req_write":
+        return bool(r.kind == ReqKind.WRITE)
     bit = ENV_BIT[name]
     if r.env & bit:
         truth = bool(r.env & (bit << 1))
@@ -1244,7 +1314,9 @@ def _return(s: _Step, value: int, what: str) -> None:
     if value == Val.QUEUED and is_sync(r):
         raise Violation("COMPLETE_IFF_QUEUED", f"{what}: returns -EIOCBQUEUED for a sync "
                         "kiocb, which has no ki_complete")
-    if value != r.expected:
+    if value != r.expected and (s.m.compiled.stacked or value != Val.QUEUED):
+        # a block request or bio is completed through its completion, whatever the lower
+        # filesystem did: only an early error comes back as the call's value
         raise Violation(
             "RESULT_PROPAGATED",
             f"{what}: the call returns {value_name(value)}, but the caller must see "

@@ -317,11 +317,14 @@ def describe_request(r: Req) -> dict[str, object]:
                     strict=True))
 
 
-def new_request(rtype: str, entry: Sequence[int], borrowed: bool, wq: bool = False) -> Req:
+def new_request(rtype: str, entry: Sequence[int], borrowed: bool, wq: bool = False,
+                pdu: bool = False) -> Req:
     """A request of type ``rtype`` before its first step: the submitter at the start of
     procedure ``entry[kind]``; the caller's file ``borrowed`` from the caller (who holds it
     for the whole call) or, when the variant obtains it with fdget, unset until then;
-    ``wq`` when the filesystem set up its s_dio_done_wq at mount."""
+    ``wq`` when the filesystem set up its s_dio_done_wq at mount; ``pdu`` when the wrapper
+    is the original's pdu (the block shape): live from the start, and it knows its
+    original (blk_mq_rq_from_pdu)."""
     kind = ReqKind.READ if rtype.endswith("read") else ReqKind.WRITE
     sync = ENV_BIT["sync_kiocb"]
     return Req(
@@ -331,7 +334,9 @@ def new_request(rtype: str, entry: Sequence[int], borrowed: bool, wq: bool = Fal
         returned=Val.NONE, lower=Lower.OUT,
         completion=(), completion_state=Completion.UNARMED,
         worker=(), worker_state=Worker.IDLE, work_proc=-1,
-        wrapper=Wrapper.NONE, ref=0, fields=WrapperField.WQ if wq else 0, ki_complete=-1,
+        wrapper=Wrapper.LIVE if pdu else Wrapper.NONE, ref=0,
+        fields=(WrapperField.WQ if wq else 0) | (WrapperField.ORIG if pdu else 0),
+        ki_complete=-1,
         aio_res=Val.NONE, aio_fd=0,
         clone_file=File.NONE, real_fd=fd(File.SHARED) if borrowed else fd(File.NONE),
         tmp_file=-1, callback_runs=0, ki_complete_runs=0, writers=0, pos=0, outcome=0,

@@ -270,9 +270,13 @@ def lifecycle(variant: Variant, kind: str) -> Lifecycle:
     """Explore every run of one request of ``kind`` (async and sync) and abstract it."""
     if kind not in KIND_TYPES:
         raise UsageError(f"unknown kind {kind!r} (known: {', '.join(KIND_TYPES)})")
+    types = [t for t in KIND_TYPES[kind] if t in variant.kinds]
+    if not types:
+        raise UsageError(f"{variant.name} serves no {kind} requests (it serves "
+                         f"{', '.join(variant.kinds)})")
     model = BackingAio(variant)
     lc = Lifecycle(variant.name, kind, counted(variant))
-    starts = [model.initial_states(1, [t])[0] for t in KIND_TYPES[kind]]
+    starts = [model.initial_states(1, [t])[0] for t in types]
     ends: list[int] = []
 
     def add_label(table: Labels, state: State, action: Action) -> None:
@@ -698,13 +702,18 @@ class Picture:
     trace: Trace | None = None
 
 
+def served_kinds(v: Variant) -> list[str]:
+    """The kinds (read, write) of which the variant serves some request type."""
+    return [k for k, types in KIND_TYPES.items() if any(t in v.kinds for t in types)]
+
+
 def catalogue_pictures() -> list[Picture]:
     """Every catalogue picture, in a fixed order."""
     cat = catalogue()
     out: list[Picture] = []
     cycles: dict[tuple[str, str], Lifecycle] = {}
     for v in cat.values():
-        for kind in KIND_TYPES:
+        for kind in served_kinds(v):
             lc = cycles[v.name, kind] = lifecycle(v, kind)
             out.append(Picture(f"lifecycle-{file_stem(v.name)}-{kind}", "lifecycle",
                                f"{v.name}: the lifecycle of one {kind}",

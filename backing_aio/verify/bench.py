@@ -112,7 +112,6 @@ def _proof_times(out: Path) -> None:
     invariant, the unbounded proof (one request and any N), and bounded model checking;
     and, for reference, deriving the rules for every data value."""
     from backing_aio.model.catalogue import catalogue
-    from backing_aio.model.semantics import REQUEST_TYPES
     from backing_aio.verify.bmc import bmc
     from backing_aio.verify.prove import candidate, prove
     from backing_aio.verify.symbolic import build
@@ -122,7 +121,7 @@ def _proof_times(out: Path) -> None:
              "", f"{'variant':<10} {'type':<10} {'rules':>6} {'extract':>8} {'prove':>7} "
              f"{'total':>7} {'bmc':>7} {'generic':>8}  verdict"]
     for v in catalogue().values():
-        for rtype in REQUEST_TYPES:
+        for rtype in v.kinds:
             t = time.perf_counter()
             system = build(v, rtype, within=candidate(v, rtype))
             extract = time.perf_counter() - t

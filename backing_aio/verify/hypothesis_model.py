@@ -210,6 +210,9 @@ class ModelMachine(RuleBasedStateMachine):
 
     # -- helpers ----------------------------------------------------------------------------
     def _issue(self, kind: str) -> None:
+        served = self.model.kinds
+        if kind not in served:  # a variant that serves fewer types: the same draw, mapped
+            kind = served[REQUEST_TYPES.index(kind) % len(served)]
         self.kinds.append(kind)
         self.state = (*self.state, self.model.new_request(kind))
 
