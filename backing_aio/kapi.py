@@ -180,12 +180,9 @@ class Caller:
 CALLERS: Final[dict[str, Caller]] = {c.name: c for c in (
     Caller(
         "overlayfs",
-        # "cleanup" is the seed's single callback, ovl_rw_complete (prep patch "ovl: move
-        # ovl_file_accessed() to aio completion"): ovl_copyattr() when the original kiocb
-        # carries IOCB_WRITE, else ovl_file_accessed(). Only its write branch is in the
-        # table yet: a branch on the original's flags inside a callback is the next step.
-        {"end_write": "ovl_file_end_write", "accessed": "ovl_file_accessed",
-         "cleanup": "ovl_copyattr"},
+        # The seed's single callback, ovl_rw_complete, branches on the original kiocb's
+        # flags: the catalogue writes it out as a procedure (its kcall statements).
+        {"end_write": "ovl_file_end_write", "accessed": "ovl_file_accessed"},
         "fs/overlayfs/file.c ovl_read_iter()/ovl_write_iter(): backing_file_ctx "
         "{.accessed = ovl_file_accessed, .end_write = ovl_file_end_write}",
     ),

@@ -1,6 +1,6 @@
 """Deliberately broken versions of the seed helpers: the mistakes a refactor makes.
 
-Each is the seed's code (backing_aio.refimpl.helpers.Seed) with one edit, the same edit as
+Each is seed-fixed's code (backing_aio.refimpl.helpers.SeedFixed) with one edit, the same edit as
 one of the model's mutants (backing_aio.model.mutants), whose stable name is the class's
 ``name``. So each can be checked two ways: the runtime checks must catch it (``expect``, the
 finding's property), and its runs must be runs of that mutant
@@ -21,7 +21,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
-from backing_aio.refimpl.helpers import Helpers, Seed
+from backing_aio.refimpl.helpers import Helpers, SeedFixed
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def broken(cls: type[Helpers], mutant: str, expect: str, edit: Edit, why: str,
 
 
 SEED_NO_PUT_AFTER_SUBMIT = broken(
-    Seed, "seed:delete:backing_file_read_iter#13(call)", "LEAK",
+    SeedFixed, "seed-fixed:delete:backing_file_read_iter#13(call)", "LEAK",
     Edit("backing_file_read_iter",
          """
          step("call")
@@ -106,7 +106,7 @@ SEED_NO_PUT_AFTER_SUBMIT = broken(
     "SeedNoPutAfterSubmit")
 
 SEED_REF1 = broken(
-    Seed, "seed:ref1:backing_file_read_iter#11(refcount_set)", "UAF",
+    SeedFixed, "seed-fixed:ref1:backing_file_read_iter#11(refcount_set)", "UAF",
     Edit("backing_file_read_iter",
          "aio_req.ref.set(2)",
          "aio_req.ref.set(1)  # BROKEN: was 2"),
@@ -114,7 +114,7 @@ SEED_REF1 = broken(
     "SeedRef1")
 
 SEED_CLEANUP_ALSO_QUEUED = broken(
-    Seed, "seed:delete:backing_file_read_iter#14(if_goto)", "CLEANUP_ONCE",
+    SeedFixed, "seed-fixed:delete:backing_file_read_iter#14(if_goto)", "CLEANUP_ONCE",
     Edit("backing_file_read_iter",
          """
          step("if_goto")
@@ -132,7 +132,7 @@ SEED_CLEANUP_ALSO_QUEUED = broken(
     "SeedCleanupAlsoQueued")
 
 SEED_NO_FPUT = broken(
-    Seed, "seed:delete:backing_aio_put#1(fput_clone)", "LEAK",
+    SeedFixed, "seed-fixed:delete:backing_aio_put#1(fput_clone)", "LEAK",
     Edit("backing_aio_put",
          """
          step("fput_clone")

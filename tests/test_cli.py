@@ -33,7 +33,8 @@ def test_list(capsys: pytest.CaptureFixture[str]) -> None:
 def test_check_builtin_as_expected(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "seed", "ovl-5.6", "-n", "2"]) == 0
     out = capsys.readouterr().out
-    assert "seed: fails RESULT_PROPAGATED (expected fails RESULT_PROPAGATED) [ok]" in out
+    assert ("seed: fails RESULT_PROPAGATED,CONTEXT (expected fails RESULT_PROPAGATED,"
+            "CONTEXT) [ok]") in out
     assert "ovl-5.6: fails UAF (expected fails UAF) [ok]" in out
 
 

@@ -344,11 +344,11 @@ def test_report_shows_the_mutation_score(cat: dict[str, Variant]) -> None:
 
 @pytest.mark.slow
 def test_report_shows_the_proofs(cat: dict[str, Variant]) -> None:
-    rows = gatemod.check_catalogue([cat["seed"]], 1)
-    proofs = rp.run_proofs(["seed", "ovl-5.6"], ["read"])
+    rows = gatemod.check_catalogue([cat["seed-fixed"]], 1)
+    proofs = rp.run_proofs(["seed-fixed", "ovl-5.6"], ["read"])
     text = rp.page(rows, None, [], 0.5, [], proofs)
     section = text[text.index(rp.PROOFS_BEGIN):text.index(rp.PROOFS_END)]
-    assert "seed</td><td>read</td><td>holds for all N" in section
+    assert "seed-fixed</td><td>read</td><td>holds for all N" in section
     assert "ovl-5.6</td><td>read</td><td>fails UAF" in section
     assert "wrapper live, ref = 2" in section
 

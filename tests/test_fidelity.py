@@ -23,6 +23,7 @@ from backing_aio.model.lang import (
     VariantError,
     stmt,
 )
+from backing_aio.model.variants import named
 from backing_aio.verify.explorer import Result, explore
 
 
@@ -103,13 +104,37 @@ def test_mainline_on_a_kernel_before_v6_8_issues_writes_without_freeze_protectio
 def test_the_seed_breaks_result_propagated_on_v6_6_and_only_through_the_flag() -> None:
     seed = _cat("seed")
     assert explore(seed, 1, kinds=["write"]).failed == {"RESULT_PROPAGATED"}
-    assert explore(seed, 1, kinds=["read", "sync-write"]).failed == frozenset()
+    assert explore(seed, 1, kinds=["sync-write"]).failed == frozenset()
     fixed = _edit(seed, "ovl_write_iter", {}, name="seed-with-clear")
     body = fixed.procs["ovl_write_iter"]
     fixed = fixed.with_procs({**fixed.procs, "ovl_write_iter": (
         body[0], stmt("clear_ki_flag", "ifl &= ~IOCB_DIO_CALLER_COMP;",
                       flag="IOCB_DIO_CALLER_COMP", of="flags"), *body[1:])})
-    assert explore(fixed, 2).failed == frozenset()
+    # the clear removes RESULT_PROPAGATED; the read's completion still calls
+    # ovl_file_accessed() (the seed's other fault)
+    assert explore(fixed, 2).failed == {"CONTEXT"}
+
+
+def test_the_seeds_callback_branches_on_the_original_kiocb() -> None:
+    # ovl_rw_complete, written out: ovl_copyattr() for an original carrying IOCB_WRITE,
+    # ovl_file_accessed() otherwise. An async read's completion takes the second branch,
+    # in irq context; a sync read and a sync write take it in the submitter (init_sync_
+    # kiocb sets no IOCB_WRITE); an async write takes the first, lock-free on v6.6.
+    seed = _cat("seed")
+    r = explore(seed, 1, kinds=["read"])
+    assert r.failed == {"CONTEXT"}
+    assert "ovl_file_accessed -> touch_atime" in r.counterexample("CONTEXT").message
+    assert explore(seed, 1, kinds=["sync-read"]).failed == frozenset()
+    # on v6.7 ovl_copyattr takes i_lock: then the write branch fails too
+    later = dataclasses.replace(seed, kernel="6.7", name="seed-on-6.7")
+    w = explore(later, 1, kinds=["write"])
+    assert "CONTEXT" in w.failed
+    assert "ovl_copyattr" in w.counterexample("CONTEXT").message
+    # seed-fixed keeps the write branch alone and calls ovl_file_accessed() itself; the
+    # refactor that moves that call into the completion (the dropped prep patch) fails
+    assert explore(_cat("seed-fixed"), 2).failed == frozenset()
+    moved = named("seed-fixed:move>backing_aio_rw_complete:ovl_read_iter#2(kcall)")
+    assert explore(moved, 1).failed == {"CONTEXT"}
 
 
 # ---- context from what a callback calls ----

@@ -23,7 +23,7 @@ def test_catalogue_proofs_on_the_candidate(name: str) -> None:
 
 
 def test_the_invariant_reads_as_the_reference_count_of_the_puts_to_come() -> None:
-    v = catalogue()["seed"]
+    v = catalogue()["seed-fixed"]
     system = build(v, "read", within=candidate(v, "read"))
     text = invariant_text(prove(v, "read", system), system)
     assert text[0].startswith("wrapper live and ref > 0 => ref = [put in backing_aio_cleanup "

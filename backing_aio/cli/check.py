@@ -22,7 +22,14 @@ from backing_aio.cli.progress import Progress
 from backing_aio.errors import UsageError
 from backing_aio.model.catalogue import catalogue
 from backing_aio.model.lang import Variant
-from backing_aio.model.properties import BY_ID, PROPERTIES, PROPERTY_IDS, SUBJECTS, not_applicable
+from backing_aio.model.properties import (
+    BY_ID,
+    PROPERTIES,
+    PROPERTY_IDS,
+    SUBJECTS,
+    not_applicable,
+    verdict_text,
+)
 from backing_aio.model.semantics import REQUEST_TYPES
 from backing_aio.model.variants import resolve, resolve_one
 from backing_aio.outputs import file_stem, inside, output_dir
@@ -86,7 +93,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         return EXIT_OK
     width = max(len(n) for n in cat)
     for v in cat.values():
-        expect = "holds" if not v.expect else "fails " + ",".join(sorted(v.expect))
+        expect = verdict_text(v.expect)
         print(f"{v.name:<{width}}  expected: {expect:<12}  {v.summary}")
     print()
     for p in PROPERTIES:
@@ -152,7 +159,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         if args.json:
             out.append(_result_json(r, v, source, saved))
             continue
-        expect = "holds" if not v.expect else "fails " + ",".join(sorted(v.expect))
+        expect = verdict_text(v.expect)
         mark = "ok" if as_expected else "UNEXPECTED"
         print(f"{v.name}: {r.verdict()} (expected {expect}) [{mark}]  N={n}, "
               f"{r.states} states, {r.seconds:.3f}s, reduction {r.reduction}")

@@ -12,7 +12,7 @@ from backing_aio.cli.usage import OneLineParser
 from backing_aio.errors import UsageError
 from backing_aio.outputs import output_path
 
-DEFAULT_VARIANTS = ("seed", "mainline")
+DEFAULT_VARIANTS = ("seed-fixed", "mainline")
 
 
 def register(sub: Any) -> None:

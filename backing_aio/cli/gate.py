@@ -12,6 +12,7 @@ from backing_aio.cli.exits import EXIT_FOUND, EXIT_OK
 from backing_aio.cli.options import MAX_REQUESTS, fmt, indent, requests, z3_limits, z3_options
 from backing_aio.cli.progress import counter
 from backing_aio.model.catalogue import catalogue
+from backing_aio.model.properties import verdict_text
 from backing_aio.verify import gate as gatemod
 from backing_aio.verify.trace import concretise, explain_text
 
@@ -100,7 +101,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
               f" {'seconds':>8}")
         for z in z3rows:
             mark = "" if z.ok else "   <-- MISMATCH"
-            expected = "fails " + ",".join(sorted(z.expected)) if z.expected else "holds"
+            expected = verdict_text(z.expected)
             print(f"{z.variant:<10} {expected:<12} {z.verdict.text():<40} {z.seconds:>8.1f}{mark}")
             for why in z.problems[:5]:
                 print(f"    !! {why}")

@@ -114,7 +114,8 @@ def cmd_prove(args: argparse.Namespace) -> int:
         if r["bmc"]:
             b = r["bmc"]
             found_text = "; ".join(
-                f"{p} in {c['steps']} steps ({c['subject']}), replayed in the model"
+                f"{p} in {c['steps']} steps" + (f" ({c['subject']})" if c["subject"] else "")
+                + ", replayed in the model"
                 for p, c in b["counterexamples"].items()) or (
                 "UNDECIDED" if b["unknown"] or b["replay_errors"] else "no counterexample")
             print(f"    bmc (every run: bound {b['bound']}): {found_text}  ({b['seconds']} s)")

@@ -37,7 +37,7 @@ def _seed_completion() -> dict[str, tuple[Stmt, ...]]:
         S("kiocb_end_write", "kiocb_end_write(iocb);"),
         S("update_pos", "orig_iocb->ki_pos = iocb->ki_pos;", tag="pos"),
         S("callback", "if (aio_req->cleanup) aio_req->cleanup(orig_iocb, res);",
-          fn="cleanup", via="wrapper", reads_pos=True, passes_result=True),
+          fn="ovl_rw_complete", via="wrapper", reads_pos=True, passes_result=True),
         S("call", "backing_aio_put(aio_req);", proc="backing_aio_put"),
     )
     complete = (
@@ -56,7 +56,7 @@ def _seed_read() -> tuple[Stmt, ...]:
           cond="odirect_unsupported", target="einval"),
         S("if_goto", "if (is_sync_kiocb(iocb)) {", cond="!sync_kiocb", target="async"),
         S("vfs_iter", "ret = vfs_iter_read(file, iter, &iocb->ki_pos, rwf);"),
-        S("callback", "if (cleanup) cleanup(iocb, ret);", fn="cleanup", via="direct",
+        S("callback", "if (cleanup) cleanup(iocb, ret);", fn="ovl_rw_complete", via="direct",
           reads_pos=True, passes_result=True),
         S("return_", "return ret;", value="ret"),
         S("kmem_cache_zalloc", "aio_req = kmem_cache_zalloc(...); if (!aio_req)",
@@ -87,7 +87,7 @@ def _seed_write() -> tuple[Stmt, ...]:
         S("file_start_write", "file_start_write(file);"),
         S("vfs_iter", "ret = vfs_iter_write(file, iter, &iocb->ki_pos, rwf);"),
         S("file_end_write", "file_end_write(file);"),
-        S("callback", "if (cleanup) cleanup(iocb, ret);", fn="cleanup", via="direct",
+        S("callback", "if (cleanup) cleanup(iocb, ret);", fn="ovl_rw_complete", via="direct",
           reads_pos=True, passes_result=True),
         S("return_", "return ret;", value="ret"),
         S("kmem_cache_zalloc", "aio_req = kmem_cache_zalloc(...); if (!aio_req)",
@@ -108,6 +108,28 @@ def _seed_write() -> tuple[Stmt, ...]:
         S("return_", "return 0;", tag="ret0", value="0"),
         S("return_", "return -EINVAL;", tag="einval", value="-EINVAL"),
         S("return_", "return -ENOMEM;", tag="enomem", value="-ENOMEM"),
+    )
+
+
+def _ovl_rw_complete(accessed: bool) -> tuple[Stmt, ...]:
+    """overlayfs's callback in the seed's series, ovl_rw_complete(orig_iocb, res). With the
+    prep patch "ovl: move ovl_file_accessed() to aio completion" (posted with the seed,
+    later dropped) it calls ovl_file_accessed() for what is not a write; without it, only
+    the write branch is left (ovl_copyattr(), as overlayfs's own completion did before,
+    e.g. v6.1's ovl_aio_cleanup_handler()). Both branch on the *original* kiocb's
+    IOCB_WRITE, which init_sync_kiocb never sets."""
+    if not accessed:
+        return (
+            S("if_goto", "if (orig_iocb->ki_flags & IOCB_WRITE)", cond="!orig_write",
+              target="END"),
+            S("kcall", "ovl_copyattr(file_inode(file));", fn="ovl_copyattr"),
+        )
+    return (
+        S("if_goto", "if (orig_iocb->ki_flags & IOCB_WRITE) {", cond="!orig_write",
+          target="read"),
+        S("kcall", "ovl_copyattr(file_inode(file));", fn="ovl_copyattr"),
+        S("goto", "} else {", target="END"),
+        S("kcall", "ovl_file_accessed(file);", tag="read", fn="ovl_file_accessed"),
     )
 
 
@@ -137,13 +159,17 @@ def _seed() -> Variant:
             "backing_file_read_iter": _seed_read(),
             "backing_file_write_iter": _seed_write(),
             **_seed_completion(),
+            "ovl_rw_complete": _ovl_rw_complete(accessed=True),
         },
         entry={"read": "ovl_read_iter", "write": "ovl_write_iter"},
         kernel="6.6",
         caller="overlayfs",
         callbacks={"read": {"submitted": 1}, "write": {"submitted": 1}},
-        expect=frozenset({"RESULT_PROPAGATED"}),
-        notes=("v6.6 has IOCB_DIO_CALLER_COMP (8c052fb3002e iomap: support "
+        expect=frozenset({"RESULT_PROPAGATED", "CONTEXT"}),
+        notes=("ovl_rw_complete, the callback the seed's async completion calls, runs "
+               "ovl_file_accessed() for a read: touch_atime() may sleep, in irq completion "
+               "context (the prep patch that moved it there was dropped)",
+               "v6.6 has IOCB_DIO_CALLER_COMP (8c052fb3002e iomap: support "
                "IOCB_DIO_CALLER_COMP), which io_uring sets on async writes; the seed copies "
                "the caller's flags into the clone (aio_req->iocb.ki_flags = flags) without "
                "clearing it, so iomap completes a queued write with res 0 and the caller's "
@@ -262,18 +288,27 @@ def _ovl_write(refcount: bool) -> tuple[Stmt, ...]:
 
 
 def _seed_fixed() -> Variant:
-    """The seed with the one line its release needed: overlayfs of v6.6 clears
+    """The seed with the two changes its release made: overlayfs of v6.6 clears
     IOCB_DIO_CALLER_COMP before passing its flags down (2d1b3bbc3dd5 ovl: disable
-    IOCB_DIO_CALLER_COMP), which the seed, posted on an earlier base, lacks."""
+    IOCB_DIO_CALLER_COMP), which the seed, posted on an earlier base, lacks; and
+    ovl_file_accessed() stays in ovl_read_iter, after the call (the prep patch that moved
+    it into the completion was dropped; the merged helpers call ctx->accessed from the
+    submitter), so the completion's callback keeps only its write branch."""
     seed = _seed()
     write = seed.procs["ovl_write_iter"]
     fixed = (write[0], S("clear_ki_flag", "ifl &= ~IOCB_DIO_CALLER_COMP;",
                          flag="IOCB_DIO_CALLER_COMP", of="flags"), *write[1:])
+    read = seed.procs["ovl_read_iter"]
+    accessed = (*read[:2], S("kcall", "ovl_file_accessed(file);", fn="ovl_file_accessed"),
+                *read[2:])
     return seed.with_procs(
-        {**seed.procs, "ovl_write_iter": fixed}, name="seed-fixed",
+        {**seed.procs, "ovl_write_iter": fixed, "ovl_read_iter": accessed,
+         "ovl_rw_complete": _ovl_rw_complete(accessed=False)}, name="seed-fixed",
         summary="the seed with IOCB_DIO_CALLER_COMP cleared in ovl_write_iter, as v6.6 "
-        "does (2d1b3bbc3dd5)", expect=frozenset(), notes=(),
-        origin="the seed patch plus 2d1b3bbc3dd5 ovl: disable IOCB_DIO_CALLER_COMP (v6.6)")
+        "does (2d1b3bbc3dd5), and ovl_file_accessed() kept in the submitter",
+        expect=frozenset(), notes=(),
+        origin="the seed patch plus 2d1b3bbc3dd5 ovl: disable IOCB_DIO_CALLER_COMP (v6.6), "
+        "without the dropped prep patch 'ovl: move ovl_file_accessed() to aio completion'")
 
 
 def _ovl(refcount: bool) -> Variant:

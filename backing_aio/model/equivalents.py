@@ -73,6 +73,15 @@ REASONS: Final[dict[str, str]] = {
     "PDU_ARITHMETIC": (
         "blk_mq_rq_from_pdu() and container_of() are pointer arithmetic on the command: computed before or after the decrement, they read nothing"
     ),
+    "KCALL_EFFECT": (
+        "outside the model: what the kernel function does (the overlay inode's times or size copied from the real one) is not tracked, only the context it runs in, which this edit leaves as it was"
+    ),
+    "ACCESSED_ORDER": (
+        "outside the model: ovl_file_accessed() on the overlay file runs in the submitter, in process context, on either side of the other statement; only which atime it copies could differ"
+    ),
+    "COPYATTR_READ": (
+        "ovl_copyattr() for a read copies attributes nothing changed; before v6.7 it takes no lock, so it may run in the completion"
+    ),
     "RELOAD_LOCAL": (
         "reloads a local from a field nobody changes in between"
     ),
@@ -113,7 +122,24 @@ REASONS: Final[dict[str, str]] = {
 
 # mutant name -> reason key
 EQUIVALENT: Final[dict[str, str]] = {
-    "seed-fixed:duplicate:ovl_read_iter#3(return_)": "UNREACHABLE",
+    "seed-fixed:duplicate:ovl_read_iter#4(return_)": "UNREACHABLE",
+    "seed-fixed:swap:ovl_read_iter#1(call,kcall)": "ACCESSED_ORDER",
+    "seed-fixed:delete:ovl_read_iter#2(kcall)": "KCALL_EFFECT",
+    "seed-fixed:duplicate:ovl_read_iter#2(kcall)": "KCALL_EFFECT",
+    "seed-fixed:swap:ovl_read_iter#2(kcall,fdput)": "ACCESSED_ORDER",
+    "seed-fixed:delete:ovl_rw_complete#0(if_goto)": "COPYATTR_READ",
+    "seed-fixed:duplicate:ovl_rw_complete#0(if_goto)": "RETEST",
+    "seed-fixed:swap:ovl_rw_complete#0(if_goto,kcall)": "COPYATTR_READ",
+    "seed-fixed:flip:ovl_rw_complete#0(if_goto)": "KCALL_EFFECT",
+    "seed-fixed:delete:ovl_rw_complete#1(kcall)": "KCALL_EFFECT",
+    "seed-fixed:duplicate:ovl_rw_complete#1(kcall)": "KCALL_EFFECT",
+    "seed-fixed:move>backing_file_read_iter:ovl_read_iter#2(kcall)": "ACCESSED_ORDER",
+    "seed-fixed:move>backing_file_write_iter:ovl_read_iter#2(kcall)": "KCALL_EFFECT",
+    "seed-fixed:move>backing_file_read_iter:ovl_rw_complete#1(kcall)": "KCALL_EFFECT",
+    "seed-fixed:move>backing_file_write_iter:ovl_rw_complete#1(kcall)": "KCALL_EFFECT",
+    "seed-fixed:move>backing_aio_put:ovl_rw_complete#1(kcall)": "KCALL_EFFECT",
+    "seed-fixed:move>backing_aio_cleanup:ovl_rw_complete#1(kcall)": "KCALL_EFFECT",
+    "seed-fixed:move>backing_aio_rw_complete:ovl_rw_complete#1(kcall)": "KCALL_EFFECT",
     "seed-fixed:duplicate:ovl_write_iter#4(return_)": "UNREACHABLE",
     "seed-fixed:delete:backing_file_read_iter#0(if_goto)": "ZERO_LENGTH",
     "seed-fixed:duplicate:backing_file_read_iter#0(if_goto)": "RETEST",

@@ -82,6 +82,7 @@ CONDITIONS: Final[dict[str, str]] = {
     "odirect_unsupported": "iocb->ki_flags & IOCB_DIRECT && !(file->f_mode & FMODE_CAN_ODIRECT)",
     "write": "aio->iocb.ki_flags & IOCB_WRITE",
     "req_write": "req_op(rq) == REQ_OP_WRITE",
+    "orig_write": "orig_iocb->ki_flags & IOCB_WRITE",
 }
 
 END: Final[str] = "END"  # jump target meaning "leave this procedure" (not in entry procedures)
@@ -394,13 +395,21 @@ class UpdatePos(Stmt, op="update_pos", repeatable=True):
 
 
 class Callback(Stmt, op="callback"):
-    """the caller's callback: ``fn`` names its slot (end_write, accessed, cleanup) or the
-    kernel function it is (ovl_copyattr); what that calls decides its context"""
+    """the caller's callback: ``fn`` names its slot (end_write, accessed), the kernel
+    function it is (ovl_copyattr), or a procedure of the variant that is the caller's
+    callback written out (its ``kcall`` statements say what it calls); what it calls
+    decides its context"""
 
     fn: str = _arg(Arg.NAME)
     via: str = _arg(Arg.VIA)
     reads_pos: bool = _arg(Arg.BOOL, default=False)
     passes_result: bool = _arg(Arg.BOOL, default=False)
+
+
+class KCall(Stmt, op="kcall", repeatable=True):
+    """fn(...): a call of a kernel function of backing_aio.kapi (in a callback's body)"""
+
+    fn: str = _arg(Arg.NAME)
 
 
 class KiComplete(Stmt, op="ki_complete"):
@@ -462,7 +471,7 @@ STATEMENTS: Final[tuple[type[Stmt], ...]] = (
     FputClone, Fdget, Fdput, FdClearFlags, FdMoveToWrapper, FdputWrapper, GetFile,
     FileStartWrite, FileEndWrite, KiocbStartWrite, KiocbEndWrite, VfsIter, VfsIocbIter,
     FopIter, InitWq,
-    UpdatePos, Callback, KiComplete, QueueWork, IfGoto, Goto, Call, Assign, Return,
+    UpdatePos, Callback, KCall, KiComplete, QueueWork, IfGoto, Goto, Call, Assign, Return,
 )
 # The statement classes by operation name: what ``stmt()`` builds.
 OPS: Final[dict[str, type[Stmt]]] = {cls.op: cls for cls in STATEMENTS}
@@ -636,6 +645,16 @@ def validate(v: Variant) -> None:
     _check_finite(v, where)
 
 
+def called(v: Variant, st: Stmt) -> str | None:
+    """The procedure a statement runs in its own actor: a call's, or a callback's body
+    when the callback is a procedure of the variant."""
+    if isinstance(st, Call):
+        return st.proc
+    if isinstance(st, Callback) and st.fn in v.procs:
+        return st.fn
+    return None
+
+
 def _check_procedure(v: Variant, name: str, body: tuple[Stmt, ...], pw: str) -> None:
     """Every statement is one, every tag is defined once, every jump lands, every callee
     exists, and an entry procedure returns a value and is nobody's completion."""
@@ -667,11 +686,19 @@ def _check_procedure(v: Variant, name: str, body: tuple[Stmt, ...], pw: str) -> 
                 f"{pw}: {s.op} ({s.label!r}) names procedure {callee!r}, "
                 "which does not exist"
             )
-        if isinstance(s, Callback):
+        if isinstance(s, Callback) and s.fn not in v.procs:
             try:
                 kapi.resolve(v.caller, s.fn)
             except kapi.KernelError as e:
-                raise VariantError(f"{pw}: callback ({s.label!r}): {e}") from None
+                raise VariantError(f"{pw}: callback ({s.label!r}): {e} (or a procedure of "
+                                   "the variant)") from None
+        if isinstance(s, Callback) and s.fn in entries:
+            raise VariantError(f"{pw}: callback ({s.label!r}) names an entry procedure")
+        if isinstance(s, KCall):
+            try:
+                kapi.function(s.fn)
+            except kapi.KernelError as e:
+                raise VariantError(f"{pw}: kcall ({s.label!r}): {e}") from None
         if isinstance(s, Return) and name in entries and (s.value is None) != (
                 v.shape == Shape.BIO):
             raise VariantError(f"{pw}: return in an entry procedure " + (
@@ -719,7 +746,7 @@ def _check_finite(v: Variant, where: str) -> None:
     """A variant's state space is finite by construction: no procedure calls itself,
     directly or through others (every call pushes a frame), and no loop repeats a
     statement that counts (see ``Stmt.repeatable``)."""
-    calls = {name: [s.proc for s in body if isinstance(s, Call)]
+    calls = {name: [p for s in body if (p := called(v, s)) is not None]
              for name, body in v.procs.items()}
     state: dict[str, int] = {}  # 1 on the current path, 2 done
 

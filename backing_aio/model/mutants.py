@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from backing_aio.model.lang import (
     Callback,
     IfGoto,
+    KCall,
     KiocbClone,
     KiocbEndWrite,
     KiocbStartWrite,
@@ -43,7 +44,7 @@ class Mutant:
 
 
 # Obligations a refactor moves between caller, callee and callback.
-MOVABLE = (KiocbEndWrite, KiocbStartWrite, UpdatePos, Callback)
+MOVABLE = (KiocbEndWrite, KiocbStartWrite, UpdatePos, Callback, KCall)
 
 
 def _name(v: Variant, op: str, proc: str, i: int, s: Stmt, extra: str = "") -> str:

@@ -8,6 +8,7 @@ judged on the reachable graph by the explorer. Nothing here looks at statement n
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -54,6 +55,12 @@ PROPERTIES: Final[tuple[Property, ...]] = (
 # One text per ID of the vocabulary, in its order.
 assert tuple(p.id for p in PROPERTIES) == PROPERTY_IDS
 BY_ID: Final[dict[str, Property]] = {p.id: p for p in PROPERTIES}
+
+
+def verdict_text(failed: Iterable[str]) -> str:
+    """``holds``, or ``fails`` and the properties in their stable order."""
+    got = sorted(failed, key=PROPERTY_IDS.index)
+    return "fails " + ",".join(got) if got else "holds"
 
 
 def not_applicable(variant: Variant) -> frozenset[str]:

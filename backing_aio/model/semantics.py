@@ -59,6 +59,7 @@ from backing_aio.model.lang import (
     InitKiocb,
     InitOrigIocb,
     InitWq,
+    KCall,
     KiComplete,
     KiocbClone,
     KiocbEndWrite,
@@ -82,6 +83,7 @@ from backing_aio.model.lang import (
     Variant,
     VfsIocbIter,
     VfsIter,
+    called,
     value_name,
 )
 from backing_aio.model.properties import Violation, not_applicable
@@ -230,10 +232,13 @@ class _Compiled:
         self.wq_at_mount = "s_dio_done_wq" in variant.at_mount
         # For each function a callback names: the chain of calls down to one that needs
         # process context on this kernel (empty: it may run in irq context).
+        # A callback that is a procedure of the variant has no chain of its own: its
+        # kcall statements have theirs.
         self.process_chain: dict[str, tuple[str, ...]] = {
             st.fn: tuple(f.name for f in kapi.needs_process_context(
                 kapi.resolve(variant.caller, st.fn), kernel))
-            for body in self.bodies for st in body if isinstance(st, Callback)
+            for body in self.bodies for st in body
+            if isinstance(st, Callback | KCall) and st.fn not in self.proc_index
         }
         self.expected_callbacks = tuple(
             {o: variant.callbacks.get(k, {}).get(o, 0) for o in ("submitted", "alloc_failed",
@@ -1159,11 +1164,10 @@ def _callback(s: _Step, st: Callback, choice: str) -> None:
         s.orig_alive(what)
     if not runs:
         return
-    chain = s.m.compiled.process_chain[st.fn]
-    if s.irq and chain:
-        raise Violation("CONTEXT", f"{what}: runs in the completion, which may be in irq "
-                        f"context, but {' -> '.join(chain)} needs process context on "
-                        f"{s.m.compiled.kernel} ({kapi.function(chain[-1]).why})")
+    c = s.m.compiled
+    body = c.proc_index.get(st.fn)
+    if body is None:
+        _context(s, what, c.process_chain[st.fn])
     before = r.callback_runs
     r.callback_runs += 1
     s.note(Change.CALLBACK_RUNS, before, r.callback_runs)
@@ -1173,6 +1177,23 @@ def _callback(s: _Step, st: Callback, choice: str) -> None:
         s.pos_check(f"{what} (the caller's callback)")
     if st.passes_result:
         s.result_check(s.v, f"{what} (the caller's callback)")
+    if body is not None:  # the callback's body runs as a call in this actor
+        s.set_frame(s.proc, s.pc, s.v, s.orig)
+        s.push(body, s.v)
+        s.unwind()
+        s.next_pc = -1
+
+
+def _context(s: _Step, what: str, chain: tuple[str, ...]) -> None:
+    if s.irq and chain:
+        raise Violation("CONTEXT", f"{what}: runs in the completion, which may be in irq "
+                        f"context, but {' -> '.join(chain)} needs process context on "
+                        f"{s.m.compiled.kernel} ({kapi.function(chain[-1]).why})")
+
+
+@_semantics(KCall)
+def _kcall(s: _Step, st: KCall, choice: str) -> None:
+    _context(s, st.label, s.m.compiled.process_chain[st.fn])
 
 
 @_semantics(KiComplete)
@@ -1281,6 +1302,10 @@ def _condition(s: _Step, name: str, choice: str, what: str) -> bool:
         return bool(r.fields & WrapperField.WRITE)
     if name == "req_write":
         return bool(r.kind == ReqKind.WRITE)
+    if name == "orig_write":
+        # init_sync_kiocb sets no IOCB_WRITE: only an async write's original carries it
+        s.orig_alive(what)
+        return bool(r.kind == ReqKind.WRITE) and not is_sync(r)
     bit = ENV_BIT[name]
     if r.env & bit:
         truth = bool(r.env & (bit << 1))
@@ -1345,8 +1370,9 @@ def _acyclic(variant: Variant) -> bool:
         for i, st in enumerate(body):
             if any(tags[t] <= i for t in st.jump_targets()):
                 return False
-            if isinstance(st, Call):
-                calls[name].add(st.proc)
+            callee = called(variant, st)
+            if callee is not None:
+                calls[name].add(callee)
     seen: set[str] = set()
     done: set[str] = set()
 

@@ -14,7 +14,8 @@ backing_aio.refimpl.lower and backing_aio.refimpl.vfs (``lower_returns``, ``comp
 A class per version:
 
 - ``Seed``: fs/backing_file.c as the 2023 refactor introduced it (the seed patch), with
-  overlayfs's ovl_read_iter/ovl_write_iter around it (model: ``seed``).
+  overlayfs's ovl_read_iter/ovl_write_iter around it (model: ``seed``); ``SeedFixed``
+  with the two changes its release made (model: ``seed-fixed``).
 - ``Ovl56``: overlayfs's first async IO, v5.6: no reference count, the cleanup frees the
   wrapper (model: ``ovl-5.6``; use-after-free through L2). ``Ovl516``: the v5.16 fix.
 - ``Mainline``: today's fs/backing-file.c: write completions punted to a workqueue,
@@ -347,6 +348,42 @@ class Seed(Helpers):
         if ret != -EIOCBQUEUED:
             step("call")
             self.backing_aio_cleanup(aio_req, ret)
+        step("return_")
+        return ret
+
+
+class SeedFixed(Seed):
+    """The seed with the two changes its release made: ovl_write_iter clears
+    IOCB_DIO_CALLER_COMP (2d1b3bbc3dd5), and ovl_file_accessed() stays in ovl_read_iter
+    after the call, so the completion's callback keeps only its write branch."""
+
+    name = "seed-fixed"
+
+    def ovl_read_iter(self, iocb: Kiocb, iter: IovIter) -> int:
+        file = iocb.ki_filp
+        step("fdget")
+        real = self.ovl_real_fdget(file)
+        step("call")
+        ret = self.backing_file_read_iter(real.file, iter, iocb, iocb.ki_flags,
+                                          self.upper.ovl_rw_complete_write)
+        step("kcall")
+        self.upper.ovl_file_accessed_here(file)
+        step("fdput")
+        fdput(real)
+        step("return_")
+        return ret
+
+    def ovl_write_iter(self, iocb: Kiocb, iter: IovIter) -> int:
+        file = iocb.ki_filp
+        step("fdget")
+        real = self.ovl_real_fdget(file)
+        step("clear_ki_flag")
+        flags = iocb.ki_flags & ~IOCB_DIO_CALLER_COMP
+        step("call")
+        ret = self.backing_file_write_iter(real.file, iter, iocb, flags,
+                                           self.upper.ovl_rw_complete_write)
+        step("fdput")
+        fdput(real)
         step("return_")
         return ret
 
@@ -787,5 +824,5 @@ class Mainline(Helpers):
 
 
 IMPLEMENTATIONS: dict[str, type[Helpers]] = {
-    c.name: c for c in (Seed, Ovl56, Ovl516, Mainline)
+    c.name: c for c in (Seed, SeedFixed, Ovl56, Ovl516, Mainline)
 }

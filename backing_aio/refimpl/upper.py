@@ -29,7 +29,7 @@ from backing_aio import kapi
 from backing_aio.refimpl.env import CALLER_COMP_YES
 from backing_aio.refimpl.kasan import DATA, Finding
 from backing_aio.refimpl.kernel import Kernel, Request
-from backing_aio.refimpl.sched import SUBMITTER, Actor, become, current
+from backing_aio.refimpl.sched import SUBMITTER, Actor, become, current, step
 from backing_aio.refimpl.vfs import (
     EINVAL,
     EIOCBQUEUED,
@@ -51,7 +51,7 @@ READ_FILL = 0xEE  # what a read buffer holds before the read (never the file's c
 
 # The caller's callback slots (kapi.Caller.slots): a callback reached through one runs the
 # function the caller puts there (overlayfs: ctx->end_write is ovl_file_end_write).
-CLEANUP, END_WRITE, ACCESSED = "cleanup", "end_write", "accessed"
+END_WRITE, ACCESSED = "end_write", "accessed"
 
 
 @functools.cache
@@ -262,32 +262,61 @@ class Upper:
         self.shadow[lo:hi] = now
 
     # -- the caller's callbacks ----------------------------------------------------------
-    def _callback(self, who: str, fn: str) -> Request:
+    def _callback(self, who: str, fn: str | None) -> Request:
         """A callback of the caller runs: ``fn`` is what it is, a slot of the caller's
-        (``end_write``) or a kernel function by name (``ovl_copyattr``). Whether it may run
+        (``end_write``) or a kernel function by name (``ovl_copyattr``), or None when its
+        body is written out here and says what it calls (``_kcall``). Whether it may run
         in completion context follows from what that calls on this kernel (kapi), as it
         does in the model: not from a list of request kinds."""
-        a = current()
-        r = self.k.requests[a.req]
-        if a.irq:
-            chain = _process_chain(self.helpers.caller, fn, self.k.version)
-            if chain:
-                raise Finding(PropertyId.CONTEXT, f"{who} runs for request #{r.index} in "
-                              f"completion (irq) context, but {' -> '.join(chain)} needs "
-                              f"process context on {self.k.version} "
-                              f"({kapi.function(chain[-1]).why})")
+        r = self.k.requests[current().req]
+        if fn is not None:
+            self._context(who, fn)
         r.callback_runs += 1
         if r.callback_runs > 1:
             raise Finding(PropertyId.CLEANUP_ONCE,
                           f"{who} runs a second time for request #{r.index}")
         return r
 
+    def _context(self, who: str, fn: str) -> None:
+        """``who`` calls ``fn`` (a slot or a kernel function): CONTEXT if that needs process
+        context on this kernel and this runs in completion (irq) context."""
+        a = current()
+        if not a.irq:
+            return
+        chain = _process_chain(self.helpers.caller, fn, self.k.version)
+        if chain:
+            raise Finding(PropertyId.CONTEXT, f"{who} runs for request "
+                          f"#{self.k.requests[a.req].index} in "
+                          f"completion (irq) context, but {' -> '.join(chain)} needs "
+                          f"process context on {self.k.version} "
+                          f"({kapi.function(chain[-1]).why})")
+
     def ovl_rw_complete(self, iocb: Kiocb, res: int) -> None:
-        """seed's cleanup callback: overlayfs's ovl_rw_complete(orig_iocb, res), the
-        caller's ``cleanup`` slot."""
-        r = self._callback("ovl_rw_complete", CLEANUP)
+        """The seed's callback, overlayfs's ovl_rw_complete(orig_iocb, res) with the prep
+        patch that moved ovl_file_accessed() into it: ovl_copyattr() if the original
+        carries IOCB_WRITE (init_sync_kiocb sets none), else ovl_file_accessed()."""
+        r = self._callback("ovl_rw_complete", None)
         self._pos_check(r, iocb, "ovl_rw_complete")
         self._result_check(r, res, "ovl_rw_complete")
+        step("if_goto")
+        if iocb.ki_flags & IOCB_WRITE:
+            step("kcall")
+            self._context("ovl_copyattr(file_inode(file))", "ovl_copyattr")
+            step("goto")
+            return
+        step("kcall")
+        self._context("ovl_file_accessed(file)", "ovl_file_accessed")
+
+    def ovl_rw_complete_write(self, iocb: Kiocb, res: int) -> None:
+        """seed-fixed's callback: ovl_rw_complete without that prep patch, its write branch
+        alone."""
+        r = self._callback("ovl_rw_complete", None)
+        self._pos_check(r, iocb, "ovl_rw_complete")
+        self._result_check(r, res, "ovl_rw_complete")
+        step("if_goto")
+        if iocb.ki_flags & IOCB_WRITE:
+            step("kcall")
+            self._context("ovl_copyattr(file_inode(file))", "ovl_copyattr")
 
     def end_write(self, iocb: Kiocb, res: int) -> None:
         """mainline's ctx->end_write: overlayfs's ovl_file_end_write (size and mtime)."""
@@ -302,6 +331,11 @@ class Upper:
     def ovl_file_accessed(self, file: File) -> None:
         """v5.6/v5.16's read_iter calls it by name."""
         self._callback("ovl_file_accessed", "ovl_file_accessed")
+
+    def ovl_file_accessed_here(self, file: File) -> None:
+        """seed-fixed's ovl_read_iter calls ovl_file_accessed() itself, after the helper:
+        a kernel call in the submitter, not one of the helpers' callbacks (not counted)."""
+        self._context("ovl_file_accessed(file)", "ovl_file_accessed")
 
     def ovl_copyattr(self) -> None:
         """v5.6/v5.16's write paths call it by name (the cleanup handler, in the
