@@ -167,10 +167,15 @@ class BackingAioReq(Checked):
 
 
 class Seed(Helpers):
+    """The seed as posted: overlayfs's flags passed down as they are, and its callback
+    ovl_rw_complete with the prep patch that moved ovl_file_accessed() into it.
+    ``released`` (SeedFixed): the two changes its release made instead."""
+
     name = "seed"
     kernel = "6.6"
     callbacks: ClassVar[dict[Kind, dict[Outcome, int]]] = {
         Kind.READ: {Outcome.SUBMITTED: 1}, Kind.WRITE: {Outcome.SUBMITTED: 1}}
+    released: ClassVar[bool] = False
 
     def __init__(self, k: Kernel) -> None:
         super().__init__(k)
@@ -179,6 +184,12 @@ class Seed(Helpers):
 
     def caches(self) -> list[KmemCache[Any]]:
         return [self.backing_aio_req_cachep]
+
+    def _ovl_rw_complete(self) -> Cleanup:
+        # without the prep patch, only the write branch is left
+        fn: Cleanup = (self.upper.ovl_rw_complete_write if self.released else
+                       self.upper.ovl_rw_complete)
+        return fn
 
     # fs/overlayfs/file.c
     def read_iter(self, iocb: Kiocb, iter: IovIter) -> int:
@@ -193,7 +204,10 @@ class Seed(Helpers):
         real = self.ovl_real_fdget(file)
         step("call")
         ret = self.backing_file_read_iter(real.file, iter, iocb, iocb.ki_flags,
-                                          self.upper.ovl_rw_complete)
+                                          self._ovl_rw_complete())
+        if self.released:  # ovl_file_accessed(file), in the submitter
+            step("kcall")
+            self.upper.ovl_file_accessed_here(file)
         step("fdput")
         fdput(real)
         step("return_")
@@ -204,12 +218,15 @@ class Seed(Helpers):
         step("fdget")
         real = self.ovl_real_fdget(file)
         # int flags = iocb->ki_flags; the C clears IOCB_DSYNC | IOCB_SYNC from it only on
-        # a "volatile" mount (!ovl_should_sync()); this overlay is not volatile. Nothing
-        # here or below clears IOCB_DIO_CALLER_COMP: the clone carries the issuer's
+        # a "volatile" mount (!ovl_should_sync()); this overlay is not volatile. The seed
+        # does not clear IOCB_DIO_CALLER_COMP: the clone carries the issuer's.
         flags = iocb.ki_flags
+        if self.released:  # ifl &= ~IOCB_DIO_CALLER_COMP (2d1b3bbc3dd5)
+            step("clear_ki_flag")
+            flags &= ~IOCB_DIO_CALLER_COMP
         step("call")
         ret = self.backing_file_write_iter(real.file, iter, iocb, flags,
-                                           self.upper.ovl_rw_complete)
+                                           self._ovl_rw_complete())
         step("fdput")
         fdput(real)
         step("return_")
@@ -358,34 +375,7 @@ class SeedFixed(Seed):
     after the call, so the completion's callback keeps only its write branch."""
 
     name = "seed-fixed"
-
-    def ovl_read_iter(self, iocb: Kiocb, iter: IovIter) -> int:
-        file = iocb.ki_filp
-        step("fdget")
-        real = self.ovl_real_fdget(file)
-        step("call")
-        ret = self.backing_file_read_iter(real.file, iter, iocb, iocb.ki_flags,
-                                          self.upper.ovl_rw_complete_write)
-        step("kcall")
-        self.upper.ovl_file_accessed_here(file)
-        step("fdput")
-        fdput(real)
-        step("return_")
-        return ret
-
-    def ovl_write_iter(self, iocb: Kiocb, iter: IovIter) -> int:
-        file = iocb.ki_filp
-        step("fdget")
-        real = self.ovl_real_fdget(file)
-        step("clear_ki_flag")
-        flags = iocb.ki_flags & ~IOCB_DIO_CALLER_COMP
-        step("call")
-        ret = self.backing_file_write_iter(real.file, iter, iocb, flags,
-                                           self.upper.ovl_rw_complete_write)
-        step("fdput")
-        fdput(real)
-        step("return_")
-        return ret
+    released = True
 
 
 # ---- ovl-5.6 / ovl-5.16: overlayfs's own async IO -----------------------------------

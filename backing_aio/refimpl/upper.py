@@ -291,10 +291,11 @@ class Upper:
                           f"process context on {self.k.version} "
                           f"({kapi.function(chain[-1]).why})")
 
-    def ovl_rw_complete(self, iocb: Kiocb, res: int) -> None:
+    def ovl_rw_complete(self, iocb: Kiocb, res: int, accessed: bool = True) -> None:
         """The seed's callback, overlayfs's ovl_rw_complete(orig_iocb, res) with the prep
         patch that moved ovl_file_accessed() into it: ovl_copyattr() if the original
-        carries IOCB_WRITE (init_sync_kiocb sets none), else ovl_file_accessed()."""
+        carries IOCB_WRITE (init_sync_kiocb sets none), else ovl_file_accessed(). Without
+        that patch (``accessed`` False) only the write branch is left."""
         r = self._callback("ovl_rw_complete", None)
         self._pos_check(r, iocb, "ovl_rw_complete")
         self._result_check(r, res, "ovl_rw_complete")
@@ -302,21 +303,15 @@ class Upper:
         if iocb.ki_flags & IOCB_WRITE:
             step("kcall")
             self._context("ovl_copyattr(file_inode(file))", "ovl_copyattr")
-            step("goto")
-            return
-        step("kcall")
-        self._context("ovl_file_accessed(file)", "ovl_file_accessed")
+            if accessed:
+                step("goto")
+        elif accessed:
+            step("kcall")
+            self._context("ovl_file_accessed(file)", "ovl_file_accessed")
 
     def ovl_rw_complete_write(self, iocb: Kiocb, res: int) -> None:
-        """seed-fixed's callback: ovl_rw_complete without that prep patch, its write branch
-        alone."""
-        r = self._callback("ovl_rw_complete", None)
-        self._pos_check(r, iocb, "ovl_rw_complete")
-        self._result_check(r, res, "ovl_rw_complete")
-        step("if_goto")
-        if iocb.ki_flags & IOCB_WRITE:
-            step("kcall")
-            self._context("ovl_copyattr(file_inode(file))", "ovl_copyattr")
+        """seed-fixed's callback: ovl_rw_complete without that prep patch."""
+        self.ovl_rw_complete(iocb, res, accessed=False)
 
     def end_write(self, iocb: Kiocb, res: int) -> None:
         """mainline's ctx->end_write: overlayfs's ovl_file_end_write (size and mtime)."""
