@@ -24,9 +24,9 @@ PINNED = {
     ("ovl-5.6", 1): (591, "fails UAF"),
     ("ovl-5.6", 2): (2291, "fails UAF"),
     ("ovl-5.6", 3): (5913, "fails UAF"),
-    ("ovl-5.16", 1): (883, "holds"),
-    ("ovl-5.16", 2): (3451, "holds"),
-    ("ovl-5.16", 3): (8943, "holds"),
+    ("ovl-5.16", 1): (915, "holds"),
+    ("ovl-5.16", 2): (3563, "holds"),
+    ("ovl-5.16", 3): (9215, "holds"),
     ("mainline", 1): (691, "holds"),
     ("mainline", 2): (2458, "holds"),
     ("mainline", 3): (5893, "holds"),
@@ -106,8 +106,8 @@ def test_mainline_ending_the_write_on_both_paths_breaks_freeze(cat: dict[str, Va
 def test_ovl_5_16_dropping_the_callers_file_twice_is_found() -> None:
     # without "real.flags = 0" both the caller's fdput and the wrapper's fdput drop the
     # reference of a file opened on the fly
-    for name in ("ovl-5.16:delete:ovl_read_iter#8(fd_clear_flags)",
-                 "ovl-5.16:delete:ovl_write_iter#12(fd_clear_flags)"):
+    for name in ("ovl-5.16:delete:ovl_read_iter#10(fd_clear_flags)",
+                 "ovl-5.16:delete:ovl_write_iter#14(fd_clear_flags)"):
         r = explore(mutant(name), 1)
         assert r.failed & {"UAF", "LEAK"}, name
         assert r.counterexample("UAF").subject == "file opened on the fly"

@@ -38,7 +38,7 @@ BROKEN = [
     "mainline:delete:backing_aio_cleanup#1(update_pos)",
     "mainline:flip:backing_file_write_iter#3(if_goto)",
     "mainline:move>backing_aio_queue_completion:backing_file_write_iter#5(callback)",
-    "ovl-5.16:delete:ovl_read_iter#8(fd_clear_flags)",
+    "ovl-5.16:delete:ovl_read_iter#10(fd_clear_flags)",
     "seed-fixed:delete:ovl_read_iter#1(call)",
 ]
 

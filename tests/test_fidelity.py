@@ -19,6 +19,7 @@ from backing_aio.model.lang import (
     InitWq,
     QueueWork,
     Stmt,
+    Val,
     Variant,
     VariantError,
     stmt,
@@ -244,3 +245,42 @@ def test_queueing_on_the_backing_filesystems_superblock_is_reported() -> None:
     i = _index(v, proc, QueueWork)
     lower = _edit(v, proc, {i: dataclasses.replace(v.procs[proc][i], sb="lower")})
     assert _subjects(explore(lower, 1, kinds=["write"]), "UAF") == {"s_dio_done_wq"}
+
+
+# ---- error paths of the real code ----
+
+def test_ovl_5_16_refuses_odirect_the_real_file_cannot_do() -> None:
+    # v5.15's check: ret = -EINVAL, then straight to fdput, before any IO or allocation
+    from backing_aio.model.effects import Change
+    from backing_aio.model.semantics import Action, BackingAio, State
+    from backing_aio.model.state import DONE, ENV_BIT, Wrapper
+    from backing_aio.verify.graph import walk
+
+    odirect = ENV_BIT["odirect_unsupported"] << 1  # the answer: yes
+    model = BackingAio(_cat("ovl-5.16"))
+    for rtype in ("read", "write"):
+        ops: set[str] = set()
+        returns: set[int] = set()
+
+        def successors(_: int, state: State, ops: set[str] = ops,
+                       returns: set[int] = returns) -> list[tuple[Action, State]]:
+            r = state[1]
+            out = [(a, n) for a, n in model.successors(state, "none") if isinstance(n, tuple)]
+            if r == DONE or not r.env & odirect:
+                return out
+            assert r.wrapper == Wrapper.NONE  # nothing allocated, no IO
+            for action, _ in out:
+                ops.add(model.where(r, action.actor).stmt.op)  # type: ignore[union-attr]
+                _, effects = model.apply_explained(state, action)
+                returns |= {e.after for e in effects if e.change == Change.RETURNED}
+            return out
+
+        walk([(1, model.new_request(rtype))], successors)
+        assert ops == {"fdput", "return_"}, (rtype, ops)
+        assert returns == {Val.EINVAL}, (rtype, returns)
+    # ovl_real_fdget returns 0: the -EINVAL must be assigned after it
+    swapped = named("ovl-5.16:swap:ovl_read_iter#1(fdget,assign)")
+    r = explore(swapped, 1)
+    assert r.failed == {"RESULT_PROPAGATED"}
+    assert "returns 0, but the caller must see -EINVAL" in r.counterexample(
+        "RESULT_PROPAGATED").message

@@ -223,11 +223,26 @@ def _ovl_refs(refcount: bool) -> tuple[tuple[Stmt, ...], tuple[Stmt, ...]]:
             (S("call", "ovl_aio_put(aio_req);", proc="ovl_aio_put"),))
 
 
+def _ovl_odirect(refcount: bool, target: str) -> tuple[Stmt, ...]:
+    """v5.15's "ovl: fix IOCB_DIRECT if underlying fs doesn't support direct IO" (Fixes:
+    16914e6fc7e1, for stable from v4.19): refuse O_DIRECT the real file cannot do before
+    any IO, straight to fdput. In v5.16 (``refcount``), not yet in v5.6."""
+    if not refcount:
+        return ()
+    return (
+        S("assign", "ret = -EINVAL;", value="-EINVAL"),
+        S("if_goto", "if (iocb->ki_flags & IOCB_DIRECT && (!real.file->f_mapping->a_ops || "
+          "!real.file->f_mapping->a_ops->direct_IO))", cond="odirect_unsupported",
+          target=target),
+    )
+
+
 def _ovl_read(refcount: bool) -> tuple[Stmt, ...]:
     ref_set, ref_put = _ovl_refs(refcount)
     return (
         S("if_goto", "if (!iov_iter_count(iter))", cond="zero_length", target="ret0"),
         S("fdget", "ret = ovl_real_fdget(file, &real);"),
+        *_ovl_odirect(refcount, "out_fdput"),
         S("if_goto", "if (is_sync_kiocb(iocb)) {", cond="!sync_kiocb", target="async"),
         S("vfs_iter", "ret = vfs_iter_read(real.file, iter, &iocb->ki_pos, ...);"),
         S("goto", "} else {", target="out"),
@@ -247,7 +262,7 @@ def _ovl_read(refcount: bool) -> tuple[Stmt, ...]:
         S("call", "ovl_aio_cleanup_handler(aio_req);", proc="ovl_aio_cleanup_handler"),
         S("callback", "ovl_file_accessed(file);", tag="out", fn="ovl_file_accessed",
           via="direct"),
-        S("fdput", "fdput(real);"),
+        S("fdput", "fdput(real);", tag="out_fdput" if refcount else None),
         S("return_", "return ret;", value="ret"),
         S("return_", "return 0;", tag="ret0", value="0"),
     )
@@ -258,6 +273,7 @@ def _ovl_write(refcount: bool) -> tuple[Stmt, ...]:
     return (
         S("if_goto", "if (!iov_iter_count(iter))", cond="zero_length", target="ret0"),
         S("fdget", "ret = ovl_real_fdget(file, &real);"),
+        *_ovl_odirect(refcount, "out"),  # out_fdput: the same line as out here
         S("if_goto", "if (is_sync_kiocb(iocb)) {", cond="!sync_kiocb", target="async"),
         S("file_start_write", "file_start_write(real.file);"),
         S("vfs_iter", "ret = vfs_iter_write(real.file, iter, &iocb->ki_pos, ...);"),

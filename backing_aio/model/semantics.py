@@ -989,6 +989,7 @@ def _fdget(s: _Step, st: Fdget, choice: str) -> None:
         s.note(Change.OPENED_FILE_REFS, r.tmp_file, 1)
         r.tmp_file = 1
         r.real_fd = fd(File.TMP, fput=True)
+    s.v = Val.ZERO  # ret = ovl_real_fdget(file, &real): 0 once it has a file
 
 
 @_semantics(Fdput)

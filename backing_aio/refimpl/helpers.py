@@ -408,6 +408,7 @@ class Ovl56(Helpers):
         Kind.READ: {Outcome.SUBMITTED: 1, Outcome.ALLOC_FAILED: 1},
         Kind.WRITE: {Outcome.SUBMITTED: 1}}
     REFCOUNT: ClassVar[bool] = False
+    ODIRECT_CHECK: ClassVar[bool] = False
 
     def __init__(self, k: Kernel) -> None:
         super().__init__(k)
@@ -473,6 +474,15 @@ class Ovl56(Helpers):
             return 0
         step("fdget")
         real = self.ovl_real_fdget(file)
+        if self.ODIRECT_CHECK:
+            step("assign")
+            ret = -EINVAL
+            step("if_goto", env_answer(ODIRECT_UNSUPPORTED, odirect_unsupported(iocb, real.file)))
+            if odirect_unsupported(iocb, real.file):
+                step("fdput")  # out_fdput:
+                fdput(real)
+                step("return_")
+                return ret
         step("if_goto")
         if is_sync_kiocb(iocb):
             step("vfs_iter")
@@ -521,6 +531,15 @@ class Ovl56(Helpers):
             return 0
         step("fdget")
         real = self.ovl_real_fdget(iocb.ki_filp)
+        if self.ODIRECT_CHECK:
+            step("assign")
+            ret = -EINVAL
+            step("if_goto", env_answer(ODIRECT_UNSUPPORTED, odirect_unsupported(iocb, real.file)))
+            if odirect_unsupported(iocb, real.file):
+                step("fdput")  # out: (out_fdput)
+                fdput(real)
+                step("return_")
+                return ret
         ifl = iocb.ki_flags
         step("if_goto")
         if is_sync_kiocb(iocb):
@@ -579,6 +598,8 @@ class Ovl516(Ovl56):
     name = "ovl-5.16"
     kernel = "5.16"
     REFCOUNT = True
+    # v5.15: "ovl: fix IOCB_DIRECT if underlying fs doesn't support direct IO"
+    ODIRECT_CHECK = True
 
 
 # ---- mainline: fs/backing-file.c today ----------------------------------------------
