@@ -220,7 +220,6 @@ class _Compiled:
         # -1: a kind the variant does not serve (a read-only user has no write entry)
         self.entry = tuple(self.proc_index[variant.entry[k]] if k in variant.entry else -1
                            for k in KINDS)
-        self.shape = variant.shape
         self.stacked = variant.shape == Shape.STACKED
         self.pdu = variant.shape == Shape.BLOCK  # the wrapper is the request's pdu
         na = not_applicable(variant)
