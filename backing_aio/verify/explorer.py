@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from backing_aio.model.lang import Variant
-from backing_aio.model.properties import PROPERTY_IDS, Violation
+from backing_aio.model.properties import Violation, verdict_text
 from backing_aio.model.semantics import Action, BackingAio, ReductionUnsound, State
 from backing_aio.verify.graph import NodeLimit, Walk
 
@@ -57,9 +57,7 @@ class Result:
         return frozenset(p for p, _ in self.violations)
 
     def verdict(self) -> str:
-        if not self.violations:
-            return "holds"
-        return "fails " + ",".join(sorted(self.failed, key=PROPERTY_IDS.index))
+        return verdict_text(self.failed)
 
     def counterexample(self, prop: str) -> Counterexample:
         """The shortest counterexample of ``prop`` over all its subjects."""

@@ -20,7 +20,7 @@ from backing_aio.model.catalogue import catalogue
 from backing_aio.model.equivalents import EQUIVALENT, REASONS
 from backing_aio.model.lang import Variant
 from backing_aio.model.mutants import Mutant, mutants
-from backing_aio.model.properties import PROPERTY_IDS
+from backing_aio.model.properties import PROPERTY_IDS, verdict_text
 from backing_aio.verify.explorer import Result, explore
 from backing_aio.verify.verdict import Verdict
 
@@ -37,9 +37,7 @@ class Row:
         return self.result.failed == self.expected
 
     def expected_text(self) -> str:
-        if not self.expected:
-            return "holds"
-        return "fails " + ",".join(sorted(self.expected, key=PROPERTY_IDS.index))
+        return verdict_text(self.expected)
 
 
 @dataclass(frozen=True)
