@@ -143,6 +143,12 @@ FUNCTIONS: Final[dict[str, Function]] = {f.name: f for f in (
         "fs/inode.c touch_atime(): mnt_get_write_access(), inode_update_time()",
     ),
     Function(
+        "file_remove_privs", Span(OLDEST),
+        "may sleep: clears the setuid bits through notify_change(), under the inode lock",
+        "fs/inode.c file_remove_privs() -> file_remove_privs_flags() -> __remove_privs() -> "
+        "notify_change()",
+    ),
+    Function(
         "ovl_file_accessed", None,
         "copies the real inode's times, then touch_atime()",
         "fs/overlayfs/file.c ovl_file_accessed()", calls=("touch_atime",),

@@ -150,6 +150,9 @@ class EnvCondition(StrEnum):
     ODIRECT_UNSUPPORTED = "odirect_unsupported"
     # the upper layer (io_uring) set IOCB_DIO_CALLER_COMP on the original async write
     CALLER_COMP = "caller_comp"
+    # the file handed to the helpers is not a backing file (no FMODE_BACKING): the
+    # helpers' WARN_ON_ONCE refuses it with -EIO
+    NOT_BACKING = "not_backing"
 
 
 ENV_CONDITIONS: Final[tuple[str, ...]] = tuple(EnvCondition)
@@ -164,6 +167,9 @@ class Choice(StrEnum):
     ALLOC_FAILS = "alloc fails"
     FD_BORROWED = "borrowed"
     FD_OPENED = "opened (FDPUT_FPUT)"
+    FD_FAILS = "fdget fails"  # ovl_real_fdget returns an error (it left its cached file)
+    PRIVS_OK = "privs ok"
+    PRIVS_FAILS = "privs fail"  # file_remove_privs returns an error
     RETURNS_RES = "returns RES"
     RETURNS_EIO = "returns -EIO"
     QUEUES = "queues"

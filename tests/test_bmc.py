@@ -31,7 +31,7 @@ def test_the_v56_use_after_free_in_the_explorers_number_of_steps() -> None:
     found = bmc(v, "read", system)
     assert found.decided and set(found.failed) == {"UAF"}
     shortest = explore(v, 1, kinds=["read"]).counterexample("UAF")
-    assert found.findings["UAF"].length == len(shortest.actions) == 18
+    assert found.findings["UAF"].length == len(shortest.actions) == 19
     f = found.findings["UAF"]
     assert _replays(v, "read", "UAF", f.actions, f.at_end)
     assert found.bound == longest_path(system) >= f.length

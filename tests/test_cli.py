@@ -135,7 +135,7 @@ def test_prove_with_bmc_replays_the_counterexample(capsys: pytest.CaptureFixture
     (r,) = doc["results"]
     assert r["failed"] == ["UAF"] and r["bmc"]["failed"] == ["UAF"]
     cx = r["bmc"]["counterexamples"]["UAF"]
-    assert cx["replayed"] and cx["steps"] == 18
+    assert cx["replayed"] and cx["steps"] == 19
     # the saved counterexample replays in the explorer's own replay (exit 1: reproduces)
     assert main(["replay", cx["saved"]]) == 1
     assert "reproduces UAF" in capsys.readouterr().out

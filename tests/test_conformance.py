@@ -161,7 +161,9 @@ def test_the_seed_passes_on_a_deferred_completion(cat: dict[str, Variant], ws: W
     assert not r.findings and not r.errors and r.file_ok, r.findings
     assert rep.conforms and not rep.violations and rep.steps == len(r.events)
     ops = [e.op for e in r.events if e.actor == "submitter"]
-    assert ops[:4] == ["if_goto", "if_goto", "clear_ki_flag", "if_goto"], ops
+    # WARN_ON_ONCE, zero length, file_remove_privs and its check, O_DIRECT, then the clear
+    assert ops[:7] == ["if_goto", "if_goto", "file_remove_privs", "if_goto", "if_goto",
+                       "clear_ki_flag", "if_goto"], ops
     assert next(e for e in r.events if e.op == "kiocb_clone").choice == CALLER_COMP_YES
     q = r.requests[0]
     assert q.caller_comp and not q.deferred and q.completed == BLOCK
@@ -301,8 +303,10 @@ def test_model_options_are_the_models_choices() -> None:
     refinements refine them (tests/test_refimpl_vocab.py checks each names its choice)."""
     spelled = {c for opts in MODEL_OPTIONS.values() for c in opts}
     assert spelled == {"alloc ok", "alloc fails", "borrowed", "opened (FDPUT_FPUT)",
+                       "fdget fails", "privs ok", "privs fail",
                        "wq ok", "wq fails", "returns RES", "returns -EIO", "queues",
-                       "res RES", "res -EIO", "caller_comp: yes", "caller_comp: no"}
+                       "res RES", "res -EIO", "caller_comp: yes", "caller_comp: no",
+                       "not_backing: yes", "not_backing: no"}
     for what, opts in ALL_OPTIONS.items():
         assert set(MODEL_OPTIONS[what]) <= set(opts)
         for o in opts:

@@ -134,7 +134,7 @@ def test_the_seeds_callback_branches_on_the_original_kiocb() -> None:
     # seed-fixed keeps the write branch alone and calls ovl_file_accessed() itself; the
     # refactor that moves that call into the completion (the dropped prep patch) fails
     assert explore(_cat("seed-fixed"), 2).failed == frozenset()
-    moved = named("seed-fixed:move>backing_aio_rw_complete:ovl_read_iter#2(kcall)")
+    moved = named("seed-fixed:move>backing_aio_rw_complete:ovl_read_iter#3(kcall)")
     assert explore(moved, 1).failed == {"CONTEXT"}
 
 
@@ -279,8 +279,118 @@ def test_ovl_5_16_refuses_odirect_the_real_file_cannot_do() -> None:
         assert ops == {"fdput", "return_"}, (rtype, ops)
         assert returns == {Val.EINVAL}, (rtype, returns)
     # ovl_real_fdget returns 0: the -EINVAL must be assigned after it
-    swapped = named("ovl-5.16:swap:ovl_read_iter#1(fdget,assign)")
+    v = _cat("ovl-5.16")
+    body = v.procs["ovl_read_iter"]
+    assert [s.op for s in body[1:4]] == ["fdget", "if_goto", "assign"]
+    swapped = v.with_procs({**v.procs, "ovl_read_iter": (body[0], body[3], *body[1:3],
+                                                         *body[4:])}, name="assign-first")
     r = explore(swapped, 1)
     assert r.failed == {"RESULT_PROPAGATED"}
     assert "returns 0, but the caller must see -EINVAL" in r.counterexample(
         "RESULT_PROPAGATED").message
+
+
+# ---- freeze protection as lockdep sees it (sb_writers) ----
+
+def _without(v: Variant, proc: str, op: str) -> Variant:
+    body = v.procs[proc]
+    return _edit(v, proc, {next(i for i, s in enumerate(body) if s.op == op): None})
+
+
+def test_protection_taken_by_the_task_must_be_handed_on_before_the_completion_ends_it() -> None:
+    # v5.6..v6.7 overlayfs: file_start_write + __sb_writers_release in the submitter,
+    # __sb_writers_acquired + file_end_write in the completion ("ovl: fix lockdep warning
+    # for async write", v5.6-rc6)
+    v = _cat("ovl-5.16")
+    assert not explore(v, 1).failed
+    r = explore(_without(v, "ovl_write_iter", "sb_writers_release"), 1, kinds=["write"])
+    assert r.failed == {"FREEZE_BALANCED"}
+    assert "__sb_writers_release is missing" in r.counterexample("FREEZE_BALANCED").message
+
+
+def test_a_plain_file_end_write_of_handed_on_protection_is_the_wrong_party() -> None:
+    v = _cat("ovl-5.16")
+    body = v.procs["ovl_aio_cleanup_handler"]
+    i = next(i for i, s in enumerate(body) if s.op == "kiocb_end_write")
+    wrong = _edit(v, "ovl_aio_cleanup_handler",
+                  {i: stmt("file_end_write", "file_end_write(iocb->ki_filp);")})
+    r = explore(wrong, 1, kinds=["write"])
+    assert r.failed == {"FREEZE_BALANCED"}
+    assert "the wrong party ends it" in r.counterexample("FREEZE_BALANCED").message
+
+
+def test_a_nested_start_is_seen_although_the_counts_balance() -> None:
+    # the seed's sync write takes protection around vfs_iter_write, which from v6.8 takes
+    # it itself: start, start, end, end balances, and deadlocks against a waiting freeze
+    seed = _cat("seed-fixed")
+    assert not explore(seed, 1).failed
+    r = explore(dataclasses.replace(seed, name="seed-on-6.8", kernel="6.8"), 1,
+                kinds=["sync-write"])
+    assert r.failed == {"FREEZE_BALANCED"}
+    assert "nested sb_start_write" in r.counterexample("FREEZE_BALANCED").message
+    # the same on an async write: kiocb_start_write, then vfs_iocb_iter_write's own
+    m = _cat("mainline")
+    body = m.procs["backing_file_write_iter"]
+    i = next(i for i, s in enumerate(body) if s.op == "vfs_iocb_iter")
+    nested = m.with_procs({**m.procs, "backing_file_write_iter": (
+        *body[:i], stmt("kiocb_start_write", "kiocb_start_write(&aio->iocb);"), *body[i:])},
+        name="start-twice")
+    r = explore(nested, 1, kinds=["write"])
+    assert "FREEZE_BALANCED" in r.failed
+    assert "nested" in r.counterexample("FREEZE_BALANCED").message
+
+
+# ---- error paths of the real code ----
+
+def test_a_failed_ovl_real_fdget_must_return_before_using_the_file() -> None:
+    v = _cat("ovl-6.12")
+    assert not explore(v, 1).failed
+    body = v.procs["ovl_read_iter"]
+    i = next(i for i, s in enumerate(body) if s.op == "if_goto" and s.label.startswith("if (ret)"))
+    r = explore(_edit(v, "ovl_read_iter", {i: None}), 1, kinds=["read"])
+    assert _subjects(r, "UAF") == {"ki_filp"}
+    assert "no file" in r.counterexample("UAF").message
+
+
+def test_file_remove_privs_fails_before_any_wrapper_and_may_sleep() -> None:
+    m = _cat("mainline")
+    body = list(m.procs["backing_file_write_iter"])
+    privs = next(i for i, s in enumerate(body) if s.op == "file_remove_privs")
+    check = body[privs + 1]
+    alloc = next(i for i, s in enumerate(body) if s.op == "kmem_cache_zalloc")
+    late = [*body[:privs], *body[privs + 2:alloc + 1], body[privs], check,
+            *body[alloc + 1:]]
+    r = explore(m.with_procs({**m.procs, "backing_file_write_iter": tuple(late)},
+                             name="privs-late"), 1, kinds=["write"])
+    assert _subjects(r, "LEAK") == {"wrapper"}  # its error path leaves the wrapper behind
+    # called from the completion instead: it may sleep
+    done = m.procs["backing_aio_rw_complete"]
+    moved = m.with_procs({**m.procs, "backing_aio_rw_complete": (
+        body[privs], *done)}, name="privs-in-completion")
+    r = explore(moved, 1, kinds=["read"])
+    assert "CONTEXT" in r.failed
+    assert "file_remove_privs" in r.counterexample("CONTEXT").message
+
+
+def test_the_helpers_refuse_a_file_that_is_not_a_backing_file_with_eio() -> None:
+    from backing_aio.model.effects import Change
+    from backing_aio.model.semantics import BackingAio, State
+    from backing_aio.model.state import DONE, ENV_BIT
+    from backing_aio.verify.graph import walk
+
+    refused = ENV_BIT["not_backing"] << 1
+    model = BackingAio(_cat("mainline"))
+    returns: set[int] = set()
+
+    def successors(_: int, state: State) -> list[tuple[object, State]]:
+        out = [(a, n) for a, n in model.successors(state, "none") if isinstance(n, tuple)]
+        r = state[1]
+        if r != DONE and r.env & refused:
+            for action, _n in out:
+                _, effects = model.apply_explained(state, action)
+                returns.update(e.after for e in effects if e.change == Change.RETURNED)
+        return out
+
+    for rtype in ("read", "write"):
+        walk([(1, model.new_request(rtype))], successors)
+    assert returns == {Val.ERR}

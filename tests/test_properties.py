@@ -17,12 +17,12 @@ KILLERS = {
     "REF_UNDERFLOW": "mainline:duplicate:backing_aio_put#0(refcount_dec_and_test)",
     "LEAK": "seed-fixed:delete:backing_file_read_iter#13(call)",
     "CLEANUP_ONCE": "seed-fixed:delete:backing_aio_cleanup#3(callback)",
-    "COMPLETE_IFF_QUEUED": "mainline:flip:backing_file_write_iter#3(if_goto)",
+    "COMPLETE_IFF_QUEUED": "mainline:flip:backing_file_write_iter#6(if_goto)",
     "FREEZE_BALANCED": "seed-fixed:delete:backing_aio_cleanup#1(kiocb_end_write)",
     "POS_BEFORE_CALLBACK": "seed-fixed:delete:backing_aio_cleanup#2(update_pos)",
-    "RESULT_PROPAGATED": "seed-fixed:delete:ovl_read_iter#1(call)",
+    "RESULT_PROPAGATED": "seed-fixed:delete:ovl_read_iter#2(call)",
     "CONTEXT": (
-        "mainline:retarget>backing_aio_rw_complete:backing_file_write_iter#14(set_ki_complete)"
+        "mainline:retarget>backing_aio_rw_complete:backing_file_write_iter#17(set_ki_complete)"
     ),
 }
 

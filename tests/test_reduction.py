@@ -15,8 +15,8 @@ MUTANTS = [
     "seed-fixed:get_file:backing_file_read_iter#9(kiocb_clone)",  # fput without get_file: over-drop
     "mainline:duplicate:backing_aio_put#1(fput_clone)",
     "seed-fixed:ref1:backing_file_write_iter#14(refcount_set)",
-    "ovl-5.16:delete:ovl_read_iter#10(fd_clear_flags)",
-    "mainline:swap:backing_file_write_iter#16(vfs_iocb_iter,call)",
+    "ovl-5.16:delete:ovl_read_iter#11(fd_clear_flags)",
+    "mainline:swap:backing_file_write_iter#19(vfs_iocb_iter,call)",
 ]
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from backing_aio import kapi
+from backing_aio.model.catalogue import catalogue
 from backing_aio.model.lang import Variant
 from backing_aio.refimpl import kasan
 from backing_aio.refimpl.env import (
@@ -135,12 +136,30 @@ def test_last_fput_closes_the_descriptor(tmp_path: Path) -> None:
 
 def test_freeze_protection_must_balance() -> None:
     sb = SuperBlock("ext4")
-    sb.sb_start_write(3)
+    sb.sb_start_write(3, "here", "submitter")
     assert sb.writers() == {3: 1}
-    sb.sb_end_write(3, "here")
+    sb.sb_end_write(3, "here", "submitter")
     with pytest.raises(Finding) as e:
-        sb.sb_end_write(3, "there")
+        sb.sb_end_write(3, "there", "submitter")
     assert e.value.prop == "FREEZE_BALANCED"
+
+
+def test_freeze_protection_nests_not_and_has_one_owner() -> None:
+    """lockdep's view of sb_writers: no nested start; the task that took it ends it, or it
+    is released (__sb_writers_release) and taken over (__sb_writers_acquired)."""
+    sb = SuperBlock("ext4")
+    sb.sb_start_write(1, "file_start_write", "submitter")
+    with pytest.raises(Finding, match="nested"):
+        sb.sb_start_write(1, "kiocb_start_write", "submitter")
+    with pytest.raises(Finding, match="held by submitter"):
+        sb.sb_end_write(1, "kiocb_end_write", None)  # not released: nobody may take it over
+    with pytest.raises(Finding, match="does not hold"):
+        sb.sb_writers_release(1, "__sb_writers_release", "completion")
+    sb.sb_writers_release(1, "__sb_writers_release", "submitter")
+    with pytest.raises(Finding, match="held by nobody"):
+        sb.sb_end_write(1, "file_end_write", "completion")  # released: file_end_write is wrong
+    sb.sb_end_write(1, "kiocb_end_write", None)
+    assert sb.writers() == {}
 
 
 def test_finding_ids_are_the_models_plus_data() -> None:
@@ -168,7 +187,11 @@ def _run(ws: Workspace, name: str | type[Helpers], specs: list[IoSpec], seed: in
                workspace=ws, can_odirect=can_odirect)
 
 
-@pytest.mark.parametrize("name", VARIANTS)
+# ovl-5.6 frees the wrapper under the lower filesystem: only a lucky schedule moves its data
+CORRECT = [n for n in VARIANTS if not catalogue()[n].expect]
+
+
+@pytest.mark.parametrize("name", CORRECT)
 @pytest.mark.parametrize("rtype", TYPES)
 def test_real_io_lands_and_reads_back(ws: Workspace, name: str, rtype: str) -> None:
     specs = [IoSpec(rtype, 0, BLOCK, segments=3), IoSpec(rtype, 3 * BLOCK + 17, 1000),

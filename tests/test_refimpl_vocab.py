@@ -188,7 +188,8 @@ def test_every_option_is_a_model_choice_or_refines_one() -> None:
     model choice it refines, one the same decision offers."""
     answers = {what: {vocab.env_answer(what, t) for t in (True, False)}
                for what in MODEL_OPTIONS if what in vocab.ENV_CONDITIONS}
-    assert answers == {"caller_comp": {"caller_comp: yes", "caller_comp: no"}}
+    assert answers == {"caller_comp": {"caller_comp: yes", "caller_comp: no"},
+                       "not_backing": {"not_backing: yes", "not_backing: no"}}
     for table in (MODEL_OPTIONS, NO_FAULTS):
         for what, opts in table.items():
             assert all(isinstance(o, vocab.Choice) or o in answers.get(what, ())

@@ -27,8 +27,8 @@ BAD = [
     "seed-fixed:ref1:backing_file_read_iter#11(refcount_set)",
     "seed-fixed:delete:backing_file_write_iter#17(call)",
     "mainline:delete:backing_aio_cleanup#1(update_pos)",
-    "ovl-5.16:delete:ovl_read_iter#10(fd_clear_flags)",
-    "mainline:flip:backing_file_write_iter#3(if_goto)",
+    "ovl-5.16:delete:ovl_read_iter#11(fd_clear_flags)",
+    "mainline:flip:backing_file_write_iter#6(if_goto)",
 ]
 
 

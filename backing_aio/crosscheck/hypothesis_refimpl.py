@@ -76,6 +76,7 @@ DEFAULTS: Final[dict[str, str]] = {
     # not a fault as such: the upper layer is Linux AIO unless a rule makes it io_uring,
     # which sets IOCB_DIO_CALLER_COMP on the next async write (on kernels that have it)
     "caller_comp": "caller_comp: no",
+    "privs": "privs ok", "not_backing": "not_backing: no",
 }
 FAULTS: Final[tuple[str, ...]] = tuple(
     f"{what}={option}" for what, options in ALL_OPTIONS.items() for option in options

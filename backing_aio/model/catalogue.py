@@ -133,20 +133,34 @@ def _ovl_rw_complete(accessed: bool) -> tuple[Stmt, ...]:
     )
 
 
+def _ovl_write_prologue() -> tuple[Stmt, ...]:
+    """overlayfs's ovl_write_iter before the IO, from v5.6 to v6.7 (under inode_lock):
+    file_remove_privs() and ovl_real_fdget(), each of which may fail to out_unlock."""
+    return (
+        S("file_remove_privs", "ret = file_remove_privs(file);"),
+        S("if_goto", "if (ret) goto out_unlock;", cond="error", target="out_unlock"),
+        S("fdget", "ret = ovl_real_fdget(file, &real);"),
+        S("if_goto", "if (ret) goto out_unlock;", cond="error", target="out_unlock"),
+    )
+
+
 def _seed() -> Variant:
     ovl_read = (
         S("fdget", "ret = ovl_real_fdget(file, &real);"),
+        S("if_goto", "if (ret) return ret;", cond="error", target="fdget_err"),
         S("call", "ret = backing_file_read_iter(real.file, iter, iocb, iocb->ki_flags, "
           "ovl_rw_complete);", proc="backing_file_read_iter"),
         S("fdput", "fdput(real);"),
         S("return_", "return ret;", value="ret"),
+        S("return_", "return ret;", tag="fdget_err", value="ret"),
     )
     ovl_write = (
-        S("fdget", "ret = ovl_real_fdget(file, &real);"),
+        *_ovl_write_prologue(),
         S("call", "ret = backing_file_write_iter(real.file, iter, iocb, flags, "
           "ovl_rw_complete);", proc="backing_file_write_iter"),
         S("fdput", "fdput(real);"),
-        S("return_", "return ret;", value="ret"),
+        S("return_", "out_unlock: inode_unlock(inode); return ret;", tag="out_unlock",
+          value="ret"),
     )
     return Variant(
         name="seed",
@@ -192,7 +206,8 @@ def _ovl_completion(refcount: bool) -> dict[str, tuple[Stmt, ...]]:
         )
     cleanup = (
         S("if_goto", "if (iocb->ki_flags & IOCB_WRITE) {", cond="!write", target="pos"),
-        S("kiocb_end_write", "file_end_write(iocb->ki_filp);"),
+        S("kiocb_end_write", "__sb_writers_acquired(file_inode(iocb->ki_filp)->i_sb, "
+          "SB_FREEZE_WRITE); file_end_write(iocb->ki_filp);"),
         S("callback", "ovl_copyattr(ovl_inode_real(inode), inode);", fn="ovl_copyattr",
           via="direct"),
         S("update_pos", "orig_iocb->ki_pos = iocb->ki_pos;", tag="pos"),
@@ -242,6 +257,7 @@ def _ovl_read(refcount: bool) -> tuple[Stmt, ...]:
     return (
         S("if_goto", "if (!iov_iter_count(iter))", cond="zero_length", target="ret0"),
         S("fdget", "ret = ovl_real_fdget(file, &real);"),
+        S("if_goto", "if (ret) return ret;", cond="error", target="fdget_err"),
         *_ovl_odirect(refcount, "out_fdput"),
         S("if_goto", "if (is_sync_kiocb(iocb)) {", cond="!sync_kiocb", target="async"),
         S("vfs_iter", "ret = vfs_iter_read(real.file, iter, &iocb->ki_pos, ...);"),
@@ -265,6 +281,7 @@ def _ovl_read(refcount: bool) -> tuple[Stmt, ...]:
         S("fdput", "fdput(real);", tag="out_fdput" if refcount else None),
         S("return_", "return ret;", value="ret"),
         S("return_", "return 0;", tag="ret0", value="0"),
+        S("return_", "return ret;", tag="fdget_err", value="ret"),
     )
 
 
@@ -272,7 +289,7 @@ def _ovl_write(refcount: bool) -> tuple[Stmt, ...]:
     ref_set, ref_put = _ovl_refs(refcount)
     return (
         S("if_goto", "if (!iov_iter_count(iter))", cond="zero_length", target="ret0"),
-        S("fdget", "ret = ovl_real_fdget(file, &real);"),
+        *_ovl_write_prologue(),
         *_ovl_odirect(refcount, "out"),  # out_fdput: the same line as out here
         S("if_goto", "if (is_sync_kiocb(iocb)) {", cond="!sync_kiocb", target="async"),
         S("file_start_write", "file_start_write(real.file);"),
@@ -285,6 +302,8 @@ def _ovl_write(refcount: bool) -> tuple[Stmt, ...]:
         S("kmem_cache_zalloc", "aio_req = kmem_cache_zalloc(...); if (!aio_req) goto out;",
           on_fail="out"),
         S("file_start_write", "file_start_write(real.file);"),
+        S("sb_writers_release", "__sb_writers_release(file_inode(real.file)->i_sb, "
+          "SB_FREEZE_WRITE);"),
         S("fd_move_to_wrapper", "aio_req->fd = real;"),
         S("fd_clear_flags", "real.flags = 0;"),
         S("init_orig_iocb", "aio_req->orig_iocb = iocb;"),
@@ -298,7 +317,8 @@ def _ovl_write(refcount: bool) -> tuple[Stmt, ...]:
         S("if_goto", "if (ret != -EIOCBQUEUED)", cond="queued", target="out"),
         S("call", "ovl_aio_cleanup_handler(aio_req);", proc="ovl_aio_cleanup_handler"),
         S("fdput", "fdput(real);", tag="out"),
-        S("return_", "return ret;", value="ret"),
+        S("return_", "out_unlock: inode_unlock(inode); return ret;", tag="out_unlock",
+          value="ret"),
         S("return_", "return 0;", tag="ret0", value="0"),
     )
 
@@ -312,11 +332,11 @@ def _seed_fixed() -> Variant:
     submitter), so the completion's callback keeps only its write branch."""
     seed = _seed()
     write = seed.procs["ovl_write_iter"]
-    fixed = (write[0], S("clear_ki_flag", "ifl &= ~IOCB_DIO_CALLER_COMP;",
-                         flag="IOCB_DIO_CALLER_COMP", of="flags"), *write[1:])
+    fixed = (*write[:4], S("clear_ki_flag", "ifl &= ~IOCB_DIO_CALLER_COMP;",
+                           flag="IOCB_DIO_CALLER_COMP", of="flags"), *write[4:])
     read = seed.procs["ovl_read_iter"]
-    accessed = (*read[:2], S("kcall", "ovl_file_accessed(file);", fn="ovl_file_accessed"),
-                *read[2:])
+    accessed = (*read[:3], S("kcall", "ovl_file_accessed(file);", fn="ovl_file_accessed"),
+                *read[3:])
     return seed.with_procs(
         {**seed.procs, "ovl_write_iter": fixed, "ovl_read_iter": accessed,
          "ovl_rw_complete": _ovl_rw_complete(accessed=False)}, name="seed-fixed",
@@ -398,8 +418,14 @@ def _mainline_completion() -> dict[str, tuple[Stmt, ...]]:
             "backing_aio_queue_completion": queue}
 
 
+def _not_backing() -> Stmt:
+    return S("if_goto", "if (WARN_ON_ONCE(!(file->f_mode & FMODE_BACKING)))",
+             cond="not_backing", target="eio")
+
+
 def _mainline_read() -> tuple[Stmt, ...]:
     return (
+        _not_backing(),
         S("if_goto", "if (!iov_iter_count(iter))", cond="zero_length", target="ret0"),
         S("if_goto", "if (iocb->ki_flags & IOCB_DIRECT && !(file->f_mode & FMODE_CAN_ODIRECT))",
           cond="odirect_unsupported", target="einval"),
@@ -423,12 +449,16 @@ def _mainline_read() -> tuple[Stmt, ...]:
         S("return_", "return ret;", value="ret"),
         S("return_", "return 0;", tag="ret0", value="0"),
         S("return_", "return -EINVAL;", tag="einval", value="-EINVAL"),
+        S("return_", "return -EIO;", tag="eio", value="-EIO"),
     )
 
 
 def _mainline_write() -> tuple[Stmt, ...]:
     return (
+        _not_backing(),
         S("if_goto", "if (!iov_iter_count(iter))", cond="zero_length", target="ret0"),
+        S("file_remove_privs", "ret = file_remove_privs(ctx->user_file);"),
+        S("if_goto", "if (ret) return ret;", cond="error", target="out"),
         S("if_goto", "if (iocb->ki_flags & IOCB_DIRECT && !(file->f_mode & FMODE_CAN_ODIRECT))",
           cond="odirect_unsupported", target="einval"),
         S("clear_ki_flag", "flags &= ~IOCB_DIO_CALLER_COMP;", flag="IOCB_DIO_CALLER_COMP",
@@ -457,6 +487,7 @@ def _mainline_write() -> tuple[Stmt, ...]:
         S("return_", "return ret;", tag="out", value="ret"),
         S("return_", "return 0;", tag="ret0", value="0"),
         S("return_", "return -EINVAL;", tag="einval", value="-EINVAL"),
+        S("return_", "return -EIO;", tag="eio", value="-EIO"),
     )
 
 
@@ -484,21 +515,25 @@ def _ovl_612() -> Variant:
     read = (
         S("if_goto", "if (!iov_iter_count(iter))", cond="zero_length", target="ret0"),
         S("fdget", "ret = ovl_real_fdget(file, &real);"),
+        S("if_goto", "if (ret) return ret;", cond="error", target="fdget_err"),
         S("call", "ret = backing_file_read_iter(fd_file(real), iter, iocb, iocb->ki_flags, "
           "&ctx);", proc="backing_file_read_iter"),
         S("fdput", "fdput(real);"),
         S("return_", "return ret;", value="ret"),
         S("return_", "return 0;", tag="ret0", value="0"),
+        S("return_", "return ret;", tag="fdget_err", value="ret"),
     )
     write = (
         S("if_goto", "if (!iov_iter_count(iter))", cond="zero_length", target="ret0"),
         S("fdget", "ret = ovl_real_fdget(file, &real);"),
+        S("if_goto", "if (ret) goto out_unlock;", cond="error", target="out_unlock"),
         S("clear_ki_flag", "ifl &= ~IOCB_DIO_CALLER_COMP;", flag="IOCB_DIO_CALLER_COMP",
           of="flags"),
         S("call", "ret = backing_file_write_iter(fd_file(real), iter, iocb, ifl, &ctx);",
           proc="backing_file_write_iter"),
         S("fdput", "fdput(real);"),
-        S("return_", "return ret;", value="ret"),
+        S("return_", "out_unlock: inode_unlock(inode); return ret;", tag="out_unlock",
+          value="ret"),
         S("return_", "return 0;", tag="ret0", value="0"),
     )
     helpers = _mainline()

@@ -32,7 +32,9 @@ class Val(IntEnum):
 
     The lower filesystem's result is either OK (a byte count, possibly short) or ERR (a
     negative errno of its own); the helpers never look inside either, so two values are
-    enough to see whether a result travels unchanged to the caller.
+    enough to see whether a result travels unchanged to the caller. ERR is also the error
+    of any other call that may fail with an errno the caller must see (ovl_real_fdget,
+    file_remove_privs, the helpers' WARN_ON_ONCE -EIO).
     """
 
     NONE = 0  # nothing assigned yet
@@ -46,6 +48,7 @@ class Val(IntEnum):
 
 VALUE_SPELLING: Final[dict[str, Val]] = {
     "0": Val.ZERO,
+    "-EIO": Val.ERR,  # the helpers' own -EIO (WARN_ON_ONCE): an error like the others
     "-EIOCBQUEUED": Val.QUEUED,
     "-ENOMEM": Val.ENOMEM,
     "-EINVAL": Val.EINVAL,
@@ -80,6 +83,7 @@ CONDITIONS: Final[dict[str, str]] = {
     "sync_kiocb": "is_sync_kiocb(iocb)",
     "zero_length": "!iov_iter_count(iter)",
     "odirect_unsupported": "iocb->ki_flags & IOCB_DIRECT && !(file->f_mode & FMODE_CAN_ODIRECT)",
+    "not_backing": "WARN_ON_ONCE(!(file->f_mode & FMODE_BACKING))",
     "write": "aio->iocb.ki_flags & IOCB_WRITE",
     "req_write": "req_op(rq) == REQ_OP_WRITE",
     "orig_write": "orig_iocb->ki_flags & IOCB_WRITE",
@@ -329,7 +333,8 @@ class FputClone(Stmt, op="fput_clone"):
 
 
 class Fdget(Stmt, op="fdget"):
-    """the caller's struct fd: borrowed, or opened on the fly (FDPUT_FPUT)"""
+    """ret = ovl_real_fdget(file, &real): the caller's struct fd, borrowed or opened on
+    the fly (FDPUT_FPUT), and ret 0; or ret an error and no file in real"""
 
 
 class Fdput(Stmt, op="fdput"):
@@ -353,20 +358,30 @@ class GetFile(Stmt, op="get_file"):
 
 
 # ---- freeze protection (sb_writers) ------------------------------------------------------
+# Freeze protection is SB_FREEZE_WRITE of the backing file's superblock, held at most once
+# per request (a nested start deadlocks against a freeze waiting between the two), with
+# its holder as lockdep sees it: the task that took it, or released (__sb_writers_release)
+# for whoever ends it with __sb_writers_acquired.
 class FileStartWrite(Stmt, op="file_start_write"):
-    """file_start_write(real.file)"""
+    """file_start_write(real.file): this task holds it"""
 
 
 class FileEndWrite(Stmt, op="file_end_write"):
-    """file_end_write(real.file)"""
+    """file_end_write(real.file): ends what this task holds"""
+
+
+class SbWritersRelease(Stmt, op="sb_writers_release"):
+    """__sb_writers_release(file_inode(real.file)->i_sb, SB_FREEZE_WRITE): the protection
+    this task holds is handed on, to be ended by another context (lockdep's annotation)"""
 
 
 class KiocbStartWrite(Stmt, op="kiocb_start_write"):
-    """kiocb_start_write(&aio->iocb)"""
+    """kiocb_start_write(&aio->iocb): sb_start_write, then __sb_writers_release"""
 
 
 class KiocbEndWrite(Stmt, op="kiocb_end_write"):
-    """kiocb_end_write(&aio->iocb)"""
+    """kiocb_end_write(&aio->iocb): __sb_writers_acquired, then sb_end_write, of released
+    protection"""
 
 
 # ---- calls into the lower filesystem -----------------------------------------------------
@@ -376,6 +391,11 @@ class VfsIter(Stmt, op="vfs_iter"):
 
 class VfsIocbIter(Stmt, op="vfs_iocb_iter"):
     """ret = vfs_iocb_iter_read/write(file, &aio->iocb, iter)"""
+
+
+class FileRemovePrivs(Stmt, op="file_remove_privs"):
+    """ret = file_remove_privs(file): clears setuid bits before a write; 0, or an error
+    (may sleep)"""
 
 
 class FopIter(Stmt, op="f_op_iter"):
@@ -469,8 +489,8 @@ STATEMENTS: Final[tuple[type[Stmt], ...]] = (
     ClearKiFlag, InitKiocb, SetKiComplete,
     KiocbClone, StoreRes, LoadRes, LoadOrig, RefcountSet, RefcountInc, RefcountDecAndTest,
     FputClone, Fdget, Fdput, FdClearFlags, FdMoveToWrapper, FdputWrapper, GetFile,
-    FileStartWrite, FileEndWrite, KiocbStartWrite, KiocbEndWrite, VfsIter, VfsIocbIter,
-    FopIter, InitWq,
+    FileStartWrite, FileEndWrite, SbWritersRelease, KiocbStartWrite, KiocbEndWrite, VfsIter,
+    VfsIocbIter, FileRemovePrivs, FopIter, InitWq,
     UpdatePos, Callback, KCall, KiComplete, QueueWork, IfGoto, Goto, Call, Assign, Return,
 )
 # The statement classes by operation name: what ``stmt()`` builds.

@@ -49,6 +49,7 @@ from backing_aio.model.lang import (
     Fdput,
     FdputWrapper,
     FileEndWrite,
+    FileRemovePrivs,
     FileStartWrite,
     FopIter,
     FputClone,
@@ -74,6 +75,7 @@ from backing_aio.model.lang import (
     RefcountInc,
     RefcountSet,
     Return,
+    SbWritersRelease,
     SetKiComplete,
     SetKiFlags,
     Stmt,
@@ -103,6 +105,7 @@ from backing_aio.model.state import (
     Draft,
     File,
     Frame,
+    FreezeHolder,
     Lower,
     OutcomeBit,
     PosBit,
@@ -135,6 +138,25 @@ SUBMITTER: Final[str] = Actor.SUBMITTER
 LOWER: Final[str] = Actor.LOWER
 COMPLETION: Final[str] = Actor.COMPLETION
 WORKER: Final[str] = Actor.WORKER
+
+
+_TASK_HOLDER: Final[dict[str, FreezeHolder]] = {
+    SUBMITTER: FreezeHolder.SUBMITTER, LOWER: FreezeHolder.SUBMITTER,
+    COMPLETION: FreezeHolder.COMPLETION, WORKER: FreezeHolder.WORKER,
+}
+_HOLDER_TEXT: Final[dict[FreezeHolder, str]] = {
+    FreezeHolder.NONE: "nobody holds it",
+    FreezeHolder.RELEASED: "it was handed on with __sb_writers_release",
+    FreezeHolder.SUBMITTER: "the submitting task holds it",
+    FreezeHolder.COMPLETION: "the completion holds it",
+    FreezeHolder.WORKER: "the worker holds it",
+}
+
+
+def _holder_text(r: Draft) -> str:
+    h = r.freeze_holder
+    # a symbolic holder (backing_aio.verify.symbolic) is not worth a fork for a message
+    return _HOLDER_TEXT[FreezeHolder(h)] if isinstance(h, int) else "another party holds it"
 
 
 @dataclass(frozen=True)
@@ -239,6 +261,9 @@ class _Compiled:
             for body in self.bodies for st in body
             if isinstance(st, Callback | KCall) and st.fn not in self.proc_index
         }
+        self.process_chain["file_remove_privs"] = tuple(
+            f.name for f in kapi.needs_process_context(kapi.function("file_remove_privs"),
+                                                       kernel))
         self.expected_callbacks = tuple(
             {o: variant.callbacks.get(k, {}).get(o, 0) for o in ("submitted", "alloc_failed",
                                                              "wq_failed", "early")}
@@ -374,10 +399,32 @@ class _Step:
             self.note(Change.OPENED_FILE_REFS, before, self.r.tmp_file)
 
     # -- freeze protection ----------------------------------------------------------------
-    def start_write(self) -> None:
-        before = self.r.writers
-        self.r.writers += 1
-        self.note(Change.FREEZE, before, self.r.writers)
+    # SB_FREEZE_WRITE of the backing file's superblock. sb_start_write() is a read lock of
+    # a percpu rwsem that freeze_super() takes for write: a second start while the request
+    # already holds it blocks behind a waiting freeze, which waits for the first one to be
+    # ended, so a nested start is a deadlock even when the counts balance. Who holds it is
+    # lockdep's view: the task that took it (file_start_write) must end it itself; what was
+    # handed on (kiocb_start_write, __sb_writers_release) is ended through
+    # __sb_writers_acquired (kiocb_end_write) by whoever finishes the IO.
+    def holder(self) -> FreezeHolder:
+        return _TASK_HOLDER[self.actor]
+
+    def start_write(self, what: str, released: bool) -> None:
+        r = self.r
+        if r.writers > 0:
+            raise Violation("FREEZE_BALANCED", f"{what}: starts freeze protection the request "
+                            "already holds (nested sb_start_write: a freeze waiting between "
+                            "the two deadlocks)")
+        r.writers = 1
+        r.freeze_holder = FreezeHolder.RELEASED if released else self.holder()
+        self.note(Change.FREEZE, 0, 1)
+
+    def release_write(self, what: str) -> None:
+        r = self.r
+        if r.writers <= 0 or r.freeze_holder != self.holder():
+            raise Violation("FREEZE_BALANCED", f"{what}: hands on freeze protection this "
+                            f"task does not hold ({_holder_text(r)})")
+        r.freeze_holder = FreezeHolder.RELEASED
 
     def write_protected(self, what: str) -> None:
         """Under the caller contract a write reaches the lower fs only under protection."""
@@ -393,12 +440,21 @@ class _Step:
                             "result is lost)")
         self.r.outcome |= OutcomeBit.SUBMITTED
 
-    def end_write(self, what: str) -> None:
-        if self.r.writers <= 0:
+    def end_write(self, what: str, acquired: bool) -> None:
+        """``acquired``: kiocb_end_write, which takes over released protection first."""
+        r = self.r
+        if r.writers <= 0:
             raise Violation("FREEZE_BALANCED", f"{what} ends freeze protection that is not held")
-        before = self.r.writers
-        self.r.writers -= 1
-        self.note(Change.FREEZE, before, self.r.writers)
+        if acquired and r.freeze_holder != FreezeHolder.RELEASED:
+            raise Violation("FREEZE_BALANCED", f"{what}: takes over freeze protection that "
+                            f"was not handed on ({_holder_text(r)}; __sb_writers_release "
+                            "is missing)")
+        if not acquired and r.freeze_holder != self.holder():
+            raise Violation("FREEZE_BALANCED", f"{what}: ends freeze protection this task "
+                            f"does not hold ({_holder_text(r)}): the wrong party ends it")
+        r.writers = 0
+        r.freeze_holder = FreezeHolder.NONE
+        self.note(Change.FREEZE, 1, 0)
 
     # -- frames -----------------------------------------------------------------------------
     def frame(self) -> Frame:
@@ -977,11 +1033,18 @@ def _fput_clone(s: _Step, st: FputClone, choice: str) -> None:
     s.file_put(s.r.clone_file, st.label)
 
 
-@_semantics(Fdget, _fixed(Choice.FD_BORROWED, Choice.FD_OPENED))
+@_semantics(Fdget, _fixed(Choice.FD_BORROWED, Choice.FD_OPENED, Choice.FD_FAILS))
 def _fdget(s: _Step, st: Fdget, choice: str) -> None:
     r = s.r
     if r.tmp_file > 0:
         raise Violation("LEAK", f"{st.label}: a second fdget loses the first open file")
+    s.orig_alive(st.label)
+    if choice == Choice.FD_FAILS:
+        # ovl_real_fdget failed (lower data not verified, no real dentry, the reopen or
+        # the flags change failed): an error the caller must return, and no file to use
+        r.real_fd = fd(File.NONE)
+        _early_error(s)
+        return
     if choice == Choice.FD_BORROWED:
         r.real_fd = fd(File.SHARED)
     else:
@@ -1023,27 +1086,33 @@ def _get_file(s: _Step, st: GetFile, choice: str) -> None:
 @_semantics(FileStartWrite)
 def _file_start_write(s: _Step, st: FileStartWrite, choice: str) -> None:
     s.file_alive(fd_file(s.r.real_fd), st.label)
-    s.start_write()
+    s.start_write(st.label, released=False)
 
 
 @_semantics(FileEndWrite)
 def _file_end_write(s: _Step, st: FileEndWrite, choice: str) -> None:
     s.file_alive(fd_file(s.r.real_fd), st.label)
-    s.end_write(st.label)
+    s.end_write(st.label, acquired=False)
+
+
+@_semantics(SbWritersRelease)
+def _sb_writers_release(s: _Step, st: SbWritersRelease, choice: str) -> None:
+    s.file_alive(fd_file(s.r.real_fd), st.label)
+    s.release_write(st.label)
 
 
 @_semantics(KiocbStartWrite)
 def _kiocb_start_write(s: _Step, st: KiocbStartWrite, choice: str) -> None:
     s.wrapper(st.label)
     s.file_alive(s.r.clone_file, st.label)
-    s.start_write()
+    s.start_write(st.label, released=True)
 
 
 @_semantics(KiocbEndWrite)
 def _kiocb_end_write(s: _Step, st: KiocbEndWrite, choice: str) -> None:
     s.wrapper(st.label)
     s.file_alive(s.r.clone_file, st.label)
-    s.end_write(st.label)
+    s.end_write(st.label, acquired=True)
 
 
 @_semantics(VfsIter, _fixed(Choice.RETURNS_RES, Choice.RETURNS_EIO))
@@ -1052,6 +1121,10 @@ def _vfs_iter(s: _Step, st: VfsIter, choice: str) -> None:
     s.file_alive(fd_file(r.real_fd), st.label)
     s.orig_alive(st.label)
     s.write_protected(st.label)
+    if r.kind == ReqKind.WRITE and s.m.compiled.callee_freeze and r.writers > 0:
+        raise Violation("FREEZE_BALANCED", f"{st.label}: vfs_iter_write starts freeze "
+                        "protection itself on this kernel, and the request already holds it "
+                        "(nested sb_start_write: a freeze waiting between the two deadlocks)")
     s.submit_once(st.label)
     res = Val.OK if choice == Choice.RETURNS_RES else Val.ERR
     # The IO advances the original kiocb's ki_pos itself (&iocb->ki_pos).
@@ -1060,7 +1133,7 @@ def _vfs_iter(s: _Step, st: VfsIter, choice: str) -> None:
     s.pos_moved(before)
     r.expected = r.lower_result = s.v = res
     # Under the callee contract vfs_iter_write starts and ends freeze protection itself,
-    # balanced: nothing is left for the caller.
+    # balanced: nothing is left for the caller, and nothing may be held (it would nest).
 
 
 def _vfs_iocb_iter_choices(c: _Compiled, r: Req, st: Stmt) -> list[str]:
@@ -1078,6 +1151,22 @@ def _vfs_iocb_iter(s: _Step, st: VfsIocbIter, choice: str) -> None:
     s.file_alive(r.clone_file, st.label)
     s.write_protected(st.label)
     _submit(s, st, choice, s.m.compiled.callee_freeze and r.kind == ReqKind.WRITE)
+
+
+@_semantics(FileRemovePrivs, _fixed(Choice.PRIVS_OK, Choice.PRIVS_FAILS))
+def _file_remove_privs(s: _Step, st: FileRemovePrivs, choice: str) -> None:
+    s.orig_alive(st.label)  # file_remove_privs(iocb->ki_filp) / (ctx->user_file)
+    _context(s, st.label, s.m.compiled.process_chain["file_remove_privs"])
+    if choice == Choice.PRIVS_FAILS:
+        _early_error(s)
+    else:
+        s.v = Val.ZERO
+
+
+def _early_error(s: _Step) -> None:
+    """A call before any IO failed: its error is the request's result."""
+    s.r.outcome |= OutcomeBit.EARLY
+    s.r.expected = s.v = Val.ERR
 
 
 @_semantics(FopIter, _vfs_iocb_iter_choices)
@@ -1099,7 +1188,7 @@ def _submit(s: _Step, st: Stmt, choice: str, callee_freeze: bool) -> None:
     r = s.r
     s.submit_once(st.label)
     if callee_freeze:
-        s.start_write()  # vfs_iocb_iter_write: kiocb_start_write(iocb)
+        s.start_write(st.label, released=True)  # vfs_iocb_iter_write: kiocb_start_write
     if choice == Choice.QUEUES:
         r.submitter_state = Submitter.IN_SUBMIT
         r.lower = Lower.HOLDS_CLONE
@@ -1111,8 +1200,12 @@ def _submit(s: _Step, st: Stmt, choice: str, callee_freeze: bool) -> None:
     res = Val.OK if choice == Choice.RETURNS_RES else Val.ERR
     r.pos |= PosBit.IO_DONE | PosBit.CLONE_FINAL
     r.expected = r.lower_result = s.v = res
+    # An error of vfs_iocb_iter_write's own checks (rw_verify_area, the f_mode tests)
+    # returns before kiocb_start_write: no start, no end. The step is atomic, so that is
+    # the same state as a start and an end around a failed IO (a nested start is seen
+    # either way: the IO path starts it).
     if callee_freeze:
-        s.end_write("vfs_iocb_iter_write (not queued)")
+        s.end_write("vfs_iocb_iter_write (not queued)", acquired=True)
 
 
 def _init_wq_choices(c: _Compiled, r: Req, st: InitWq) -> list[str]:
@@ -1318,6 +1411,9 @@ def _condition(s: _Step, name: str, choice: str, what: str) -> bool:
     elif truth and name == "odirect_unsupported":
         r.outcome |= OutcomeBit.EARLY
         r.expected = Val.EINVAL
+    elif truth and name == "not_backing":
+        r.outcome |= OutcomeBit.EARLY
+        r.expected = Val.ERR
     return truth
 
 

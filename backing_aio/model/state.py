@@ -82,6 +82,17 @@ class Wrapper(IntEnum):
     FREED = 2
 
 
+class FreezeHolder(IntEnum):
+    """``Req.freeze_holder``: who holds the request's freeze protection, as lockdep sees
+    it (the protection is held at most once: a nested start is a violation)."""
+
+    NONE = 0
+    RELEASED = 1  # handed on (kiocb_start_write, __sb_writers_release): any context ends it
+    SUBMITTER = 2  # taken by the submitting task (file_start_write), which must end it
+    COMPLETION = 3
+    WORKER = 4
+
+
 class File(IntEnum):
     """The files a request can name: ``Req.clone_file`` and the file of an fd field."""
 
@@ -176,6 +187,7 @@ class Req(NamedTuple):
     expected: int  # the result the caller must see (set by the environment's events; Val)
     lower_result: int  # the lower fs's result (sync result or completion res; Val)
     shared_refs: int  # references on the shared file this request holds (gets minus puts)
+    freeze_holder: FreezeHolder  # who holds the freeze protection (lockdep's view)
 
 
 FIELD_NAMES: Final[tuple[str, ...]] = Req._fields
@@ -222,6 +234,7 @@ class Draft:
     expected: int
     lower_result: int
     shared_refs: int
+    freeze_holder: FreezeHolder
 
     def __init__(self, r: Req) -> None:
         (self.kind, self.env, self.submitter, self.submitter_state, self.returned,
@@ -229,7 +242,7 @@ class Draft:
          self.work_proc, self.wrapper, self.ref, self.fields, self.ki_complete, self.aio_res,
          self.aio_fd, self.clone_file, self.real_fd, self.tmp_file, self.callback_runs,
          self.ki_complete_runs, self.writers, self.pos, self.outcome, self.expected,
-         self.lower_result, self.shared_refs) = r
+         self.lower_result, self.shared_refs, self.freeze_holder) = r
 
     def freeze(self) -> Req:
         # tuple.__new__ skips Req.__new__'s argument handling: this runs on every step
@@ -239,7 +252,8 @@ class Draft:
             self.worker_state, self.work_proc, self.wrapper, self.ref, self.fields,
             self.ki_complete, self.aio_res, self.aio_fd, self.clone_file, self.real_fd,
             self.tmp_file, self.callback_runs, self.ki_complete_runs, self.writers, self.pos,
-            self.outcome, self.expected, self.lower_result, self.shared_refs))
+            self.outcome, self.expected, self.lower_result, self.shared_refs,
+            self.freeze_holder))
 
 
 def stack_of(r: Req, actor: str) -> Stack:
@@ -341,4 +355,5 @@ def new_request(rtype: str, entry: Sequence[int], borrowed: bool, wq: bool = Fal
         clone_file=File.NONE, real_fd=fd(File.SHARED) if borrowed else fd(File.NONE),
         tmp_file=-1, callback_runs=0, ki_complete_runs=0, writers=0, pos=0, outcome=0,
         expected=Val.NONE, lower_result=Val.NONE, shared_refs=0,
+        freeze_holder=FreezeHolder.NONE,
     )

@@ -1,5 +1,5 @@
 """The one way every command names a variant: a built-in name, a generated mutant's stable
-name (``seed-fixed:delete:backing_aio_cleanup#0(update_pos)``), ``FILE.py`` (every variant the
+name (``seed-fixed:delete:backing_aio_cleanup#2(update_pos)``), ``FILE.py`` (every variant the
 file defines) or ``FILE.py:NAME``. A name that resolves to nothing is bad input (exit 2,
 one line listing what there is)."""
 

@@ -56,6 +56,10 @@ SHORT: Final[frozenset[str]] = frozenset({Refinement.RETURNS_SHORT, Refinement.R
 # when it builds the kiocb, and that step records what the kiocb carries.
 CALLER_COMP_YES: Final[str] = env_answer(EnvCondition.CALLER_COMP, True)
 CALLER_COMP_NO: Final[str] = env_answer(EnvCondition.CALLER_COMP, False)
+# The caller's answer to ``not_backing``: it hands the helpers its own file instead of the
+# backing file (what the helpers' WARN_ON_ONCE(!(file->f_mode & FMODE_BACKING)) refuses).
+NOT_BACKING_YES: Final[str] = env_answer(EnvCondition.NOT_BACKING, True)
+NOT_BACKING_NO: Final[str] = env_answer(EnvCondition.NOT_BACKING, False)
 
 # The model's answers to environment conditions ("caller_comp: yes"): choices of the model
 # that are not a Choice.
@@ -75,12 +79,14 @@ def model_choice(option: str) -> str:
 # Exactly the model's environment: the exhaustive search and conformance use these.
 MODEL_OPTIONS: Final[dict[str, tuple[str, ...]]] = {
     "alloc": (Choice.ALLOC_OK, Choice.ALLOC_FAILS),
-    "fdget": (Choice.FD_BORROWED, Choice.FD_OPENED),
+    "fdget": (Choice.FD_BORROWED, Choice.FD_OPENED, Choice.FD_FAILS),
+    "privs": (Choice.PRIVS_OK, Choice.PRIVS_FAILS),
     "wq": (Choice.WQ_OK, Choice.WQ_FAILS),
     "sync": (Choice.RETURNS_RES, Choice.RETURNS_EIO),
     "submit": (Choice.RETURNS_RES, Choice.RETURNS_EIO, Choice.QUEUES),
     "complete": (Choice.RES_RES, Choice.RES_EIO),
     EnvCondition.CALLER_COMP: (CALLER_COMP_NO, CALLER_COMP_YES),
+    EnvCondition.NOT_BACKING: (NOT_BACKING_NO, NOT_BACKING_YES),
 }
 
 # No faults: every allocation succeeds, async IO is queued and completes on another thread;
@@ -89,17 +95,20 @@ MODEL_OPTIONS: Final[dict[str, tuple[str, ...]]] = {
 NO_FAULTS: Final[dict[str, tuple[str, ...]]] = {
     "alloc": (Choice.ALLOC_OK,),
     "fdget": (Choice.FD_BORROWED,),
+    "privs": (Choice.PRIVS_OK,),
     "wq": (Choice.WQ_OK,),
     "sync": (Choice.RETURNS_RES,),
     "submit": (Choice.QUEUES,),
     "complete": (Choice.RES_RES,),
     EnvCondition.CALLER_COMP: (CALLER_COMP_NO,),
+    EnvCondition.NOT_BACKING: (NOT_BACKING_NO,),
 }
 
 # Everything the reference implementation can do, refinements included (stress runs).
 ALL_OPTIONS: Final[dict[str, tuple[str, ...]]] = {
     "alloc": (Choice.ALLOC_OK, Choice.ALLOC_FAILS),
-    "fdget": (Choice.FD_BORROWED, Choice.FD_OPENED),
+    "fdget": (Choice.FD_BORROWED, Choice.FD_OPENED, Choice.FD_FAILS),
+    "privs": (Choice.PRIVS_OK, Choice.PRIVS_FAILS),
     "wq": (Choice.WQ_OK, Choice.WQ_FAILS),
     "sync": (Choice.RETURNS_RES, Refinement.RETURNS_SHORT, Choice.RETURNS_EIO,
              Refinement.RETURNS_ENOSPC),
@@ -108,12 +117,15 @@ ALL_OPTIONS: Final[dict[str, tuple[str, ...]]] = {
     "complete": (Choice.RES_RES, Refinement.RES_SHORT, Choice.RES_EIO,
                  Refinement.RES_ENOSPC),
     EnvCondition.CALLER_COMP: (CALLER_COMP_NO, CALLER_COMP_YES),
+    EnvCondition.NOT_BACKING: (NOT_BACKING_NO, NOT_BACKING_YES),
 }
 
 # Weights for seeded stress runs: faults are the exception, queued IO the rule.
 STRESS_WEIGHTS: Final[dict[str, float]] = {
     Choice.ALLOC_OK: 50.0, Choice.ALLOC_FAILS: 1.0,
-    Choice.FD_BORROWED: 20.0, Choice.FD_OPENED: 1.0,
+    Choice.FD_BORROWED: 20.0, Choice.FD_OPENED: 1.0, Choice.FD_FAILS: 0.5,
+    Choice.PRIVS_OK: 50.0, Choice.PRIVS_FAILS: 1.0,
+    NOT_BACKING_NO: 50.0, NOT_BACKING_YES: 1.0,
     Choice.WQ_OK: 50.0, Choice.WQ_FAILS: 1.0,
     Choice.RETURNS_RES: 10.0, Refinement.RETURNS_SHORT: 1.0, Choice.RETURNS_EIO: 1.0,
     Refinement.RETURNS_ENOSPC: 0.5,

@@ -29,15 +29,18 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from backing_aio import kapi
+from backing_aio.refimpl.env import NOT_BACKING_YES
 from backing_aio.refimpl.kasan import Checked, KmemCache, Shadow
 from backing_aio.refimpl.kernel import Kernel
 from backing_aio.refimpl.sched import choose as _choose
 from backing_aio.refimpl.sched import current, step
 from backing_aio.refimpl.vfs import (
     EINVAL,
+    EIO,
     EIOCBQUEUED,
     ENOMEM,
     FDPUT_FPUT,
+    FMODE_BACKING,
     FMODE_CAN_ODIRECT,
     INIT_WORK,
     IOCB_DIO_CALLER_COMP,
@@ -52,6 +55,7 @@ from backing_aio.refimpl.vfs import (
     container_of,
     fdput,
     file_end_write,
+    file_remove_privs,
     file_start_write,
     fput,
     get_file,
@@ -65,6 +69,8 @@ from backing_aio.refimpl.vfs import (
     orig_flags_answer,
     queue_work,
     sb_init_dio_done_wq,
+    sb_writers_acquired_end_write,
+    sb_writers_release,
     vfs_iocb_iter_read,
     vfs_iocb_iter_write,
     vfs_iter_read,
@@ -77,6 +83,7 @@ Cleanup = Callable[[Kiocb, int], None]
 # The conditions an ``if_goto`` asks the environment the first time (its choice is the
 # answer, ``env_answer``).
 ZERO_LENGTH, ODIRECT_UNSUPPORTED = EnvCondition.ZERO_LENGTH, EnvCondition.ODIRECT_UNSUPPORTED
+NOT_BACKING = EnvCondition.NOT_BACKING
 
 
 def odirect_unsupported(iocb: Kiocb, file: File) -> bool:
@@ -126,16 +133,35 @@ class Helpers(ABC):
 
     # The caller's side: overlayfs's ovl_real_fdget. It lends the file it keeps open, or
     # (when the file was copied up since it was opened) opens the real file on the fly and
-    # tells the caller to fput it (FDPUT_FPUT).
-    def ovl_real_fdget(self, file: File) -> Fd:
+    # tells the caller to fput it (FDPUT_FPUT), or fails (the lower data cannot be
+    # verified, the reopen fails): then ret is the error and there is no file to use.
+    def ovl_real_fdget(self, file: File) -> tuple[int, Fd | None]:
         req = _current_req()
-        if self.k.env.decide("fdget", req) == Choice.FD_BORROWED:
+        got = self.k.env.decide("fdget", req)
+        if got == Choice.FD_FAILS:
+            _choose(Choice.FD_FAILS)
+            self.k.requests[req].early_error = -EIO
+            return -EIO, None
+        if got == Choice.FD_BORROWED:
             _choose(Choice.FD_BORROWED)
             real = file.private_data
             assert real is not None
-            return Fd(real, 0)
+            return 0, Fd(real, 0)
         _choose(Choice.FD_OPENED)
-        return Fd(self.k.open_backing(Subject.TMP_FILE, req), FDPUT_FPUT)
+        return 0, Fd(self.k.open_backing(Subject.TMP_FILE, req), FDPUT_FPUT)
+
+    def ovl_write_prologue(self, iocb: Kiocb) -> tuple[int, Fd | None]:
+        """ovl_write_iter up to its IO (v5.6 to v6.7): file_remove_privs(), then
+        ovl_real_fdget(); either may fail to out_unlock."""
+        step("file_remove_privs")
+        ret = file_remove_privs(iocb.ki_filp)
+        step("if_goto")
+        if ret:
+            return ret, None
+        step("fdget")
+        ret, real = self.ovl_real_fdget(iocb.ki_filp)
+        step("if_goto")
+        return ret, real
 
     @property
     def upper(self) -> Any:
@@ -201,7 +227,12 @@ class Seed(Helpers):
     def ovl_read_iter(self, iocb: Kiocb, iter: IovIter) -> int:
         file = iocb.ki_filp
         step("fdget")
-        real = self.ovl_real_fdget(file)
+        ret, real = self.ovl_real_fdget(file)
+        step("if_goto")
+        if ret:
+            step("return_")
+            return ret
+        assert real is not None
         step("call")
         ret = self.backing_file_read_iter(real.file, iter, iocb, iocb.ki_flags,
                                           self._ovl_rw_complete())
@@ -214,9 +245,11 @@ class Seed(Helpers):
         return ret
 
     def ovl_write_iter(self, iocb: Kiocb, iter: IovIter) -> int:
-        file = iocb.ki_filp
-        step("fdget")
-        real = self.ovl_real_fdget(file)
+        ret, real = self.ovl_write_prologue(iocb)
+        if ret:
+            step("return_")  # out_unlock:
+            return ret
+        assert real is not None
         # int flags = iocb->ki_flags; the C clears IOCB_DSYNC | IOCB_SYNC from it only on
         # a "volatile" mount (!ovl_should_sync()); this overlay is not volatile. The seed
         # does not clear IOCB_DIO_CALLER_COMP: the clone carries the issuer's.
@@ -437,8 +470,9 @@ class Ovl56(Helpers):
         iocb = aio_req.iocb
         step("if_goto")
         if iocb.ki_flags & IOCB_WRITE:
+            # /* Actually acquired in ovl_write_iter() */
             step("kiocb_end_write")
-            file_end_write(iocb.ki_filp)
+            sb_writers_acquired_end_write(iocb.ki_filp)
             step("callback")
             self.upper.ovl_copyattr()
         step("update_pos")
@@ -473,7 +507,12 @@ class Ovl56(Helpers):
             step("return_")
             return 0
         step("fdget")
-        real = self.ovl_real_fdget(file)
+        ret, real = self.ovl_real_fdget(file)
+        step("if_goto")
+        if ret:
+            step("return_")
+            return ret
+        assert real is not None
         if self.ODIRECT_CHECK:
             step("assign")
             ret = -EINVAL
@@ -529,8 +568,11 @@ class Ovl56(Helpers):
         if not iov_iter_count(iter):
             step("return_")
             return 0
-        step("fdget")
-        real = self.ovl_real_fdget(iocb.ki_filp)
+        ret, real = self.ovl_write_prologue(iocb)
+        if ret:
+            step("return_")  # out_unlock:
+            return ret
+        assert real is not None
         if self.ODIRECT_CHECK:
             step("assign")
             ret = -EINVAL
@@ -560,6 +602,9 @@ class Ovl56(Helpers):
             if aio_req:
                 step("file_start_write")
                 file_start_write(real.file)
+                # /* Pacify lockdep, same trick as done in aio_write() */
+                step("sb_writers_release")
+                sb_writers_release(real.file)
                 step("fd_move_to_wrapper")
                 aio_req.fd = real.copy()
                 step("fd_clear_flags")
@@ -730,8 +775,23 @@ class Mainline(Helpers):
             return 0
         return sb_init_dio_done_wq(sb)
 
+    def _not_backing(self, file: File, iocb: Kiocb) -> bool:
+        """WARN_ON_ONCE(!(file->f_mode & FMODE_BACKING)). The caller (the environment)
+        may have handed in its own file instead of the backing file."""
+        if self.k.env.decide(NOT_BACKING, _current_req()) == NOT_BACKING_YES:
+            file = iocb.ki_filp
+        refused = not file.f_mode & FMODE_BACKING
+        _choose(env_answer(NOT_BACKING, refused))
+        if refused:
+            self.k.requests[_current_req()].early_error = -EIO
+        return refused
+
     def backing_file_read_iter(self, file: File, iter: IovIter, iocb: Kiocb, flags: int,
                                ctx: BackingFileCtx) -> int:
+        step("if_goto")
+        if self._not_backing(file, iocb):
+            step("return_")
+            return -EIO
         step("if_goto", env_answer(ZERO_LENGTH, not iov_iter_count(iter)))
         if not iov_iter_count(iter):
             step("return_")
@@ -776,10 +836,20 @@ class Mainline(Helpers):
 
     def backing_file_write_iter(self, file: File, iter: IovIter, iocb: Kiocb, flags: int,
                                 ctx: BackingFileCtx) -> int:
+        step("if_goto")
+        if self._not_backing(file, iocb):
+            step("return_")
+            return -EIO
         step("if_goto", env_answer(ZERO_LENGTH, not iov_iter_count(iter)))
         if not iov_iter_count(iter):
             step("return_")
             return 0
+        step("file_remove_privs")
+        ret = file_remove_privs(iocb.ki_filp)  # ctx->user_file
+        step("if_goto")
+        if ret:
+            step("return_")
+            return ret
         step("if_goto", env_answer(ODIRECT_UNSUPPORTED, odirect_unsupported(iocb, file)))
         if odirect_unsupported(iocb, file):
             step("return_")

@@ -15,7 +15,7 @@ from backing_aio.refimpl.kasan import KmemCache
 from backing_aio.refimpl.lower import Device, LowerFs, ThreadDevice
 from backing_aio.refimpl.sched import Scheduler
 from backing_aio.refimpl.uring import UringDevice
-from backing_aio.refimpl.vfs import FMODE_CAN_ODIRECT, File, Kiocb, SuperBlock
+from backing_aio.refimpl.vfs import FMODE_BACKING, FMODE_CAN_ODIRECT, File, Kiocb, SuperBlock
 from backing_aio.vocab import Freeze, Kind, Outcome, RequestType, Subject
 
 # Where queued IO goes: a completion thread doing preadv/pwritev, or the kernel's io_uring.
@@ -56,6 +56,9 @@ class Request:
     deferred: bool = False
     alloc_failed: bool = False
     wq_failed: bool = False
+    # the error of a call before any IO that failed (ovl_real_fdget, file_remove_privs,
+    # the helpers' refusal of a file that is not a backing file): the caller must see it
+    early_error: int | None = None
     lower_res: int | None = None  # the lower filesystem's result, once it produced one
     # A write the real kernel failed (not a fault the plan injected instead of the IO): it
     # may have written part of its range first. A misaligned O_DIRECT write on ext4 does
@@ -113,7 +116,7 @@ class Kernel:
         self.lower_sb = SuperBlock("ext4")
         self.path = root / "backing"
         self.size = size
-        self.f_mode = FMODE_CAN_ODIRECT if can_odirect else 0
+        self.f_mode = FMODE_BACKING | (FMODE_CAN_ODIRECT if can_odirect else 0)
         self.files: list[File] = []
         self.lower = LowerFs(self)
         # Before any file is open: a device that cannot start (no io_uring) leaves nothing.

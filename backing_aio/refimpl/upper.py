@@ -151,6 +151,8 @@ class Upper:
             if r.queued or r.lower_res is None:
                 return -EIOCBQUEUED
             return r.lower_res
+        if r.early_error is not None:
+            return r.early_error
         if r.alloc_failed or r.wq_failed:
             return -ENOMEM
         if r.length == 0:

@@ -17,7 +17,17 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from backing_aio.refimpl.kasan import Checked, Finding, KmemCache, Shadow, plumbing, site
-from backing_aio.refimpl.sched import WORK_STARTS, WORKER, Actor, become, choose, current, step
+from backing_aio.refimpl.sched import (
+    LOWER,
+    SUBMITTER,
+    WORK_STARTS,
+    WORKER,
+    Actor,
+    become,
+    choose,
+    current,
+    step,
+)
 from backing_aio.vocab import Choice, EnvCondition, Kind, PropertyId, Subject, env_answer
 
 if TYPE_CHECKING:
@@ -38,6 +48,7 @@ IOCB_DIRECT: Final = 1 << 17
 IOCB_DIO_CALLER_COMP: Final = 1 << 22
 IOCB_NOWAIT: Final = 1 << 7
 FMODE_CAN_ODIRECT: Final = 1 << 22
+FMODE_BACKING: Final = 1 << 24  # a backing file (backing_file_open): what the helpers take
 FDPUT_FPUT: Final = 1
 
 # errno values the helpers and the lower filesystem use (negated, as the kernel returns them)
@@ -57,26 +68,50 @@ class SuperBlock:
     """A superblock: freeze protection (sb_writers) and, for the upper one, the workqueue
     direct-IO completions are punted to (s_dio_done_wq).
 
-    Freeze protection is a counter per request, so an imbalance is pinned on the request
-    that caused it, not netted against another request's."""
+    Freeze protection (SB_FREEZE_WRITE) is kept per request, so an imbalance is pinned on
+    the request that caused it, not netted against another request's, with lockdep's
+    owner: the task that took it, or nobody once it was released
+    (__sb_writers_release) for another context to take over (__sb_writers_acquired). A
+    request starting it while it holds it would wait behind a pending freeze for itself
+    (sb_start_write is a read lock of a percpu rwsem freeze_super takes for write)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.s_dio_done_wq: Workqueue | None = None
         self._writers: dict[int, int] = {}
+        self._owner: dict[int, str | None] = {}  # the holding task's actor, None: released
         self._lock = threading.Lock()
 
-    def sb_start_write(self, req: int) -> None:
+    def sb_start_write(self, req: int, who: str, owner: str) -> None:
         with self._lock:
-            self._writers[req] = self._writers.get(req, 0) + 1
+            if self._writers.get(req, 0) > 0:
+                raise Finding(PropertyId.FREEZE_BALANCED, f"{who}: request #{req} starts "
+                              f"freeze protection of {self.name} it already holds (nested "
+                              "sb_start_write)")
+            self._writers[req] = 1
+            self._owner[req] = owner
 
-    def sb_end_write(self, req: int, who: str) -> None:
+    def sb_writers_release(self, req: int, who: str, owner: str) -> None:
+        with self._lock:
+            if self._writers.get(req, 0) <= 0 or self._owner.get(req) != owner:
+                raise Finding(PropertyId.FREEZE_BALANCED, f"{who}: the {owner} hands on "
+                              f"freeze protection of {self.name} it does not hold")
+            self._owner[req] = None
+
+    def sb_end_write(self, req: int, who: str, owner: str | None) -> None:
+        """``owner`` None: __sb_writers_acquired first (kiocb_end_write), which takes over
+        released protection; else the task that must hold it."""
         with self._lock:
             held = self._writers.get(req, 0)
             if held <= 0:
                 raise Finding(PropertyId.FREEZE_BALANCED, f"{who} ends freeze protection of "
                               f"{self.name} that request #{req} does not hold")
-            self._writers[req] = held - 1
+            if self._owner.get(req) != owner:
+                holder = self._owner.get(req) or "nobody (it was released)"
+                raise Finding(PropertyId.FREEZE_BALANCED, f"{who}: request #{req}'s freeze "
+                              f"protection of {self.name} is held by {holder}")
+            self._writers[req] = 0
+            self._owner[req] = None
 
     def held(self, req: int) -> int:
         with self._lock:
@@ -299,26 +334,60 @@ def kmem_cache_free(cachep: KmemCache[T], obj: T) -> None:
 
 # ---- freeze protection -----------------------------------------------------------------
 
+def _task() -> str:
+    """The task lockdep sees: the lower filesystem inside submit is the submitter."""
+    name = current().name
+    return SUBMITTER if name == LOWER else name
+
+
 def file_start_write(file: File) -> None:
     file.check("file_start_write")
-    file.sb.sb_start_write(current().req)
+    file.sb.sb_start_write(current().req, f"file_start_write at {site()}", _task())
 
 
 def file_end_write(file: File) -> None:
     file.check("file_end_write")
-    file.sb.sb_end_write(current().req, f"file_end_write at {site()}")
+    file.sb.sb_end_write(current().req, f"file_end_write at {site()}", _task())
+
+
+def sb_writers_release(file: File) -> None:
+    """``__sb_writers_release(file_inode(file)->i_sb, SB_FREEZE_WRITE)``"""
+    file.check("__sb_writers_release")
+    file.sb.sb_writers_release(current().req, f"__sb_writers_release at {site()}", _task())
+
+
+def sb_writers_acquired_end_write(file: File) -> None:
+    """``__sb_writers_acquired(file_inode(file)->i_sb, SB_FREEZE_WRITE);
+    file_end_write(file)``: what kiocb_end_write does, open-coded (overlayfs to v6.7)."""
+    file.check("file_end_write")
+    file.sb.sb_end_write(current().req, f"file_end_write at {site()}", None)
 
 
 def kiocb_start_write(iocb: Kiocb) -> None:
     f = iocb.ki_filp
     f.check("kiocb_start_write")
-    f.sb.sb_start_write(current().req)
+    req = current().req
+    f.sb.sb_start_write(req, f"kiocb_start_write at {site()}", _task())
+    f.sb.sb_writers_release(req, f"kiocb_start_write at {site()}", _task())
 
 
 def kiocb_end_write(iocb: Kiocb) -> None:
     f = iocb.ki_filp
     f.check("kiocb_end_write")
-    f.sb.sb_end_write(current().req, f"kiocb_end_write at {site()}")
+    f.sb.sb_end_write(current().req, f"kiocb_end_write at {site()}", None)
+
+
+def file_remove_privs(file: File) -> int:
+    """``file_remove_privs(file)``: 0, or the error clearing the setuid bits met (the
+    environment decides: a regular file here has none to clear)."""
+    file.check("file_remove_privs")
+    a = current()
+    if a.k.env.decide("privs", a.req) == Choice.PRIVS_FAILS:
+        choose(Choice.PRIVS_FAILS)
+        a.k.requests[a.req].early_error = -EIO
+        return -EIO
+    choose(Choice.PRIVS_OK)
+    return 0
 
 
 def _write_protected(file: File, what: str) -> None:
@@ -353,7 +422,7 @@ def vfs_iter_write(file: File, iter: IovIter, iocb: Kiocb, flags: int) -> int:
     k = kernel()
     file.check("vfs_iter_write")
     if k.callee_freeze:
-        file_start_write(file)
+        file_start_write(file)  # a protection the caller holds makes this one nested
     else:
         _write_protected(file, "vfs_iter_write")
     _submitted("vfs_iter_write")

@@ -43,7 +43,8 @@ from backing_aio.model.state import (
 )
 from backing_aio.verify.graph import NodeLimit, Order, walk
 
-WIDTH = 9  # bits per data field: counts, enums and bit sets up to 255; signed, so -1 fits
+WIDTH = 11  # bits per data field: counts, enums and bit sets up to 1023 (Req.env: two bits for
+# each of five environment conditions); signed, so -1 fits
 # The largest shared-file count the rules are derived for (other requests' references
 # included); backing_aio.verify.prove's any-N argument extends them beyond it by a cutoff.
 SHARED_TOP = 12
@@ -382,13 +383,13 @@ def _ranges(model: BackingAio) -> dict[str, tuple[int, ...]]:
 
     out = {name: span(0, 7) for name in DATA_NAMES}  # counters, values, small numbers
     out.update({
-        "shared": span(-2, SHARED_TOP), "env": span(0, 255), "returned": span(0, 6),
+        "shared": span(-2, SHARED_TOP), "env": span(0, 1023), "returned": span(0, 6),
         "wrapper": span(0, 2), "ref": span(0, 8), "fields": span(0, 127),
         "ki_complete": named_by(SetKiComplete), "work_proc": named_by(QueueWork),
         "aio_res": span(0, 6), "aio_fd": span(0, 5), "clone_file": span(0, 2),
         "real_fd": span(0, 5), "tmp_file": span(-1, 8), "pos": span(0, 7),
         "outcome": span(0, 15), "expected": span(0, 6), "lower_result": span(0, 6),
-        "shared_refs": span(-4, 8),
+        "shared_refs": span(-4, 8), "freeze_holder": span(0, 4),
     })
     for slot in FRAME_SLOTS:
         out[slot] = span(0, 6) if slot.endswith(".v") else span(0, 1)
