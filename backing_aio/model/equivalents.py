@@ -121,6 +121,9 @@ REASONS: Final[dict[str, str]] = {
     "WARN_BACKING": (
         "outside the model: WARN_ON_ONCE refuses a file that is not a backing file; without it such a file is read or written like the backing file, which no lifecycle property tells apart"
     ),
+    "FDPUT_NOOP": (
+        "the caller's struct fd went into the wrapper and real.flags = 0 cleared its FDPUT_FPUT: the fdput(real) the jump skips drops nothing"
+    ),
     "SAME_RETURN": (
         "the two returns return the same ret: which of them a path reaches is in no contract"
     ),
@@ -380,6 +383,7 @@ EQUIVALENT: Final[dict[str, str]] = {
     "ovl-5.16:swap:ovl_write_iter#2(if_goto,fdget)": "PRIVS",
     "ovl-5.16:duplicate:ovl_write_iter#4(if_goto)": "RETEST",
     "ovl-5.16:swap:ovl_write_iter#16(sb_writers_release,fd_move_to_wrapper)": "FD_LOCAL",
+    "ovl-5.16:skip-cleanup:ovl_write_iter#26(if_goto)": "FDPUT_NOOP",
     "mainline:delete:backing_file_read_iter#0(if_goto)": "WARN_BACKING",
     "mainline:duplicate:backing_file_read_iter#0(if_goto)": "RETEST",
     "mainline:swap:backing_file_read_iter#0(if_goto,if_goto)": "EARLY_ORDER",

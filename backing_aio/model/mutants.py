@@ -4,7 +4,8 @@ Each operator makes one edit of the kind a refactor makes by mistake: delete, du
 swap statements (dropping a flag clear is a deletion); set the reference count to one
 less or one more; flip a branch; clone with or without get_file; point the completion or
 the work item at another procedure; read a callback from the caller's ctx instead of the
-wrapper; queue the work on the backing file's superblock;
+wrapper; queue the work on the backing file's superblock; let an error path jump past its
+cleanup (an fdput, a put, a callback) straight to the return;
 move an obligation (ending freeze protection, the position update, the caller's callback)
 into another procedure. A mutant that does not form a valid
 variant (a jump left with nowhere to land, an entry procedure without its return) is not
@@ -20,7 +21,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from backing_aio.model.lang import (
+    END,
+    Assign,
     Callback,
+    Goto,
     IfGoto,
     KCall,
     KiocbClone,
@@ -28,6 +32,7 @@ from backing_aio.model.lang import (
     KiocbStartWrite,
     QueueWork,
     RefcountSet,
+    Return,
     SetKiComplete,
     Stmt,
     UpdatePos,
@@ -109,6 +114,17 @@ def _argument_edits(v: Variant, procs: Procs, proc: str, i: int) -> Iterator[Edi
     if isinstance(s, IfGoto):
         yield (_name(v, "flip", proc, i, s), f"flip {s.label!r} in {proc}",
                edited(replace(s, cond=s.condition if s.negated else "!" + s.cond)))
+    if isinstance(s, IfGoto | Goto) and s.target != END:
+        skip = _past_cleanup(body, s.target)
+        if skip is not None:
+            k, tag, label = skip
+            nb = list(body)
+            if nb[k].tag is None:
+                nb[k] = replace(nb[k], tag=tag)
+            nb[i] = replace(s, target=tag)
+            yield (_name(v, "skip-cleanup", proc, i, s),
+                   f"{s.label!r} jumps past the cleanup at {s.target} to {label!r} in {proc}",
+                   _with(procs, proc, nb))
     if isinstance(s, KiocbClone):
         what = "without" if s.get_file else "with"
         yield (_name(v, "get_file", proc, i, s), f"clone {what} get_file in {proc}",
@@ -132,6 +148,19 @@ def _argument_edits(v: Variant, procs: Procs, proc: str, i: int) -> Iterator[Edi
             yield (_name(v, f"retarget>{other}", proc, i, s),
                    f"{s.label!r} names {other} instead in {proc}",
                    edited(replace(s, proc=other)))
+
+
+def _past_cleanup(body: tuple[Stmt, ...], target: str) -> tuple[int, str, str] | None:
+    """The first return at or after ``target``, when statements that do something (not
+    jumps or assignments) stand between: its index, its tag (a fresh one if it has none)
+    and its label."""
+    j = next(i for i, st in enumerate(body) if st.tag == target)
+    k = next((i for i in range(j, len(body)) if isinstance(body[i], Return)), None)
+    if k is None or not any(not isinstance(st, IfGoto | Goto | Assign) for st in body[j:k]):
+        return None
+    tags = {st.tag for st in body}
+    tag = body[k].tag or next(t for n in range(len(body)) if (t := f"skip{n}") not in tags)
+    return k, tag, body[k].label
 
 
 def _moves(v: Variant, procs: Procs, proc: str, i: int) -> Iterator[Edit]:

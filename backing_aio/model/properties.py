@@ -43,7 +43,9 @@ PROPERTIES: Final[tuple[Property, ...]] = (
     Property("COMPLETE_IFF_QUEUED", "the original kiocb's ki_complete runs exactly once if the "
              "call returned -EIOCBQUEUED, never otherwise", "end"),
     Property("FREEZE_BALANCED", "every start of freeze protection is matched by exactly one "
-             "end, by whichever side the variant's contract names", "end"),
+             "end, by whichever side the variant's contract names; never nested, and ended "
+             "by the task that holds it or, once handed on, through __sb_writers_acquired",
+             "end"),
     Property("POS_BEFORE_CALLBACK", "the original kiocb's ki_pos is updated before the "
              "callbacks (and the upper layer) read it", "step"),
     Property("RESULT_PROPAGATED", "the result the caller sees (return value, callback or "
