@@ -20,7 +20,7 @@ its own, the reference implementation's.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import total_ordering
 from typing import Final
 
@@ -176,11 +176,15 @@ FUNCTIONS: Final[dict[str, Function]] = {f.name: f for f in (
 @dataclass(frozen=True)
 class Caller:
     """A filesystem that calls the helpers: which function each of its callback slots
-    names (``slots``), the C of its read_iter/write_iter and what it sets up at mount."""
+    names (``slots``), the C of its read_iter/write_iter and what it sets up at mount.
+    ``per_kind``: the callbacks it hands over for a request of each kind (a slot, a
+    function of the table, or its own callback procedure); another one running for that
+    kind breaks the callback contract. Empty: no callbacks."""
 
     name: str
     slots: dict[str, str]
     evidence: str
+    per_kind: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 CALLERS: Final[dict[str, Caller]] = {c.name: c for c in (
@@ -191,6 +195,11 @@ CALLERS: Final[dict[str, Caller]] = {c.name: c for c in (
         {"end_write": "ovl_file_end_write", "accessed": "ovl_file_accessed"},
         "fs/overlayfs/file.c ovl_read_iter()/ovl_write_iter(): backing_file_ctx "
         "{.accessed = ovl_file_accessed, .end_write = ovl_file_end_write}",
+        # v6.8+: ctx.accessed for a read, ctx.end_write for a write (ovl_read_iter and
+        # ovl_write_iter each fill one); v5.6..v6.7: ovl_file_accessed() after a read,
+        # ovl_copyattr() after a write; the seed: ovl_rw_complete for both
+        {"read": frozenset({"accessed", "ovl_file_accessed", "ovl_rw_complete"}),
+         "write": frozenset({"end_write", "ovl_copyattr", "ovl_rw_complete"})},
     ),
     # The block and bio shapes have no callback slots: their completion calls only what
     # may run in irq context (kiocb_end_write, blk_mq_complete_request, bio_endio, kfree).

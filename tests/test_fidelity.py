@@ -394,3 +394,20 @@ def test_the_helpers_refuse_a_file_that_is_not_a_backing_file_with_eio() -> None
     for rtype in ("read", "write"):
         walk([(1, model.new_request(rtype))], successors)
     assert returns == {Val.ERR}
+
+
+# ---- which callback runs ----
+
+def test_a_callback_the_caller_hands_over_for_the_other_kind_is_reported() -> None:
+    # overlayfs passes ctx.accessed for a read and ctx.end_write for a write (kapi.CALLERS)
+    m = _cat("mainline")
+    assert not explore(m, 1).failed
+    body = m.procs["backing_file_read_iter"]
+    i = next(i for i, s in enumerate(body) if isinstance(s, Callback))
+    swapped = _edit(m, "backing_file_read_iter", {i: dataclasses.replace(
+        body[i], fn="end_write")})  # type: ignore[call-arg]
+    r = explore(swapped, 1, kinds=["read"])
+    assert r.failed == {"CLEANUP_ONCE"}
+    assert "runs end_write for a read" in r.counterexample("CLEANUP_ONCE").message
+    # a caller without such a table (the block and bio shapes) has no callbacks at all
+    assert kapi.caller("loop").per_kind == {}

@@ -4,7 +4,8 @@ Each operator makes one edit of the kind a refactor makes by mistake: delete, du
 swap statements (dropping a flag clear is a deletion); set the reference count to one
 less or one more; flip a branch; clone with or without get_file; point the completion or
 the work item at another procedure; read a callback from the caller's ctx instead of the
-wrapper; queue the work on the backing file's superblock; let an error path jump past its
+wrapper; run another of the caller's callbacks; queue the work on the backing file's
+superblock; let an error path jump past its
 cleanup (an fdput, a put, a callback) straight to the return;
 move an obligation (ending freeze protection, the position update, the caller's callback)
 into another procedure. A mutant that does not form a valid
@@ -134,6 +135,13 @@ def _argument_edits(v: Variant, procs: Procs, proc: str, i: int) -> Iterator[Edi
         # ctx lives on the caller's stack, gone once the call returned
         yield (_name(v, "via-ctx", proc, i, s), f"{s.label!r} reads the caller's ctx in {proc}",
                edited(replace(s, via="ctx")))
+    if isinstance(s, Callback):
+        # run another of the caller's callbacks here (the write's end_write after a read)
+        others = sorted({st.fn for b in procs.values() for st in b
+                         if isinstance(st, Callback) and st.fn != s.fn})
+        for fn in others:
+            yield (_name(v, f"fn>{fn}", proc, i, s), f"{s.label!r} runs {fn} in {proc}",
+                   edited(replace(s, fn=fn)))
     if isinstance(s, QueueWork) and s.sb == "upper":
         yield (_name(v, "sb-lower", proc, i, s),
                f"{s.label!r} queues on the backing file's superblock in {proc}",

@@ -261,6 +261,9 @@ class _Compiled:
             for body in self.bodies for st in body
             if isinstance(st, Callback | KCall) and st.fn not in self.proc_index
         }
+        # the callbacks the caller hands over for each kind (empty: no contract on which)
+        per_kind = kapi.caller(variant.caller).per_kind
+        self.callbacks_for = tuple(per_kind.get(k, frozenset()) for k in KINDS)
         self.process_chain["file_remove_privs"] = tuple(
             f.name for f in kapi.needs_process_context(kapi.function("file_remove_privs"),
                                                        kernel))
@@ -1258,6 +1261,10 @@ def _callback(s: _Step, st: Callback, choice: str) -> None:
     if not runs:
         return
     c = s.m.compiled
+    allowed = c.callbacks_for[r.kind]
+    if allowed and st.fn not in allowed:
+        raise Violation("CLEANUP_ONCE", f"{what}: runs {st.fn} for a {KINDS[r.kind]}, but "
+                        f"{c.variant.caller} hands over {', '.join(sorted(allowed))} for it")
     body = c.proc_index.get(st.fn)
     if body is None:
         _context(s, what, c.process_chain[st.fn])
