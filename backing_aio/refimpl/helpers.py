@@ -457,6 +457,18 @@ class Ovl56(Helpers):
     def write_iter(self, iocb: Kiocb, iter: IovIter) -> int:
         return self.ovl_write_iter(iocb, iter)
 
+    def odirect_refused(self, iocb: Kiocb, real: Fd) -> bool:
+        """v5.15's ret = -EINVAL; if (O_DIRECT the real file cannot do) goto out_fdput:
+        the refusal drops the caller's struct fd (fdput) on its way out."""
+        step("assign")
+        step("if_goto", env_answer(ODIRECT_UNSUPPORTED, odirect_unsupported(iocb, real.file)))
+        if not odirect_unsupported(iocb, real.file):
+            return False
+        step("fdput")  # out_fdput: (ovl_write_iter's out: is the same line)
+        fdput(real)
+        step("return_")
+        return True
+
     def ovl_aio_put(self, aio_req: OvlAioReq) -> None:
         step("refcount_dec_and_test")
         if aio_req.ref.dec_and_test():
@@ -513,15 +525,8 @@ class Ovl56(Helpers):
             step("return_")
             return ret
         assert real is not None
-        if self.ODIRECT_CHECK:
-            step("assign")
-            ret = -EINVAL
-            step("if_goto", env_answer(ODIRECT_UNSUPPORTED, odirect_unsupported(iocb, real.file)))
-            if odirect_unsupported(iocb, real.file):
-                step("fdput")  # out_fdput:
-                fdput(real)
-                step("return_")
-                return ret
+        if self.ODIRECT_CHECK and self.odirect_refused(iocb, real):
+            return -EINVAL
         step("if_goto")
         if is_sync_kiocb(iocb):
             step("vfs_iter")
@@ -573,15 +578,8 @@ class Ovl56(Helpers):
             step("return_")  # out_unlock:
             return ret
         assert real is not None
-        if self.ODIRECT_CHECK:
-            step("assign")
-            ret = -EINVAL
-            step("if_goto", env_answer(ODIRECT_UNSUPPORTED, odirect_unsupported(iocb, real.file)))
-            if odirect_unsupported(iocb, real.file):
-                step("fdput")  # out: (out_fdput)
-                fdput(real)
-                step("return_")
-                return ret
+        if self.ODIRECT_CHECK and self.odirect_refused(iocb, real):
+            return -EINVAL
         ifl = iocb.ki_flags
         step("if_goto")
         if is_sync_kiocb(iocb):
