@@ -150,18 +150,30 @@ class Helpers(ABC):
         _choose(Choice.FD_OPENED)
         return 0, Fd(self.k.open_backing(Subject.TMP_FILE, req), FDPUT_FPUT)
 
+    def ovl_read_prologue(self, file: File) -> tuple[int, Fd | None]:
+        """ret = ovl_real_fdget(file, &real); if (ret) return ret; (None: it returned)."""
+        step("fdget")
+        ret, real = self.ovl_real_fdget(file)
+        step("if_goto")
+        if ret:
+            step("return_")
+            return ret, None
+        return 0, real
+
     def ovl_write_prologue(self, iocb: Kiocb) -> tuple[int, Fd | None]:
         """ovl_write_iter up to its IO (v5.6 to v6.7): file_remove_privs(), then
-        ovl_real_fdget(); either may fail to out_unlock."""
+        ovl_real_fdget(); either may fail to out_unlock, where it returns (None)."""
         step("file_remove_privs")
         ret = file_remove_privs(iocb.ki_filp)
         step("if_goto")
-        if ret:
-            return ret, None
-        step("fdget")
-        ret, real = self.ovl_real_fdget(iocb.ki_filp)
-        step("if_goto")
-        return ret, real
+        if not ret:
+            step("fdget")
+            ret, real = self.ovl_real_fdget(iocb.ki_filp)
+            step("if_goto")
+            if not ret:
+                return 0, real
+        step("return_")  # out_unlock:
+        return ret, None
 
     @property
     def upper(self) -> Any:
@@ -226,13 +238,9 @@ class Seed(Helpers):
 
     def ovl_read_iter(self, iocb: Kiocb, iter: IovIter) -> int:
         file = iocb.ki_filp
-        step("fdget")
-        ret, real = self.ovl_real_fdget(file)
-        step("if_goto")
-        if ret:
-            step("return_")
+        ret, real = self.ovl_read_prologue(file)
+        if real is None:
             return ret
-        assert real is not None
         step("call")
         ret = self.backing_file_read_iter(real.file, iter, iocb, iocb.ki_flags,
                                           self._ovl_rw_complete())
@@ -246,10 +254,8 @@ class Seed(Helpers):
 
     def ovl_write_iter(self, iocb: Kiocb, iter: IovIter) -> int:
         ret, real = self.ovl_write_prologue(iocb)
-        if ret:
-            step("return_")  # out_unlock:
+        if real is None:
             return ret
-        assert real is not None
         # int flags = iocb->ki_flags; the C clears IOCB_DSYNC | IOCB_SYNC from it only on
         # a "volatile" mount (!ovl_should_sync()); this overlay is not volatile. The seed
         # does not clear IOCB_DIO_CALLER_COMP: the clone carries the issuer's.
@@ -518,13 +524,9 @@ class Ovl56(Helpers):
         if not iov_iter_count(iter):
             step("return_")
             return 0
-        step("fdget")
-        ret, real = self.ovl_real_fdget(file)
-        step("if_goto")
-        if ret:
-            step("return_")
+        ret, real = self.ovl_read_prologue(file)
+        if real is None:
             return ret
-        assert real is not None
         if self.ODIRECT_CHECK and self.odirect_refused(iocb, real):
             return -EINVAL
         step("if_goto")
@@ -574,10 +576,8 @@ class Ovl56(Helpers):
             step("return_")
             return 0
         ret, real = self.ovl_write_prologue(iocb)
-        if ret:
-            step("return_")  # out_unlock:
+        if real is None:
             return ret
-        assert real is not None
         if self.ODIRECT_CHECK and self.odirect_refused(iocb, real):
             return -EINVAL
         ifl = iocb.ki_flags
