@@ -592,14 +592,22 @@ class Variant:
 
 def validate(v: Variant) -> None:
     """Reject a malformed variant with a one-line message naming the problem."""
-    # local: lang is imported by properties' users before properties itself
-    from backing_aio.model.properties import PROPERTY_IDS, not_applicable
-
     where = f"variant {v.name!r}"
     if not isinstance(v.name, str) or not v.name:
         raise VariantError("a variant needs a non-empty name")
     if not v.procs:
         raise VariantError(f"{where}: no procedures")
+    _check_kinds(v, where)
+    _check_environment(v, where)
+    _check_contracts(v, where)
+    _check_shape(v, where)
+    for name, body in v.procs.items():
+        _check_procedure(v, name, body, f"{where}, procedure {name!r}")
+    _check_finite(v, where)
+
+
+def _check_kinds(v: Variant, where: str) -> None:
+    """The shape, the request types it serves and an entry procedure for each kind."""
     if v.shape not in SHAPES:
         raise VariantError(f"{where}: unknown shape {v.shape!r} (known: {', '.join(SHAPES)})")
     if not v.kinds or len(set(v.kinds)) != len(v.kinds):
@@ -619,6 +627,10 @@ def validate(v: Variant) -> None:
             raise VariantError(f"{where}: entry for unknown request kind {kind!r}")
         if proc not in v.procs:
             raise VariantError(f"{where}: entry procedure {proc!r} for {kind}s does not exist")
+
+
+def _check_environment(v: Variant, where: str) -> None:
+    """The kernel and caller the variant names, and what it sets up at mount."""
     try:
         k = kapi.Kernel.parse(v.kernel)
         kapi.caller(v.caller)
@@ -631,6 +643,13 @@ def validate(v: Variant) -> None:
         if thing not in AT_MOUNT:
             raise VariantError(f"{where}: at_mount names {thing!r} (known: "
                                f"{', '.join(AT_MOUNT)})")
+
+
+def _check_contracts(v: Variant, where: str) -> None:
+    """The callback contract and the expected verdict name what exists and applies."""
+    # local: lang is imported by properties' users before properties itself
+    from backing_aio.model.properties import PROPERTY_IDS, not_applicable
+
     for kind, table in v.callbacks.items():
         if kind not in KINDS:
             raise VariantError(f"{where}: callback contract for unknown kind {kind!r}")
@@ -647,6 +666,10 @@ def validate(v: Variant) -> None:
             raise VariantError(f"{where}: expects unknown property {prop!r}")
         if prop in not_applicable(v):
             raise VariantError(f"{where}: expects {prop}, which does not apply to it")
+
+
+def _check_shape(v: Variant, where: str) -> None:
+    """Statements that mean nothing outside the stacked shape, or with the pdu as wrapper."""
     if v.shape != Shape.STACKED and v.callbacks:
         raise VariantError(f"{where}: a {v.shape} caller has no callback contract")
     no_alloc = v.shape == Shape.BLOCK  # the wrapper is the request's pdu
@@ -660,9 +683,6 @@ def validate(v: Variant) -> None:
                 raise VariantError(f"{where}, procedure {name!r}: {st.op} ({st.label!r}): in "
                                    "the block shape the wrapper is the request's pdu, never "
                                    "allocated or freed")
-    for name, body in v.procs.items():
-        _check_procedure(v, name, body, f"{where}, procedure {name!r}")
-    _check_finite(v, where)
 
 
 def called(v: Variant, st: Stmt) -> str | None:

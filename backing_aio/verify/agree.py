@@ -126,7 +126,6 @@ def decide(variant: Variant, max_requests: int = 3,
     unless given. An answer of unknown becomes a problem, never a verdict.
     ``hypothesis``: run the random search too."""
     started = time.perf_counter()
-    types = variant.kinds if types is None else types
     out = Verdicts(variant.name)
     for n in range(1, max_requests + 1):
         try:
@@ -134,36 +133,50 @@ def decide(variant: Variant, max_requests: int = 3,
                 variant, n, max_states=MORE_REQUESTS_MAX_STATES if n > 1 else None).failed
         except StateLimit:
             out.explorer_limited.append(n)
-    for rtype in types:
-        single = explore(variant, 1, kinds=[rtype])
-        for prop in single.failed:
-            out.explorer_lengths[(rtype, prop)] = len(single.counterexample(prop).actions)
-        inv = candidate(variant, rtype)
-        system = build(variant, rtype, within=inv, rlimit=rlimit, timeout_ms=timeout_ms)
-        proof = prove(variant, rtype, system=system, rlimit=rlimit, timeout_ms=timeout_ms)
-        # a candidate proved inductive may strengthen the search (same answers, faster)
-        found = bmc(variant, rtype, system=system,
-                    lemmas=inv if lemmas and not proof.not_inductive else None,
-                    rlimit=rlimit, timeout_ms=timeout_ms)
-        out.proofs[rtype] = proof.failed
-        out.proved_all_n[rtype] = proof.proved_all_n
-        out.z3[rtype] = of_proof(proof, found)
-        out.bmc[rtype] = found.failed
-        out.bmc_lengths.update({(rtype, p): f.length for p, f in found.findings.items()})
-        for why in (*proof.unknown, *proof.not_inductive, *found.unknown,
-                    *found.replay_errors):
-            out.problems.append(f"{rtype}: {why}")
-        if found.failed != single.failed or proof.failed != single.failed:
-            out.problems.append(f"{rtype}: explorer {_names(single.failed)}, bmc "
-                                f"{_names(found.failed)}, proof {_names(proof.failed)}")
-        for prop, f in found.findings.items():
-            want = out.explorer_lengths.get((rtype, prop))
-            if want is not None and f.length != want:
-                out.problems.append(f"{rtype}: {prop} in {f.length} steps by bmc, "
-                                    f"{want} by the explorer")
-        if not single.failed and not proof.proved_all_n and not proof.unknown:
-            out.problems.append(f"{rtype}: holds for one request but the any-N argument "
-                                f"failed: {'; '.join(proof.all_n[:2])}")
+    for rtype in variant.kinds if types is None else types:
+        _decide_type(variant, rtype, out, lemmas, rlimit, timeout_ms)
+    _compare_request_counts(out, max_requests)
+    if hypothesis:
+        hypothesis_check(variant, out)
+    out.seconds = time.perf_counter() - started
+    return out
+
+
+def _decide_type(variant: Variant, rtype: str, out: Verdicts, lemmas: bool, rlimit: int,
+                 timeout_ms: int | None) -> None:
+    """One request of ``rtype``: the explorer, BMC and the proof, and where they differ."""
+    single = explore(variant, 1, kinds=[rtype])
+    for prop in single.failed:
+        out.explorer_lengths[(rtype, prop)] = len(single.counterexample(prop).actions)
+    inv = candidate(variant, rtype)
+    system = build(variant, rtype, within=inv, rlimit=rlimit, timeout_ms=timeout_ms)
+    proof = prove(variant, rtype, system=system, rlimit=rlimit, timeout_ms=timeout_ms)
+    # a candidate proved inductive may strengthen the search (same answers, faster)
+    found = bmc(variant, rtype, system=system,
+                lemmas=inv if lemmas and not proof.not_inductive else None,
+                rlimit=rlimit, timeout_ms=timeout_ms)
+    out.proofs[rtype] = proof.failed
+    out.proved_all_n[rtype] = proof.proved_all_n
+    out.z3[rtype] = of_proof(proof, found)
+    out.bmc[rtype] = found.failed
+    out.bmc_lengths.update({(rtype, p): f.length for p, f in found.findings.items()})
+    for why in (*proof.unknown, *proof.not_inductive, *found.unknown, *found.replay_errors):
+        out.problems.append(f"{rtype}: {why}")
+    if found.failed != single.failed or proof.failed != single.failed:
+        out.problems.append(f"{rtype}: explorer {_names(single.failed)}, bmc "
+                            f"{_names(found.failed)}, proof {_names(proof.failed)}")
+    for prop, f in found.findings.items():
+        want = out.explorer_lengths.get((rtype, prop))
+        if want is not None and f.length != want:
+            out.problems.append(f"{rtype}: {prop} in {f.length} steps by bmc, "
+                                f"{want} by the explorer")
+    if not single.failed and not proof.proved_all_n and not proof.unknown:
+        out.problems.append(f"{rtype}: holds for one request but the any-N argument "
+                            f"failed: {'; '.join(proof.all_n[:2])}")
+
+
+def _compare_request_counts(out: Verdicts, max_requests: int) -> None:
+    """One request against the proof, and more requests against one."""
     one = out.explorer[1]
     if out.bmc_failed != one or out.proof_failed != one:
         out.problems.append(f"explorer {_names(one)}, bmc {_names(out.bmc_failed)}, proof "
@@ -181,10 +194,6 @@ def decide(variant: Variant, max_requests: int = 3,
                                 f"with {n} requests")
         if not one <= more:
             out.problems.append(f"the explorer loses {_names(one - more)} with {n} requests")
-    if hypothesis:
-        hypothesis_check(variant, out)
-    out.seconds = time.perf_counter() - started
-    return out
 
 
 def hypothesis_check(variant: Variant, out: Verdicts) -> None:
