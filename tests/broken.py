@@ -1,14 +1,15 @@
-"""Deliberately broken versions of the seed helpers: the mistakes a refactor makes.
+"""Deliberately broken versions of the helpers: the mistakes a refactor makes.
 
-Each is seed-fixed's code (backing_aio.refimpl.helpers.SeedFixed) with one edit, the same edit as
-one of the model's mutants (backing_aio.model.mutants), whose stable name is the class's
-``name``. So each can be checked two ways: the runtime checks must catch it (``expect``, the
-finding's property), and its runs must be runs of that mutant
-(backing_aio.crosscheck.conformance with the mutant's variant). The read path carries the
-edit (the mutants edit one procedure); ``SEED_NO_FPUT`` edits the put both paths share.
+Each is a version's code (seed-fixed's, backing_aio.refimpl.helpers.SeedFixed; v6.12's
+Ovl612; the loop driver's; erofs's) with one edit, the same edit as one of the model's
+mutants (backing_aio.model.mutants), whose stable name is the class's ``name``. So each
+can be checked two ways: the runtime checks must catch it (``expect``, the finding's
+property), and its runs must be runs of that mutant (backing_aio.crosscheck.conformance
+with the mutant's variant). The read path carries the edit (the mutants edit one
+procedure); ``SEED_NO_FPUT`` edits the put both paths share.
 
-The edit is made on the seed's own source text (``edited``), so a broken version is the
-seed's code but for the edited lines, and follows the seed when it changes; an edit that no
+The edit is made on the version's own source text (``edited``), so a broken version is
+that code but for the edited lines, and follows it when it changes; an edit that no
 longer matches exactly once fails when this module is imported.
 """
 
@@ -21,7 +22,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
-from backing_aio.refimpl.helpers import Helpers, SeedFixed
+from backing_aio.refimpl.helpers import Erofs, Helpers, Loop, Ovl612, SeedFixed
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,40 @@ SEED_NO_FPUT = broken(
     "The last put frees the wrapper but forgets the clone's file reference (LEAK).",
     "SeedNoFput")
 
+# Today's helpers under v6.12's overlayfs, whose struct fd may hold a file it opened on
+# the fly and drops with fdput as soon as the helper returns (issue: the owner's file).
+OVL612_NO_GET_FILE = broken(
+    Ovl612, "ovl-6.12:get_file:backing_file_read_iter#9(kiocb_clone)", "UAF",
+    Edit("backing_file_read_iter",
+         "kiocb_clone(aio.iocb, iocb, get_file(file))",
+         "kiocb_clone(aio.iocb, iocb, file)  # BROKEN: no get_file(file)"),
+    "The clone borrows the caller's file without a reference of its own: the caller's "
+    "fdput drops a file it opened on the fly while the IO is queued, and the last put's "
+    "fput drops a reference it never took (UAF).",
+    "Ovl612NoGetFile")
+
+# The same pattern under another upper side: the loop driver's pdu and erofs's bio wrapper.
+LOOP_REF1 = broken(
+    Loop, "loop:ref1:lo_rw_aio#0(refcount_set)", "UAF",
+    Edit("lo_rw_aio", "cmd.ref.set(2)", "cmd.ref.set(1)  # BROKEN: was 2"),
+    "The command's count starts at 1: whoever drops it first completes the request and "
+    "hands the pdu back to blk-mq under the other (UAF).",
+    "LoopRef1")
+
+EROFS_NO_BIO_ENDIO = broken(
+    Erofs, "erofs:delete:erofs_fileio_ki_complete#1(ki_complete)", "COMPLETE_IFF_QUEUED",
+    Edit("erofs_fileio_ki_complete",
+         """
+         step("ki_complete")
+         bio.ki_complete(bio, ret)  # bio_endio(&rq->bio)
+         """,
+         "# BROKEN: bio_endio(&rq->bio) is gone"),
+    "The completion frees the wrapper but never ends the bio: the read it serves never "
+    "completes (COMPLETE_IFF_QUEUED).",
+    "ErofsNoBioEndio")
+
 BROKEN: dict[str, BrokenCopy] = {
     b.impl.name: b
-    for b in (SEED_NO_PUT_AFTER_SUBMIT, SEED_REF1, SEED_CLEANUP_ALSO_QUEUED, SEED_NO_FPUT)
+    for b in (SEED_NO_PUT_AFTER_SUBMIT, SEED_REF1, SEED_CLEANUP_ALSO_QUEUED, SEED_NO_FPUT,
+              OVL612_NO_GET_FILE, LOOP_REF1, EROFS_NO_BIO_ENDIO)
 }

@@ -13,7 +13,7 @@ import pytest
 
 from backing_aio.model.catalogue import catalogue
 from backing_aio.model.mutants import mutants
-from backing_aio.refimpl.helpers import Seed
+from backing_aio.refimpl.helpers import Helpers, Seed
 from tests.broken import BROKEN, SEED_REF1, Edit, edited
 
 
@@ -36,9 +36,11 @@ def test_an_edit_must_match_exactly_once(old: str) -> None:
 @pytest.mark.parametrize("name", list(BROKEN))
 def test_a_broken_version_is_the_seed_but_for_its_edit(name: str) -> None:
     b = BROKEN[name]
-    assert issubclass(b.impl, Seed) and b.impl.name == name
+    base = b.impl.__mro__[1]  # the version it edits
+    assert issubclass(base, Helpers) and b.impl.name == name
+    assert name.split(":")[0] == base.name
     assert [m for m in vars(b.impl) if callable(vars(b.impl)[m])] == [b.edit.method]
-    seed, broken = getattr(Seed, b.edit.method), getattr(b.impl, b.edit.method)
+    seed, broken = getattr(base, b.edit.method), getattr(b.impl, b.edit.method)
     diff = list(difflib.unified_diff(_lines(seed), _lines(broken), n=0, lineterm=""))[2:]
     assert [d[1:].strip() for d in diff if d.startswith("-")] == _stripped(b.edit.old)
     assert [d[1:].strip() for d in diff if d.startswith("+") and d.strip() != "+"] == (
@@ -56,7 +58,11 @@ def test_the_edited_code_is_what_runs() -> None:
         Seed.backing_file_read_iter.__code__.co_consts)
 
 
-def test_each_broken_version_names_a_mutant_of_seed_fixed() -> None:
-    names = {m.name for m in mutants(catalogue()["seed-fixed"])}
+def test_each_broken_version_names_a_mutant_of_its_version() -> None:
+    cat = catalogue()
+    versions = {b.impl.__mro__[1].name for b in BROKEN.values()}
+    assert versions == {"seed-fixed", "ovl-6.12", "loop", "erofs"}
+    names = {m.name for v in versions for m in mutants(cat[v])}
     assert set(BROKEN) <= names
-    assert {b.expect for b in BROKEN.values()} == {"LEAK", "UAF", "CLEANUP_ONCE"}
+    assert {b.expect for b in BROKEN.values()} == {"LEAK", "UAF", "CLEANUP_ONCE",
+                                                   "COMPLETE_IFF_QUEUED"}

@@ -46,12 +46,21 @@ from backing_aio.refimpl.vfs import (
     fput,
     get_file,
 )
+from backing_aio.vocab import Shape
 
 # The seed's own faults (CONTEXT on a read's completion, RESULT_PROPAGATED with io_uring's
 # writes) have their tests (test_conformance, test_hypothesis_refimpl); seed-fixed stands
 # for it here.
 VARIANTS = [n for n in IMPLEMENTATIONS if n != "seed"]
+# what a stacked filesystem's upper layer does (sync kiocbs, IOCB_DIO_CALLER_COMP)
+STACKED = [n for n in VARIANTS if IMPLEMENTATIONS[n].shape == Shape.STACKED]
 TYPES = ["read", "write", "sync-read", "sync-write"]
+
+
+def _kinds(name: str, n: int = 8) -> list[str]:
+    """``n`` request types, cycling through those the version serves."""
+    kinds = IMPLEMENTATIONS[name].kinds
+    return [kinds[i % len(kinds)] for i in range(n)]
 
 
 @pytest.fixture(scope="module")
@@ -174,6 +183,7 @@ def test_contracts_are_the_models(cat: dict[str, Variant], name: str) -> None:
     from kapi), and the same callback contract."""
     impl, v = IMPLEMENTATIONS[name], cat[name]
     assert impl.kernel == v.kernel and impl.caller == v.caller
+    assert impl.shape == v.shape and impl.kinds == v.kinds
     assert impl.release() == kapi.Kernel.parse(v.kernel)
     assert impl.freeze() == kapi.freeze(kapi.Kernel.parse(v.kernel))
     assert impl.callbacks == v.callbacks
@@ -191,8 +201,8 @@ def _run(ws: Workspace, name: str | type[Helpers], specs: list[IoSpec], seed: in
 CORRECT = [n for n in VARIANTS if not catalogue()[n].expect]
 
 
-@pytest.mark.parametrize("name", CORRECT)
-@pytest.mark.parametrize("rtype", TYPES)
+@pytest.mark.parametrize(("name", "rtype"), [
+    (n, t) for n in CORRECT for t in TYPES if t in IMPLEMENTATIONS[n].kinds])
 def test_real_io_lands_and_reads_back(ws: Workspace, name: str, rtype: str) -> None:
     specs = [IoSpec(rtype, 0, BLOCK, segments=3), IoSpec(rtype, 3 * BLOCK + 17, 1000),
              IoSpec(rtype, 6 * BLOCK, 2 * BLOCK, segments=2)]
@@ -244,7 +254,7 @@ def test_faults_injected_keep_data_and_properties(ws: Workspace, name: str) -> N
     """EIO, ENOSPC, short counts, allocation and workqueue failure, files opened on the
     fly, inline completions: no finding for the good versions, the file stays exact."""
     seen: set[str] = set()
-    specs = [IoSpec(t, 2 * BLOCK * i, BLOCK + i, segments=2) for i, t in enumerate(TYPES * 2)]
+    specs = [IoSpec(t, 2 * BLOCK * i, BLOCK + i, segments=2) for i, t in enumerate(_kinds(name))]
     options = ALL_OPTIONS
     for seed in range(12):
         r = _run(ws, name, specs, seed, options, weights=dict(STRESS_WEIGHTS))
@@ -311,7 +321,7 @@ def _run_on(ws: Workspace, name: str, specs: list[IoSpec], backend: str, seed: i
 
 
 @needs_uring
-@pytest.mark.parametrize("name", VARIANTS)
+@pytest.mark.parametrize("name", STACKED)
 def test_uring_real_io_lands_and_reads_back(ws: Workspace, name: str) -> None:
     """Queued IO goes through io_uring and completes from its reaper: the bytes land and
     read back, buffered and (where the filesystem does it) real O_DIRECT."""
@@ -327,6 +337,22 @@ def test_uring_real_io_lands_and_reads_back(ws: Workspace, name: str) -> None:
         assert [q.completed for q in r.requests[:4]] == [BLOCK, 1000, 2 * BLOCK, BLOCK]
         assert bytes(r.requests[0].buf) == ws.initial[:BLOCK]
         assert bytes(r.requests[2].buf) == ws.initial[4 * BLOCK:6 * BLOCK]
+        assert r.async_ios == 4
+
+
+@needs_uring
+@pytest.mark.parametrize("name", ["loop", "erofs"])
+def test_uring_real_io_of_another_upper_side(ws: Workspace, name: str) -> None:
+    """The loop driver's pdu and erofs's bio wrapper over io_uring: each request ends once,
+    with the lower filesystem's result, buffered and real O_DIRECT, and its bytes land."""
+    kinds = IMPLEMENTATIONS[name].kinds
+    specs = [IoSpec(kinds[i % len(kinds)], 2 * BLOCK * i, BLOCK, direct=i % 2 == 1)
+             for i in range(4)]
+    for seed in range(4):
+        r = _run_on(ws, name, specs, "uring", seed)
+        assert not r.findings and not r.errors and r.file_ok, (r.findings, r.errors)
+        assert [q.completed for q in r.requests] == [BLOCK] * 4
+        assert [q.returned for q in r.requests] == [-EIOCBQUEUED] * 4
         assert r.async_ios == 4
 
 
@@ -560,7 +586,7 @@ def test_io_uring_iovecs_pin_no_buffer() -> None:
 
 # ---- the original kiocb's flags ------------------------------------------------------------
 
-@pytest.mark.parametrize("name", VARIANTS)
+@pytest.mark.parametrize("name", STACKED)
 def test_a_sync_write_kiocb_carries_no_iocb_write(ws: Workspace, name: str) -> None:
     """init_sync_kiocb sets no IOCB_WRITE: only the upper layer's async write carries it
     (and its clone, which copies ki_flags); the helpers tell a sync write by its missing
@@ -585,7 +611,7 @@ def test_a_sync_write_kiocb_carries_no_iocb_write(ws: Workspace, name: str) -> N
 CALLER_COMP = {**NO_FAULTS, "caller_comp": (CALLER_COMP_YES,)}
 
 
-@pytest.mark.parametrize("name", VARIANTS)
+@pytest.mark.parametrize("name", STACKED)
 def test_only_an_async_write_on_a_kernel_with_the_flag_carries_caller_comp(
         ws: Workspace, name: str) -> None:
     """The upper layer is asked (and io_uring sets IOCB_DIO_CALLER_COMP) for an async
@@ -595,7 +621,7 @@ def test_only_an_async_write_on_a_kernel_with_the_flag_carries_caller_comp(
 
     impl = IMPLEMENTATIONS[name]
     has = kapi.has_dio_caller_comp(impl.release())
-    assert has == (name in ("seed-fixed", "mainline"))
+    assert has == (name in ("seed-fixed", "mainline", "ovl-6.12"))
     flags: dict[int, int] = {}
 
     def on_kernel(k: Kernel) -> None:

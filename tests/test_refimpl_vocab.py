@@ -171,7 +171,10 @@ def test_the_callbacks_name_what_kapi_knows() -> None:
 
     names = {upper.END_WRITE, upper.ACCESSED}
     for cls in IMPLEMENTATIONS.values():
-        assert names <= set(kapi.caller(cls.caller).slots)
+        if cls.shape == vocab.Shape.STACKED:  # a block driver or a bio user has no callbacks
+            assert names <= set(kapi.caller(cls.caller).slots)
+        else:
+            assert not cls.callbacks and not kapi.caller(cls.caller).slots
     source = Path(upper.__file__).read_text()
     called = set(re.findall(r'self\._callback\("[^"]+", "([a-z_]+)"\)', source))
     assert called == {"ovl_file_accessed", "ovl_copyattr"}

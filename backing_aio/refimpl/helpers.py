@@ -1,6 +1,6 @@
 """The helpers themselves: backing_file_read_iter/write_iter and their completion paths,
-in four versions from the kernel's history, written as Python that follows the C line by
-line.
+in the versions of the kernel's history the catalogue holds, written as Python that
+follows the C line by line.
 
 Each ``step(op)`` marks one atomic step of the model (model/catalogue.py): ``op`` is the
 model statement's operation, and the code after it, up to the next ``step``, is what that
@@ -20,6 +20,8 @@ A class per version:
   wrapper (model: ``ovl-5.6``; use-after-free through L2). ``Ovl516``: the v5.16 fix.
 - ``Mainline``: today's fs/backing-file.c: write completions punted to a workqueue,
   vfs_iocb_iter_write owns freeze protection unless the IO is queued (model: ``mainline``).
+  ``Ovl612``: the same helpers under v6.12's overlayfs, whose struct fd may hold a file
+  opened on the fly (model: ``ovl-6.12``).
 """
 
 from __future__ import annotations
@@ -52,7 +54,9 @@ from backing_aio.refimpl.vfs import (
     Kiocb,
     Refcount,
     Work,
+    answer,
     container_of,
+    f_op_iter,
     fdput,
     file_end_write,
     file_remove_privs,
@@ -76,7 +80,17 @@ from backing_aio.refimpl.vfs import (
     vfs_iter_read,
     vfs_iter_write,
 )
-from backing_aio.vocab import Choice, EnvCondition, Freeze, Kind, Outcome, Subject, env_answer
+from backing_aio.vocab import (
+    Choice,
+    EnvCondition,
+    Freeze,
+    Kind,
+    Outcome,
+    RequestType,
+    Shape,
+    Subject,
+    env_answer,
+)
 
 Cleanup = Callable[[Kiocb, int], None]
 
@@ -105,6 +119,10 @@ class Helpers(ABC):
     kernel: ClassVar[str]
     caller: ClassVar[str] = "overlayfs"
     callbacks: ClassVar[dict[Kind, dict[Outcome, int]]]
+    # who is above the helpers (vocab.Shape) and the request kinds it serves, as the
+    # model's variant declares them
+    shape: ClassVar[Shape] = Shape.STACKED
+    kinds: ClassVar[tuple[str, ...]] = tuple(RequestType)
 
     @classmethod
     def release(cls) -> kapi.Kernel:
@@ -311,11 +329,11 @@ class Seed(Helpers):
 
     def backing_file_read_iter(self, file: File, iter: IovIter, iocb: Kiocb, flags: int,
                                cleanup: Cleanup | None) -> int:
-        step("if_goto", env_answer(ZERO_LENGTH, not iov_iter_count(iter)))
+        step("if_goto", answer(ZERO_LENGTH, not iov_iter_count(iter)))
         if not iov_iter_count(iter):
             step("return_")
             return 0
-        step("if_goto", env_answer(ODIRECT_UNSUPPORTED, odirect_unsupported(iocb, file)))
+        step("if_goto", answer(ODIRECT_UNSUPPORTED, odirect_unsupported(iocb, file)))
         if odirect_unsupported(iocb, file):
             step("return_")
             return -EINVAL
@@ -356,11 +374,11 @@ class Seed(Helpers):
 
     def backing_file_write_iter(self, file: File, iter: IovIter, iocb: Kiocb, flags: int,
                                 cleanup: Cleanup | None) -> int:
-        step("if_goto", env_answer(ZERO_LENGTH, not iov_iter_count(iter)))
+        step("if_goto", answer(ZERO_LENGTH, not iov_iter_count(iter)))
         if not iov_iter_count(iter):
             step("return_")
             return 0
-        step("if_goto", env_answer(ODIRECT_UNSUPPORTED, odirect_unsupported(iocb, file)))
+        step("if_goto", answer(ODIRECT_UNSUPPORTED, odirect_unsupported(iocb, file)))
         if odirect_unsupported(iocb, file):
             step("return_")
             return -EINVAL
@@ -467,7 +485,7 @@ class Ovl56(Helpers):
         """v5.15's ret = -EINVAL; if (O_DIRECT the real file cannot do) goto out_fdput:
         the refusal drops the caller's struct fd (fdput) on its way out."""
         step("assign")
-        step("if_goto", env_answer(ODIRECT_UNSUPPORTED, odirect_unsupported(iocb, real.file)))
+        step("if_goto", answer(ODIRECT_UNSUPPORTED, odirect_unsupported(iocb, real.file)))
         if not odirect_unsupported(iocb, real.file):
             return False
         step("fdput")  # out_fdput: (ovl_write_iter's out: is the same line)
@@ -520,7 +538,7 @@ class Ovl56(Helpers):
 
     def ovl_read_iter(self, iocb: Kiocb, iter: IovIter) -> int:
         file = iocb.ki_filp
-        step("if_goto", env_answer(ZERO_LENGTH, not iov_iter_count(iter)))
+        step("if_goto", answer(ZERO_LENGTH, not iov_iter_count(iter)))
         if not iov_iter_count(iter):
             step("return_")
             return 0
@@ -571,7 +589,7 @@ class Ovl56(Helpers):
         return ret
 
     def ovl_write_iter(self, iocb: Kiocb, iter: IovIter) -> int:
-        step("if_goto", env_answer(ZERO_LENGTH, not iov_iter_count(iter)))
+        step("if_goto", answer(ZERO_LENGTH, not iov_iter_count(iter)))
         if not iov_iter_count(iter):
             step("return_")
             return 0
@@ -790,11 +808,11 @@ class Mainline(Helpers):
         if self._not_backing(file, iocb):
             step("return_")
             return -EIO
-        step("if_goto", env_answer(ZERO_LENGTH, not iov_iter_count(iter)))
+        step("if_goto", answer(ZERO_LENGTH, not iov_iter_count(iter)))
         if not iov_iter_count(iter):
             step("return_")
             return 0
-        step("if_goto", env_answer(ODIRECT_UNSUPPORTED, odirect_unsupported(iocb, file)))
+        step("if_goto", answer(ODIRECT_UNSUPPORTED, odirect_unsupported(iocb, file)))
         if odirect_unsupported(iocb, file):
             step("return_")
             return -EINVAL
@@ -838,7 +856,7 @@ class Mainline(Helpers):
         if self._not_backing(file, iocb):
             step("return_")
             return -EIO
-        step("if_goto", env_answer(ZERO_LENGTH, not iov_iter_count(iter)))
+        step("if_goto", answer(ZERO_LENGTH, not iov_iter_count(iter)))
         if not iov_iter_count(iter):
             step("return_")
             return 0
@@ -848,7 +866,7 @@ class Mainline(Helpers):
         if ret:
             step("return_")
             return ret
-        step("if_goto", env_answer(ODIRECT_UNSUPPORTED, odirect_unsupported(iocb, file)))
+        step("if_goto", answer(ODIRECT_UNSUPPORTED, odirect_unsupported(iocb, file)))
         if odirect_unsupported(iocb, file):
             step("return_")
             return -EINVAL
@@ -902,6 +920,258 @@ class Mainline(Helpers):
         return ret
 
 
+class Ovl612(Mainline):
+    """overlayfs's ovl_read_iter/ovl_write_iter of v6.12 around today's helpers (model:
+    ``ovl-6.12``): ovl_real_fdget may open the backing file on the fly (FDPUT_FPUT), and
+    fdput drops it as soon as the helper returns, while the IO may still be queued; the
+    helpers' own get_file on the clone's file is what keeps it alive."""
+
+    name = "ovl-6.12"
+
+    def read_iter(self, iocb: Kiocb, iter: IovIter) -> int:
+        step("if_goto", answer(ZERO_LENGTH, not iov_iter_count(iter)))
+        if not iov_iter_count(iter):
+            step("return_")
+            return 0
+        ret, real = self.ovl_read_prologue(iocb.ki_filp)
+        if real is None:
+            return ret
+        step("call")
+        ret = self.backing_file_read_iter(real.file, iter, iocb, iocb.ki_flags, self.ctx())
+        step("fdput")
+        fdput(real)
+        step("return_")
+        return ret
+
+    def write_iter(self, iocb: Kiocb, iter: IovIter) -> int:
+        step("if_goto", answer(ZERO_LENGTH, not iov_iter_count(iter)))
+        if not iov_iter_count(iter):
+            step("return_")
+            return 0
+        step("fdget")
+        ret, real = self.ovl_real_fdget(iocb.ki_filp)
+        step("if_goto")
+        if ret:
+            step("return_")  # out_unlock: inode_unlock(inode); return ret;
+            return ret
+        assert real is not None
+        # ifl &= ~IOCB_DIO_CALLER_COMP; (the caller clears it too, before the helper does)
+        step("clear_ki_flag")
+        ifl = iocb.ki_flags & ~IOCB_DIO_CALLER_COMP
+        step("call")
+        ret = self.backing_file_write_iter(real.file, iter, iocb, ifl, self.ctx())
+        step("fdput")
+        fdput(real)
+        step("return_")
+        return ret
+
+
+# ---- the same pattern under another upper side ----------------------------------------
+
+class LoopCmd(Checked):
+    """struct loop_cmd, the block request's pdu: its kiocb, the count of 2 and the result.
+    blk-mq allocates it with the request and takes it back at blk_mq_complete_request."""
+
+    _embedded = frozenset({"iocb"})
+    iocb: Kiocb
+    ref: Refcount
+    ret: int
+    rq: Kiocb | None
+
+    def __init__(self, shadow: Shadow) -> None:
+        super().__init__(shadow)
+        self.iocb = Kiocb(shadow, self)
+        self.ref = Refcount()
+        self.ret = 0
+        self.rq = None
+
+
+class Loop(Helpers):
+    """drivers/block/loop.c of v6.12 (model: ``loop``): lo_rw_aio serves a block request
+    from the backing file with a kiocb of the driver's own, embedded in the request's pdu.
+
+    The original the upper layer hands in stands for the block request (``struct request``:
+    its ki_complete is blk_mq_complete_request's end of the request, IOCB_WRITE its
+    REQ_OP_WRITE). The kernel's kiocb always carries IOCB_DIRECT here, on the aligned
+    pages of the request's bvecs; this one carries it as the run's request asks, since
+    only a direct request's buffers are aligned."""
+
+    name = "loop"
+    kernel = "6.12"
+    caller = "loop"
+    callbacks: ClassVar[dict[Kind, dict[Outcome, int]]] = {}
+    shape = Shape.BLOCK
+    kinds = (RequestType.READ, RequestType.WRITE)
+
+    def __init__(self, k: Kernel) -> None:
+        super().__init__(k)
+        self.pdu_cachep: KmemCache[LoopCmd] = KmemCache("loop_cmd", Subject.WRAPPER, LoopCmd)
+
+    def caches(self) -> list[KmemCache[Any]]:
+        return [self.pdu_cachep]
+
+    def read_iter(self, iocb: Kiocb, iter: IovIter) -> int:
+        return self.lo_rw_aio(self._dispatch(iocb), iter, write=False)
+
+    def write_iter(self, iocb: Kiocb, iter: IovIter) -> int:
+        return self.lo_rw_aio(self._dispatch(iocb), iter, write=True)
+
+    def _dispatch(self, rq: Kiocb) -> LoopCmd:
+        """blk-mq: the request arrives with its pdu (no step of the driver's)."""
+        cmd = self.pdu_cachep.alloc(_current_req())
+        cmd.rq = rq
+        return cmd
+
+    def lo_rw_aio(self, cmd: LoopCmd, iter: IovIter, write: bool) -> int:
+        rq = cmd.rq
+        assert rq is not None
+        step("refcount_set")
+        cmd.ref.set(2)
+        step("init_kiocb")
+        cmd.iocb.ki_pos = rq.ki_pos
+        cmd.iocb.ki_filp = self.k.backing  # lo->lo_backing_file
+        cmd.iocb.ki_flags = rq.ki_flags & IOCB_DIRECT
+        step("set_ki_complete")
+        cmd.iocb.ki_complete = self.lo_rw_aio_complete
+        step("if_goto")
+        if write:  # rw == ITER_SOURCE
+            step("kiocb_start_write")
+            kiocb_start_write(cmd.iocb)
+            step("f_op_iter")
+            ret = f_op_iter(Kind.WRITE, cmd.iocb, iter)
+            step("goto")
+        else:
+            step("f_op_iter")
+            ret = f_op_iter(Kind.READ, cmd.iocb, iter)
+        step("call")
+        self.lo_rw_aio_do_completion(cmd)
+        step("if_goto")
+        if ret != -EIOCBQUEUED:
+            step("call")
+            self.lo_rw_aio_complete(cmd.iocb, ret)
+        step("return_")
+        return -EIOCBQUEUED
+
+    def lo_rw_aio_complete(self, iocb: Kiocb, ret: int) -> None:
+        cmd: LoopCmd = container_of(iocb)
+        step("store_res")
+        cmd.ret = ret
+        step("call")
+        self.lo_rw_aio_do_completion(cmd)
+
+    def lo_rw_aio_do_completion(self, cmd: LoopCmd) -> None:
+        step("load_orig")
+        rq = cmd.rq  # blk_mq_rq_from_pdu(cmd)
+        assert rq is not None
+        step("refcount_dec_and_test")
+        if not cmd.ref.dec_and_test():
+            return
+        step("if_goto")
+        if rq.ki_flags & IOCB_WRITE:  # req_op(rq) == REQ_OP_WRITE
+            step("kiocb_end_write")
+            kiocb_end_write(cmd.iocb)
+        step("load_res")
+        res = cmd.ret  # lo_complete_rq reads cmd->ret
+        step("ki_complete")
+        self.blk_mq_complete_request(cmd, rq, res)
+
+    def blk_mq_complete_request(self, cmd: LoopCmd, rq: Kiocb, res: int) -> None:
+        """The request ends with the driver's result; it and its pdu go back to blk-mq."""
+        assert rq.ki_complete is not None
+        rq.ki_complete(rq, res)
+        self.pdu_cachep.free(cmd)
+
+
+class ErofsFileioRq(Checked):
+    """struct erofs_fileio_rq { struct bio_vec bvecs[]; struct bio bio; struct kiocb iocb;
+    struct super_block *sb; refcount_t ref; }: ``bio`` is the original here."""
+
+    _embedded = frozenset({"iocb"})
+    iocb: Kiocb
+    ref: Refcount
+    bio: Kiocb | None
+
+    def __init__(self, shadow: Shadow) -> None:
+        super().__init__(shadow)
+        self.iocb = Kiocb(shadow, self)
+        self.ref = Refcount()
+        self.bio = None
+
+
+class Erofs(Helpers):
+    """fs/erofs/fileio.c of v6.12 (model: ``erofs``): a file-backed mount reads its blocks
+    with a bio inside a wrapper of a count of 2 that cannot fail to allocate.
+
+    The original the upper layer hands in stands for the bio the wrapper carries: its
+    ki_complete is bio_endio. The submitter returns nothing; to the upper layer that is
+    -EIOCBQUEUED (the result comes through the completion, always)."""
+
+    name = "erofs"
+    kernel = "6.12"
+    caller = "erofs"
+    callbacks: ClassVar[dict[Kind, dict[Outcome, int]]] = {}
+    shape = Shape.BIO
+    kinds = (RequestType.READ,)
+
+    def __init__(self, k: Kernel) -> None:
+        super().__init__(k)
+        self.rq_cachep: KmemCache[ErofsFileioRq] = KmemCache(
+            "erofs_fileio_rq", Subject.WRAPPER, ErofsFileioRq)
+
+    def caches(self) -> list[KmemCache[Any]]:
+        return [self.rq_cachep]
+
+    def read_iter(self, iocb: Kiocb, iter: IovIter) -> int:
+        step("call")
+        rq = self.erofs_fileio_rq_alloc(iocb)
+        step("call")
+        self.erofs_fileio_rq_submit(rq, iter)
+        step("return_")
+        return -EIOCBQUEUED  # void: the bio ends in bio_endio
+
+    def write_iter(self, iocb: Kiocb, iter: IovIter) -> int:
+        raise AssertionError("erofs is read-only: its variant serves reads only")
+
+    def erofs_fileio_rq_alloc(self, bio: Kiocb) -> ErofsFileioRq:
+        step("kzalloc_nofail")
+        rq = self.rq_cachep.alloc(_current_req())  # GFP_KERNEL | __GFP_NOFAIL
+        step("init_orig_iocb")
+        rq.bio = bio  # bio_init(&rq->bio, ...)
+        step("init_kiocb")
+        rq.iocb.ki_filp = self.k.backing  # mdev->m_dif->file
+        rq.iocb.ki_pos = bio.ki_pos
+        rq.iocb.ki_flags = bio.ki_flags & IOCB_DIRECT
+        step("refcount_set")
+        rq.ref.set(2)
+        return rq
+
+    def erofs_fileio_rq_submit(self, rq: ErofsFileioRq, iter: IovIter) -> None:
+        step("set_ki_complete")
+        rq.iocb.ki_complete = self.erofs_fileio_ki_complete
+        step("vfs_iocb_iter")
+        ret = vfs_iocb_iter_read(rq.iocb.ki_filp, rq.iocb, iter)
+        step("if_goto")
+        if ret != -EIOCBQUEUED:
+            step("call")
+            self.erofs_fileio_ki_complete(rq.iocb, ret)
+        step("refcount_dec_and_test")
+        if rq.ref.dec_and_test():
+            step("kmem_cache_free")
+            self.rq_cachep.free(rq)  # kfree(rq)
+
+    def erofs_fileio_ki_complete(self, iocb: Kiocb, ret: int) -> None:
+        rq: ErofsFileioRq = container_of(iocb)
+        step("load_orig")
+        bio = rq.bio
+        assert bio is not None and bio.ki_complete is not None
+        step("ki_complete")
+        bio.ki_complete(bio, ret)  # bio_endio(&rq->bio)
+        step("refcount_dec_and_test")
+        if rq.ref.dec_and_test():
+            step("kmem_cache_free")
+            self.rq_cachep.free(rq)  # kfree(rq)
+
+
 IMPLEMENTATIONS: dict[str, type[Helpers]] = {
-    c.name: c for c in (Seed, SeedFixed, Ovl56, Ovl516, Mainline)
+    c.name: c for c in (Seed, SeedFixed, Ovl56, Ovl516, Mainline, Ovl612, Loop, Erofs)
 }

@@ -51,6 +51,10 @@ class Request:
     # nothing, the request is no async write or the kernel has no such flag)
     caller_comp: bool | None = None
     caller_comp_told: bool = False  # a step recorded that answer (vfs.orig_flags_answer)
+    # the conditions a step has answered for this request (vfs.answer): the model asks
+    # each once, so a second check of the same fact (the caller's, then the helper's)
+    # records no answer
+    told: set[str] = field(default_factory=set)
     # the lower filesystem completed the queued clone with 0 and left the real result in
     # the clone's deferred completion (IOCB_DIO_CALLER_COMP)
     deferred: bool = False

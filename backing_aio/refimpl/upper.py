@@ -42,7 +42,7 @@ from backing_aio.refimpl.vfs import (
     Kiocb,
     fput,
 )
-from backing_aio.vocab import EnvCondition, Kind, PropertyId, RequestType, Subject
+from backing_aio.vocab import EnvCondition, Kind, PropertyId, RequestType, Shape, Subject
 
 if TYPE_CHECKING:
     from backing_aio.refimpl.helpers import Helpers
@@ -118,7 +118,8 @@ class Upper:
         # write(2)) sets no such flag, so nothing may tell a sync write by it
         iocb.ki_flags = (IOCB_WRITE if kind == Kind.WRITE and not sync else 0) | (
             IOCB_DIRECT if direct else 0)
-        if kind == Kind.WRITE and not sync and self.k.dio_caller_comp:
+        if (kind == Kind.WRITE and not sync and self.k.dio_caller_comp
+                and self.helpers.shape == Shape.STACKED):
             # io_uring sets IOCB_DIO_CALLER_COMP on an async write, Linux AIO does not:
             # which upper layer this is, the environment decides (on this thread, before
             # any step, so that a controlled run stays reproducible)
@@ -160,6 +161,8 @@ class Upper:
         return -EINVAL  # refused before anything else: O_DIRECT on a file that cannot
 
     def _pos_check(self, r: Request, iocb: Kiocb, who: str) -> None:
+        if self.helpers.shape != Shape.STACKED:
+            return  # a block request or a bio hands no file position back
         if r.lower_res is None:
             return  # no IO done yet: there is no new position to miss
         want = r.offset + max(r.lower_res, 0)

@@ -283,6 +283,18 @@ def kiocb_clone(kiocb: Kiocb, kiocb_src: Kiocb, filp: File) -> None:
     kiocb.ki_complete = None
 
 
+def answer(condition: str, truth: bool) -> str:
+    """The answer a step records to an environment condition about the running request
+    (``"zero_length: no"``): the model decides a condition the first time a step asks it,
+    so a later step that checks the same fact again records nothing."""
+    a = current()
+    told = a.k.requests[a.req].told
+    if condition in told:
+        return ""
+    told.add(condition)
+    return env_answer(condition, truth)
+
+
 def orig_flags_answer(orig: Kiocb) -> str:
     """The environment's answer the step records that first copies the original kiocb's
     ki_flags (``kiocb_clone``, or ``aio->iocb.ki_flags = flags``): whether it carries
@@ -454,6 +466,17 @@ def vfs_iocb_iter_write(file: File, iocb: Kiocb, iter: IovIter) -> int:
     if k.callee_freeze and ret != -EIOCBQUEUED:
         kiocb_end_write(iocb)
     return ret
+
+
+def f_op_iter(kind: Kind, iocb: Kiocb, iter: IovIter) -> int:
+    """``file->f_op->read_iter/write_iter(iocb, iter)`` called directly (the loop driver):
+    no rw_verify_area and, on any kernel, no freeze protection taken: a write must already
+    hold it (kiocb_start_write)."""
+    iocb.ki_filp.check(f"f_op->{kind}_iter")
+    if kind == Kind.WRITE:
+        _write_protected(iocb.ki_filp, "f_op->write_iter")
+    _submitted(f"f_op->{kind}_iter")
+    return kernel().lower.submit(kind, iocb, iter)
 
 
 # ---- the workqueue -------------------------------------------------------------------
