@@ -20,12 +20,14 @@ from backing_aio.refimpl.env import (
     CALLER_COMP_YES,
     MODEL_OPTIONS,
     NO_FAULTS,
+    Refinement,
     model_choice,
 )
 from backing_aio.refimpl.helpers import Helpers
 from backing_aio.refimpl.kernel import Kernel
 from backing_aio.refimpl.run import BLOCK, IoSpec, Workspace, stress
 from backing_aio.refimpl.sched import Free
+from backing_aio.refimpl.vfs import EAGAIN, EIOCBQUEUED
 from backing_aio.verify.explorer import explore as explore_model
 from backing_aio.verify.trace import check_replay, concretise
 from tests.broken import BROKEN, SEED_CLEANUP_ALSO_QUEUED, SEED_NO_PUT_AFTER_SUBMIT
@@ -131,6 +133,34 @@ def test_seeded_runs_of_many_requests_conform(cat: dict[str, Variant], ws: Works
         assert rep.agrees(r.findings) and not r.errors, rep.explain(r.findings)
         if name != "ovl-5.6":
             assert not r.findings and r.file_ok and rep.steps == len(r.events)
+
+
+@pytest.mark.parametrize("name", ["seed-fixed", "mainline", "ovl-5.16", "ovl-6.12", "loop",
+                                  "erofs"])
+def test_eagain_under_iocb_nowait_is_the_models_error(cat: dict[str, Variant], ws: Workspace,
+                                                     name: str) -> None:
+    """The lower filesystem answers -EAGAIN to a kiocb with IOCB_NOWAIT that would block
+    (io_uring's first attempt): to the helpers one more error, recorded as the model's
+    ``returns -EIO``, and the caller sees -EAGAIN itself. The loop driver and erofs build a
+    kiocb of their own (IOCB_DIRECT at most), so their IO blocks and is done instead."""
+    eagain = (Refinement.RETURNS_EAGAIN,)
+    opts = {**NO_FAULTS, "submit": eagain, "sync": eagain}
+    kinds = cat[name].kinds
+    specs = [IoSpec(t, 2 * BLOCK * i, BLOCK, nowait=True) for i, t in enumerate(kinds)]
+    own_kiocb = cat[name].shape != "stacked"
+    for seed in range(3):
+        r, rep = run_checked(name, specs, workspace=ws, seed=seed, options=opts)
+        assert not r.findings and not r.errors and r.file_ok, (r.findings, r.errors)
+        assert rep.agrees(r.findings), rep.explain(r.findings)
+        got = [q.completed if q.returned == -EIOCBQUEUED else q.returned for q in r.requests]
+        assert got == [BLOCK if own_kiocb else -EAGAIN] * len(specs)
+        recorded = {e.choice for e in r.events if e.choice.startswith("returns")}
+        assert recorded == ({"returns RES"} if own_kiocb else {"returns -EIO"})
+    # without IOCB_NOWAIT the same plan blocks and does the IO
+    plain = [IoSpec(t, 2 * BLOCK * i, BLOCK) for i, t in enumerate(kinds)]
+    r, rep = run_checked(name, plain, workspace=ws, seed=0, options=opts)
+    assert not r.findings and rep.agrees(r.findings)
+    assert [q.lower_res for q in r.requests] == [BLOCK] * len(plain)
 
 
 @pytest.mark.parametrize("name", ["seed-fixed", "mainline"])

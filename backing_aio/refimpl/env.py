@@ -29,6 +29,9 @@ class Refinement(StrEnum):
 
     RETURNS_SHORT = "returns RES (short)"
     RETURNS_ENOSPC = "returns -ENOSPC"
+    # only a kiocb with IOCB_NOWAIT may get it (IO that would block); without the flag the
+    # lower filesystem blocks and does the IO
+    RETURNS_EAGAIN = "returns -EAGAIN (IOCB_NOWAIT)"
     QUEUES_INLINE = "queues (inline)"
     RES_SHORT = "res RES (short)"
     RES_ENOSPC = "res -ENOSPC"
@@ -38,6 +41,7 @@ class Refinement(StrEnum):
 REFINES: Final[dict[Refinement, Choice]] = {
     Refinement.RETURNS_SHORT: Choice.RETURNS_RES,
     Refinement.RETURNS_ENOSPC: Choice.RETURNS_EIO,
+    Refinement.RETURNS_EAGAIN: Choice.RETURNS_EIO,
     Refinement.QUEUES_INLINE: Choice.QUEUES,
     Refinement.RES_SHORT: Choice.RES_RES,
     Refinement.RES_ENOSPC: Choice.RES_EIO,
@@ -111,9 +115,10 @@ ALL_OPTIONS: Final[dict[str, tuple[str, ...]]] = {
     "privs": (Choice.PRIVS_OK, Choice.PRIVS_FAILS),
     "wq": (Choice.WQ_OK, Choice.WQ_FAILS),
     "sync": (Choice.RETURNS_RES, Refinement.RETURNS_SHORT, Choice.RETURNS_EIO,
-             Refinement.RETURNS_ENOSPC),
+             Refinement.RETURNS_ENOSPC, Refinement.RETURNS_EAGAIN),
     "submit": (Choice.RETURNS_RES, Refinement.RETURNS_SHORT, Choice.RETURNS_EIO,
-               Refinement.RETURNS_ENOSPC, Choice.QUEUES, Refinement.QUEUES_INLINE),
+               Refinement.RETURNS_ENOSPC, Refinement.RETURNS_EAGAIN, Choice.QUEUES,
+               Refinement.QUEUES_INLINE),
     "complete": (Choice.RES_RES, Refinement.RES_SHORT, Choice.RES_EIO,
                  Refinement.RES_ENOSPC),
     EnvCondition.CALLER_COMP: (CALLER_COMP_NO, CALLER_COMP_YES),
@@ -128,7 +133,7 @@ STRESS_WEIGHTS: Final[dict[str, float]] = {
     NOT_BACKING_NO: 50.0, NOT_BACKING_YES: 1.0,
     Choice.WQ_OK: 50.0, Choice.WQ_FAILS: 1.0,
     Choice.RETURNS_RES: 10.0, Refinement.RETURNS_SHORT: 1.0, Choice.RETURNS_EIO: 1.0,
-    Refinement.RETURNS_ENOSPC: 0.5,
+    Refinement.RETURNS_ENOSPC: 0.5, Refinement.RETURNS_EAGAIN: 0.5,
     Choice.QUEUES: 30.0, Refinement.QUEUES_INLINE: 3.0,
     Choice.RES_RES: 20.0, Refinement.RES_SHORT: 1.0, Choice.RES_EIO: 1.0,
     Refinement.RES_ENOSPC: 0.5,

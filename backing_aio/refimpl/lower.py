@@ -50,11 +50,13 @@ from backing_aio.refimpl.sched import (
     step,
 )
 from backing_aio.refimpl.vfs import (
+    EAGAIN,
     EIO,
     EIOCBQUEUED,
     ENOSPC,
     IOCB_DIO_CALLER_COMP,
     IOCB_DIRECT,
+    IOCB_NOWAIT,
     File,
     IovIter,
     Kiocb,
@@ -77,12 +79,15 @@ def _truncate(segments: Sequence[memoryview], n: int) -> list[memoryview]:
 
 
 def planned(kind: str, segments: Sequence[memoryview], plan: str,
-            align: int = 1) -> tuple[list[memoryview], int]:
+            align: int = 1, iocb_flags: int = 0) -> tuple[list[memoryview], int]:
     """What the device is asked to do under ``plan``: the segments to transfer, or (second
     item, negative errno) an error instead of the IO. A short count of an O_DIRECT IO
-    stays a multiple of ``align``, so that the short IO is still a valid direct IO."""
+    stays a multiple of ``align``, so that the short IO is still a valid direct IO.
+    -EAGAIN only answers a kiocb with IOCB_NOWAIT: any other would block, and gets its IO."""
     if plan in FAILS_EIO:
         return [], -EIO
+    if plan == Refinement.RETURNS_EAGAIN:
+        return ([], -EAGAIN) if iocb_flags & IOCB_NOWAIT else (list(segments), 0)
     if plan in FAILS_ENOSPC:
         return [], -ENOSPC if kind == Kind.WRITE else -EIO
     segments = list(segments)
@@ -192,7 +197,7 @@ class LowerFs:
 
     def _io(self, kind: str, fd: int, segments: Sequence[memoryview], pos: int, plan: str,
             iocb_flags: int, asynchronous: bool) -> int:
-        segs, error = planned(kind, segments, plan, self._align(iocb_flags))
+        segs, error = planned(kind, segments, plan, self._align(iocb_flags), iocb_flags)
         return self.transfer(DeviceIo(current().req, kind, fd, segs, pos, error), asynchronous)
 
     # ->read_iter/->write_iter with a synchronous kiocb (vfs_iter_read/write)

@@ -42,14 +42,16 @@ BLOCK = 4096
 
 @dataclass(frozen=True)
 class IoSpec:
-    """One request of a program: the model's request type, where, how much, O_DIRECT, and
-    how many iovecs the buffer is split into."""
+    """One request of a program: the model's request type, where, how much, O_DIRECT, how
+    many iovecs the buffer is split into, and IOCB_NOWAIT (io_uring's first attempt,
+    preadv2/pwritev2's RWF_NOWAIT)."""
 
     rtype: str  # a backing_aio.vocab.RequestType
     offset: int = 0
     length: int = BLOCK
     direct: bool = False
     segments: int = 1
+    nowait: bool = False
 
 
 # Where temporary workspaces go when the system's temporary directory cannot do O_DIRECT
@@ -197,7 +199,8 @@ def run(
     helpers = cls(k)
     upper = Upper(k, helpers, shadow)
     k.upper = upper
-    reqs = [upper.prepare(s.rtype, s.offset, s.length, s.direct, s.segments) for s in specs]
+    reqs = [upper.prepare(s.rtype, s.offset, s.length, s.direct, s.segments, s.nowait)
+            for s in specs]
     if on_kernel is not None:
         on_kernel(k)
     for r in reqs:
@@ -350,6 +353,9 @@ def _stress(cls: type[Helpers], n: int | None, workspace: Workspace, seed: int, 
             if enough() or sched.failures:
                 return None
             issued[0] += 1
+            # every fourth request carries IOCB_NOWAIT (io_uring's first attempt), so that
+            # a planned -EAGAIN can meet it (counted, not drawn: the random stream stays)
+            nowait = issued[0] % 4 == 0
             rtype = rng.choices(types, weights=(4, 4, 1, 1))[0]
             if rng.random() < direct:
                 # O_DIRECT: block-aligned place, a multiple of the alignment long; a few
@@ -363,10 +369,10 @@ def _stress(cls: type[Helpers], n: int | None, workspace: Workspace, seed: int, 
                     else:
                         length += 1
                 return IoSpec(rtype, offset, length, direct=True,
-                              segments=rng.randint(1, 3))
+                              segments=rng.randint(1, 3), nowait=nowait)
             length = 0 if rng.random() < 0.01 else rng.randint(1, 4 * BLOCK)
             offset = rng.randrange(0, workspace.size - max(length, 1))
-            return IoSpec(rtype, offset, length, segments=rng.randint(1, 3))
+            return IoSpec(rtype, offset, length, segments=rng.randint(1, 3), nowait=nowait)
 
     def task() -> None:
         while (spec := next_spec()) is not None:
@@ -374,7 +380,7 @@ def _stress(cls: type[Helpers], n: int | None, workspace: Workspace, seed: int, 
                                 lambda: bool(sched.failures)):
                 return
             r = upper.prepare(spec.rtype, spec.offset, spec.length, spec.direct,
-                              spec.segments)
+                              spec.segments, spec.nowait)
             try:
                 upper.submit(r)
             finally:

@@ -36,6 +36,7 @@ from backing_aio.refimpl.vfs import (
     ENOMEM,
     IOCB_DIO_CALLER_COMP,
     IOCB_DIRECT,
+    IOCB_NOWAIT,
     IOCB_WRITE,
     File,
     IovIter,
@@ -99,7 +100,7 @@ class Upper:
 
     # -- issuing -------------------------------------------------------------------------
     def prepare(self, rtype: str, offset: int, length: int, direct: bool = False,
-                segments: int = 1) -> Request:
+                segments: int = 1, nowait: bool = False) -> Request:
         """A request with its original kiocb and buffer (the task's part before the call)."""
         with self._lock:
             i = self._next
@@ -117,7 +118,7 @@ class Upper:
         # aio and io_uring set IOCB_WRITE on an async write; init_sync_kiocb (read(2),
         # write(2)) sets no such flag, so nothing may tell a sync write by it
         iocb.ki_flags = (IOCB_WRITE if kind == Kind.WRITE and not sync else 0) | (
-            IOCB_DIRECT if direct else 0)
+            IOCB_DIRECT if direct else 0) | (IOCB_NOWAIT if nowait else 0)
         if (kind == Kind.WRITE and not sync and self.k.dio_caller_comp
                 and self.helpers.shape == Shape.STACKED):
             # io_uring sets IOCB_DIO_CALLER_COMP on an async write, Linux AIO does not:

@@ -35,24 +35,28 @@ if TYPE_CHECKING:
 
 plumbing(__file__)
 
-# include/linux/fs.h
-IOCB_HIPRI: Final = 1 << 0
-IOCB_DSYNC: Final = 1 << 1
-IOCB_SYNC: Final = 1 << 2
-IOCB_WRITE: Final = 1 << 3
-IOCB_APPEND: Final = 1 << 4
+# include/linux/fs.h (v6.1 and v6.12 alike): the first bits are the RWF_* of
+# preadv2/pwritev2 (include/uapi/linux/fs.h), the kernel's own start at bit 16
+IOCB_HIPRI: Final = 1 << 0  # RWF_HIPRI
+IOCB_DSYNC: Final = 1 << 1  # RWF_DSYNC
+IOCB_SYNC: Final = 1 << 2  # RWF_SYNC
+# RWF_NOWAIT: io_uring's first attempt, or preadv2/pwritev2's flag; the lower filesystem
+# may answer -EAGAIN instead of blocking
+IOCB_NOWAIT: Final = 1 << 3
+IOCB_APPEND: Final = 1 << 4  # RWF_APPEND
 IOCB_DIRECT: Final = 1 << 17
+IOCB_WRITE: Final = 1 << 18
 # v6.6..v6.18: the issuer (io_uring) can run a direct write's completion itself, in task
 # context; a filesystem that sees it may complete with ki_complete(iocb, 0) and leave the
 # real completion in iocb->dio_complete
 IOCB_DIO_CALLER_COMP: Final = 1 << 22
-IOCB_NOWAIT: Final = 1 << 7
 FMODE_CAN_ODIRECT: Final = 1 << 22
 FMODE_BACKING: Final = 1 << 24  # a backing file (backing_file_open): what the helpers take
 FDPUT_FPUT: Final = 1
 
 # errno values the helpers and the lower filesystem use (negated, as the kernel returns them)
 EIO: Final = 5
+EAGAIN: Final = 11
 ENOMEM: Final = 12
 EINVAL: Final = 22
 ENOSPC: Final = 28
