@@ -9,7 +9,10 @@ filesystem that calls it (``Variant.caller``); the environment follows from them
 - whether the upper layer may hand down ``IOCB_DIO_CALLER_COMP`` (``has_dio_caller_comp``);
 - what each of the caller's callbacks calls, and whether that needs process context
   (``needs_process_context``): so CONTEXT is judged from what the code calls, in every
-  variant, not from a list the variant's author writes.
+  variant, not from a list the variant's author writes;
+- what each kernel function or macro the helpers' C calls does to a request's lifecycle
+  (``API``): which statement of the model a call lifts to, or that it has no effect on
+  the lifecycle. The C front-end (backing_aio.cfront) reads the C through this table.
 
 Each fact carries its evidence (a commit, or the C line it is read from), so a reader can
 check the table against the kernel. This module holds data and lookups only: what a fact
@@ -185,6 +188,8 @@ class Caller:
     slots: dict[str, str]
     evidence: str
     per_kind: dict[str, frozenset[str]] = field(default_factory=dict)
+    # what it passes for a callback parameter of the helpers (the seed's ``cleanup``)
+    passes: dict[str, str] = field(default_factory=dict)
 
 
 CALLERS: Final[dict[str, Caller]] = {c.name: c for c in (
@@ -200,6 +205,8 @@ CALLERS: Final[dict[str, Caller]] = {c.name: c for c in (
         # ovl_copyattr() after a write; the seed: ovl_rw_complete for both
         {"read": frozenset({"accessed", "ovl_file_accessed", "ovl_rw_complete"}),
          "write": frozenset({"end_write", "ovl_copyattr", "ovl_rw_complete"})},
+        # the seed: backing_file_read_iter(real.file, iter, iocb, flags, ovl_rw_complete)
+        {"cleanup": "ovl_rw_complete"},
     ),
     # The block and bio shapes have no callback slots: their completion calls only what
     # may run in irq context (kiocb_end_write, blk_mq_complete_request, bio_endio, kfree).
@@ -249,3 +256,98 @@ def needs_process_context(f: Function, k: Kernel) -> list[Function]:
         if chain:
             return [f, *chain]
     return []
+
+
+# ---- the kernel API the helpers' C calls --------------------------------------------
+
+@dataclass(frozen=True)
+class Api:
+    """A function or macro the helpers' C calls, and what it does to a request.
+
+    ``lifts`` is the model statement a call lifts to (``"kiocb_clone"``), or None when the
+    call has no effect on the lifecycle (credentials, flag arithmetic): the C front-end
+    lists those, it does not drop them silently. ``context`` names the entry of
+    ``FUNCTIONS`` whose context facts the call has, if any."""
+
+    name: str
+    lifts: str | None
+    effect: str
+    evidence: str
+    context: str | None = None
+
+
+API: Final[dict[str, Api]] = {a.name: a for a in (
+    Api("kmem_cache_zalloc", "kmem_cache_zalloc", "allocates the wrapper, zeroed; may fail",
+        "mm/slab.h kmem_cache_zalloc()"),
+    Api("kzalloc", "kzalloc_nofail", "allocates the wrapper, zeroed (__GFP_NOFAIL: never "
+        "fails)", "include/linux/slab.h kzalloc()"),
+    Api("kmem_cache_free", "kmem_cache_free", "frees the wrapper", "mm/slub.c"),
+    Api("kfree", "kmem_cache_free", "frees the wrapper", "mm/slub.c"),
+    Api("refcount_set", "refcount_set", "sets the wrapper's count",
+        "include/linux/refcount.h"),
+    Api("refcount_inc", "refcount_inc", "takes a reference on the wrapper",
+        "include/linux/refcount.h"),
+    Api("refcount_dec_and_test", "refcount_dec_and_test", "drops a reference; true for the "
+        "last", "include/linux/refcount.h"),
+    Api("atomic_set", "refcount_set", "sets the command's count (an atomic_t used as a "
+        "reference count)", "include/linux/atomic/atomic-instrumented.h"),
+    Api("atomic_dec_and_test", "refcount_dec_and_test", "drops a reference; true for the "
+        "last", "include/linux/atomic/atomic-instrumented.h"),
+    Api("kiocb_clone", "kiocb_clone", "the clone takes the original's ki_flags, ki_pos, "
+        "ki_ioprio and the file it is given", "include/linux/fs.h kiocb_clone()"),
+    Api("get_file", "get_file", "takes a reference on a file", "include/linux/fs.h"),
+    Api("fput", "fput_clone", "drops a reference on a file", "fs/file_table.c fput()"),
+    Api("fdput", "fdput", "drops the struct fd's file if it holds it (FDPUT_FPUT)",
+        "include/linux/file.h fdput()"),
+    Api("ovl_real_fdget", "fdget", "overlayfs: the real file, borrowed or opened on the fly "
+        "(FDPUT_FPUT); may fail", "fs/overlayfs/file.c ovl_real_fdget()"),
+    Api("file_start_write", "file_start_write", "starts freeze protection (sb_start_write)",
+        "include/linux/fs.h file_start_write()"),
+    Api("file_end_write", "file_end_write", "ends freeze protection (sb_end_write)",
+        "include/linux/fs.h file_end_write()"),
+    Api("kiocb_start_write", "kiocb_start_write", "starts freeze protection for a kiocb and "
+        "tells lockdep it is handed on", "include/linux/fs.h kiocb_start_write()"),
+    Api("kiocb_end_write", "kiocb_end_write", "ends freeze protection handed on with a "
+        "kiocb", "include/linux/fs.h kiocb_end_write()"),
+    Api("vfs_iter_read", "vfs_iter", "a synchronous read of the backing file",
+        "fs/read_write.c vfs_iter_read()"),
+    Api("vfs_iter_write", "vfs_iter", "a synchronous write of the backing file (from v6.8 "
+        "under freeze protection it takes itself)", "fs/read_write.c vfs_iter_write()"),
+    Api("vfs_iocb_iter_read", "vfs_iocb_iter", "submits the clone to the lower filesystem",
+        "fs/read_write.c vfs_iocb_iter_read()"),
+    Api("vfs_iocb_iter_write", "vfs_iocb_iter", "submits the clone to the lower filesystem "
+        "(from v6.8 it starts freeze protection, and ends it unless queued)",
+        "fs/read_write.c vfs_iocb_iter_write()"),
+    Api("file_remove_privs", "file_remove_privs", "clears setuid bits; may fail",
+        "fs/inode.c file_remove_privs()", context="file_remove_privs"),
+    Api("queue_work", "queue_work", "queues the wrapper's work on a workqueue",
+        "kernel/workqueue.c queue_work()"),
+    Api("INIT_WORK", "queue_work", "prepares the wrapper's work item (lifted with the "
+        "queue_work that follows it)", "include/linux/workqueue.h INIT_WORK()"),
+    Api("sb_init_dio_done_wq", "init_wq", "sets up the superblock's s_dio_done_wq once; may "
+        "fail", "fs/direct-io.c sb_init_dio_done_wq()"),
+    Api("override_creds", None, "switches the task's credentials (the backing file's "
+        "mounter's): no effect on the lifecycle", "kernel/cred.c override_creds()"),
+    Api("revert_creds", None, "switches the credentials back: no effect on the lifecycle",
+        "kernel/cred.c revert_creds()"),
+    Api("ovl_override_creds", None, "overlayfs's override_creds(): no effect on the "
+        "lifecycle", "fs/overlayfs/util.c ovl_override_creds()"),
+    Api("iocb_to_rw_flags", None, "the kiocb flags as RWF_* flags: arithmetic",
+        "fs/backing-file.c iocb_to_rw_flags()"),
+)}
+
+# The model's conditions, as the C writes them: the text of an ``if`` condition with the
+# request's objects named by their roles (ORIG the original kiocb, CLONE the wrapper's
+# kiocb, FILE the backing file, RET the return value), spaces removed.
+CONDITIONS: Final[dict[str, str]] = {
+    "!iov_iter_count(iter)": "zero_length",
+    "ORIG->ki_flags&IOCB_DIRECT&&!(FILE->f_mode&FMODE_CAN_ODIRECT)": "odirect_unsupported",
+    "is_sync_kiocb(ORIG)": "sync_kiocb",
+    "WARN_ON_ONCE(!(FILE->f_mode&FMODE_BACKING))": "not_backing",
+    "RET!=-EIOCBQUEUED": "!queued",
+    "RET==-EIOCBQUEUED": "queued",
+    "RET": "error",
+    "CLONE->ki_flags&IOCB_WRITE": "write",
+    "W->is_write": "is_write",
+    "ORIG->ki_flags&IOCB_WRITE": "orig_write",
+}

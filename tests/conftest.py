@@ -46,6 +46,7 @@ def untag(s: Stmt) -> Stmt:
 # signal, not the end of the run.
 # - io_uring: a test that needs it carries ``@pytest.mark.uring``; probed when the first
 #   such test is set up.
+# - tree-sitter: a test that parses C carries ``@pytest.mark.cparse``.
 # - z3: a test that runs the solver carries ``@pytest.mark.z3``; the modules below import z3
 #   as they are imported, so where z3 cannot run they are not collected at all (a guard in
 #   tests/test_probe.py keeps this list equal to the modules that do).
@@ -57,6 +58,8 @@ _not_collected: dict[str, str] = {}
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "uring: needs io_uring (probed in a child process)")
     config.addinivalue_line("markers", "z3: runs the z3 solver (probed in a child process)")
+    config.addinivalue_line("markers", "cparse: parses C with tree-sitter (probed in a child "
+                            "process)")
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
@@ -81,6 +84,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         from backing_aio.verify.z3native import unavailable as z3_unavailable
 
         why = z3_unavailable()
+        if why is not None:
+            pytest.skip(why)
+    if item.get_closest_marker("cparse") is not None:
+        from backing_aio.cfront.probe import unavailable as cparse_unavailable
+
+        why = cparse_unavailable()
         if why is not None:
             pytest.skip(why)
 

@@ -17,7 +17,7 @@ from backing_aio.cli.main import _parser, commands, main
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "backing_aio"
 
-COMMANDS = ["list", "check", "explain", "replay", "prove", "gate", "diagrams", "report",
+COMMANDS = ["list", "check", "explain", "lift", "replay", "prove", "gate", "diagrams", "report",
             "agree", "bench", "conform", "kernel"]
 # the subcommands of a command group, as `backing-aio GROUP --help` lists them
 GROUPS = {"diagrams": ["all", "lifecycle", "swimlane", "compare"], "conform": ["bench"],
@@ -65,8 +65,8 @@ def test_every_subcommand_has_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 # the least each subcommand parses
-MINIMAL = {"check": ["seed"], "explain": ["seed", "-p", "UAF"], "replay": ["f.json"],
-           "prove": ["seed"]}
+MINIMAL = {"check": ["seed"], "explain": ["seed", "-p", "UAF"], "lift": ["f.c"],
+           "replay": ["f.json"], "prove": ["seed"]}
 
 
 def test_every_subcommand_has_a_handler() -> None:

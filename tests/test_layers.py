@@ -20,6 +20,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     # refimpl.probe runs a native probe in a child; z3 is probed the same way
     "verify": frozenset({"vocab", "kapi", "errors", "outputs", "model", "refimpl.probe"}),
     "present": frozenset({"vocab", "kapi", "errors", "outputs", "model", "verify"}),
+    # the C front-end: reads C into the model's statements (tree-sitter probed in a child)
+    "cfront": frozenset({"vocab", "kapi", "errors", "outputs", "model", "refimpl.probe"}),
     # the independent side: the shared names and the kernel's facts, not the model
     "refimpl": frozenset({"vocab", "kapi"}),
     "crosscheck": frozenset({"vocab", "kapi", "errors", "outputs", "model", "verify",

@@ -12,10 +12,12 @@ from backing_aio.cli.exits import EXIT_FOUND, EXIT_OK
 from backing_aio.cli.options import (
     MAX_REQUESTS,
     MAX_STATES,
+    c_input_options,
     fmt,
     indent,
     request_types,
     requests,
+    resolve_any,
     served,
 )
 from backing_aio.cli.progress import Progress
@@ -31,7 +33,7 @@ from backing_aio.model.properties import (
     verdict_text,
 )
 from backing_aio.model.semantics import REQUEST_TYPES
-from backing_aio.model.variants import resolve, resolve_one
+from backing_aio.model.variants import resolve_one
 from backing_aio.outputs import file_stem, inside, output_dir
 from backing_aio.verify.explorer import REDUCTIONS, Counterexample, Result, StateLimit, explore
 from backing_aio.verify.trace import concretise, explain_rows, explain_text, save
@@ -42,8 +44,10 @@ def register(sub: Any) -> None:
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(handler=cmd_list)
 
-    ck = sub.add_parser("check", help="check variants: built-in names, FILE.py, FILE.py:NAME")
+    ck = sub.add_parser("check", help="check variants: built-in names, FILE.py, FILE.py:NAME, "
+                        "or C: FILE.c, a kernel tree, a patch")
     ck.add_argument("variants", nargs="+", metavar="VARIANT")
+    c_input_options(ck)
     ck.add_argument("--requests", "-n", type=int, default=2, metavar="N",
                     help=f"concurrent requests, 1..{MAX_REQUESTS} (every mix of types; "
                     "default 2)")
@@ -129,7 +133,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     types = _types(args.types, n)
     if args.max_states < 1:
         raise UsageError(f"--max-states must be at least 1, got {args.max_states}")
-    targets = [t for spec in args.variants for t in resolve(spec)]
+    targets = [t for spec in args.variants for t in resolve_any(spec, args)]
     if args.save is not None:
         output_dir(args.save, "--save")  # before the search: a bad directory is bad input
     status = EXIT_OK

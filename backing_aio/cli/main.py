@@ -24,6 +24,7 @@ from backing_aio.cli import (
     diagrams,
     gate,
     kernel,
+    lift,
     prove,
     replay,
     report,
@@ -39,7 +40,7 @@ from backing_aio.verify.trace import ReplayError
 PROG: Final = "backing-aio"
 
 # In the order ``--help`` lists them; each module adds its own subcommand(s).
-GROUPS = (check, replay, prove, gate, diagrams, report, agree, bench, conform, kernel)
+GROUPS = (check, lift, replay, prove, gate, diagrams, report, agree, bench, conform, kernel)
 
 
 def _parser() -> argparse.ArgumentParser:

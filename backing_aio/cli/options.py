@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Final
 
 from backing_aio.errors import UsageError
@@ -77,3 +78,41 @@ def z3_limits(args: argparse.Namespace) -> None:
 
 def indent(text: str) -> str:
     return "\n".join("    " + line for line in text.splitlines())
+
+
+def c_input_options(p: argparse.ArgumentParser) -> None:
+    """How a C file, a kernel tree or a patch becomes a variant (backing_aio.cfront)."""
+    p.add_argument("--tree", type=Path, metavar="DIR",
+                   help="the kernel tree a patch applies to (a file the patch creates "
+                   "needs none)")
+    p.add_argument("--callback", action="append", default=[], metavar="NAME=FUNCTION",
+                   help="what the caller passes for the helpers' callback NAME (default: "
+                   "what the caller's table entry says)")
+    p.add_argument("--like", metavar="VARIANT",
+                   help="the catalogue variant whose caller, kernel and contract go around "
+                   "the lifted helpers (default: mainline for helpers taking a "
+                   "backing_file_ctx, else seed)")
+
+
+def resolve_any(spec: str, args: argparse.Namespace) -> list[tuple[Variant, str]]:
+    """A variant spec (built-in name, mutant, FILE.py[:NAME]) or C input (FILE.c, a kernel
+    tree, a patch), as (variant, source) pairs."""
+    from backing_aio.cfront.inputs import Options, is_c_input, variants
+    from backing_aio.model.variants import resolve
+
+    if not is_c_input(spec):
+        return resolve(spec)
+    return variants(spec, Options(getattr(args, "tree", None),
+                                  callbacks(getattr(args, "callback", []) or []),
+                                  getattr(args, "like", None)))
+
+
+def callbacks(items: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """``--callback NAME=FUNCTION`` options as pairs."""
+    pairs = []
+    for item in items:
+        name, eq, fn = item.partition("=")
+        if not eq or not name or not fn:
+            raise UsageError(f"--callback {item!r}: NAME=FUNCTION expected")
+        pairs.append((name, fn))
+    return tuple(pairs)

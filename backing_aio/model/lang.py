@@ -85,6 +85,7 @@ CONDITIONS: Final[dict[str, str]] = {
     "odirect_unsupported": "iocb->ki_flags & IOCB_DIRECT && !(file->f_mode & FMODE_CAN_ODIRECT)",
     "not_backing": "WARN_ON_ONCE(!(file->f_mode & FMODE_BACKING))",
     "write": "aio->iocb.ki_flags & IOCB_WRITE",
+    "is_write": "aio->is_write",
     "req_write": "req_op(rq) == REQ_OP_WRITE",
     "orig_write": "orig_iocb->ki_flags & IOCB_WRITE",
 }
@@ -268,6 +269,10 @@ class InitOrigIocb(Stmt, op="init_orig_iocb", repeatable=True):
 
 class InitCallback(Stmt, op="init_callback", repeatable=True):
     """aio->cleanup = the caller's callback"""
+
+
+class InitIsWrite(Stmt, op="init_is_write", repeatable=True):
+    """aio->is_write = true (the wrapper says it serves a write, whatever the clone's flags)"""
 
 
 class SetKiFlags(Stmt, op="set_ki_flags", repeatable=True):
@@ -485,7 +490,8 @@ class Return(Stmt, op="return_", repeatable=True, falls_through=False):
 
 
 STATEMENTS: Final[tuple[type[Stmt], ...]] = (
-    KmemCacheZalloc, KzallocNofail, KmemCacheFree, InitOrigIocb, InitCallback, SetKiFlags,
+    KmemCacheZalloc, KzallocNofail, KmemCacheFree, InitOrigIocb, InitCallback, InitIsWrite,
+    SetKiFlags,
     ClearKiFlag, InitKiocb, SetKiComplete,
     KiocbClone, StoreRes, LoadRes, LoadOrig, RefcountSet, RefcountInc, RefcountDecAndTest,
     FputClone, Fdget, Fdput, FdClearFlags, FdMoveToWrapper, FdputWrapper, GetFile,

@@ -57,6 +57,7 @@ from backing_aio.model.lang import (
     Goto,
     IfGoto,
     InitCallback,
+    InitIsWrite,
     InitKiocb,
     InitOrigIocb,
     InitWq,
@@ -904,6 +905,12 @@ def _init_callback(s: _Step, st: InitCallback, choice: str) -> None:
     s.r.fields |= WrapperField.CALLBACK
 
 
+@_semantics(InitIsWrite)
+def _init_is_write(s: _Step, st: InitIsWrite, choice: str) -> None:
+    s.wrapper(st.label)
+    s.r.fields |= WrapperField.IS_WRITE
+
+
 def _orig_flags_choices(c: _Compiled, r: Req, st: Stmt) -> list[str]:
     """Whether the original kiocb carries IOCB_DIO_CALLER_COMP, when a step first copies
     its flags: only an async write can (io_uring sets it on writes), only on a kernel that
@@ -1400,6 +1407,9 @@ def _condition(s: _Step, name: str, choice: str, what: str) -> bool:
     if name == "write":
         s.wrapper(what)
         return bool(r.fields & WrapperField.WRITE)
+    if name == "is_write":
+        s.wrapper(what)
+        return bool(r.fields & WrapperField.IS_WRITE)
     if name == "req_write":
         return bool(r.kind == ReqKind.WRITE)
     if name == "orig_write":

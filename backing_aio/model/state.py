@@ -116,6 +116,7 @@ class WrapperField:
     # the ``flags`` passed down to the helper had IOCB_DIO_CALLER_COMP / IOCB_WRITE cleared
     FLAGS_NO_CALLER_COMP: Final = 32
     FLAGS_NO_WRITE: Final = 64
+    IS_WRITE: Final = 128  # aio->is_write (6.12.118: "backing-file: always end a queued write")
     KEPT: Final = WQ | FLAGS_NO_CALLER_COMP | FLAGS_NO_WRITE
 
 

@@ -384,7 +384,7 @@ def _ranges(model: BackingAio) -> dict[str, tuple[int, ...]]:
     out = {name: span(0, 7) for name in DATA_NAMES}  # counters, values, small numbers
     out.update({
         "shared": span(-2, SHARED_TOP), "env": span(0, 1023), "returned": span(0, 6),
-        "wrapper": span(0, 2), "ref": span(0, 8), "fields": span(0, 127),
+        "wrapper": span(0, 2), "ref": span(0, 8), "fields": span(0, 255),
         "ki_complete": named_by(SetKiComplete), "work_proc": named_by(QueueWork),
         "aio_res": span(0, 6), "aio_fd": span(0, 5), "clone_file": span(0, 2),
         "real_fd": span(0, 5), "tmp_file": span(-1, 8), "pos": span(0, 7),

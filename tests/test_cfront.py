@@ -1,0 +1,297 @@
+"""The C front-end: the kernel's own C lifted into the statement language.
+
+The C comes from the seed patch (../shared/seed) and from Debian's linux-source-6.12
+(``make kernel-sources``, into .cache/kernel); each test skips, saying why, where its C
+cannot be had. Nothing of the kernel's C is in the repository."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from backing_aio.cfront.inputs import Options, variants
+from backing_aio.cfront.lift import Lifter
+from backing_aio.cfront.parse import CFile
+from backing_aio.cfront.patch import created, parse
+from backing_aio.cli.main import main as cli
+from backing_aio.model.lang import Stmt, Variant, stmt
+from backing_aio.verify.explorer import explore
+
+pytestmark = pytest.mark.cparse
+
+REPO = Path(__file__).resolve().parent.parent
+SEED = REPO.parent / "shared" / "seed" / "000_ada88cb21cad2e11.txt"
+KERNEL = REPO / ".cache" / "kernel"
+# the Debian version the hand-written comparisons below were written against
+PINNED_612 = "6.12.118-1"
+
+
+def seed_patch() -> Path:
+    if not SEED.is_file():
+        pytest.skip(f"the seed patch is not here ({SEED})")
+    return SEED
+
+
+def tree_612(pinned: bool = True) -> Path:
+    tree = KERNEL / "linux-source-6.12"
+    version = tree / ".version"
+    if not version.is_file():
+        pytest.skip("no Debian linux-source-6.12 in .cache/kernel: run make kernel-sources")
+    got = version.read_text().strip()
+    if pinned and got != PINNED_612:
+        pytest.skip(f"linux-source-6.12 is {got}; this comparison is for {PINNED_612}")
+    return tree
+
+
+def seed_helpers_c() -> str:
+    fp = next(f for f in parse(seed_patch().read_text(), "seed") if f.path ==
+              "fs/backing_file.c")
+    return created(fp)
+
+
+def shape(body: tuple[Stmt, ...]) -> list[tuple[object, ...]]:
+    """A procedure's statements with labels dropped and jump targets as indices."""
+    at = {st.tag: i for i, st in enumerate(body) if st.tag}
+    out = []
+    for st in body:
+        args = []
+        for f in dataclasses.fields(st):
+            if f.name in ("label", "tag"):
+                continue
+            v = getattr(st, f.name)
+            if f.name in ("target", "on_fail", "else_goto"):
+                v = at.get(v, v)
+            args.append((f.name, v))
+        out.append((st.op, *args))
+    return out
+
+
+def counts(v: Variant) -> list[tuple[int, frozenset[str]]]:
+    return [(r.states, r.failed) for r in (explore(v, n) for n in (1, 2, 3))]
+
+
+# ---- the seed, from its patch alone ----------------------------------------------------
+
+def test_the_seed_patch_lifts_to_the_catalogues_seed(cat: dict[str, Variant]) -> None:
+    """fs/backing_file.c, which the patch creates, reconstructed from the patch and lifted:
+    every helper is the hand-written seed's, statement for statement, and around the
+    seed's caller it explores to the same states and verdicts at N = 1..3."""
+    (v, source), = variants(str(seed_patch()))
+    assert source == "fs/backing_file.c"
+    seed = cat["seed"]
+    assert set(v.procs) == set(seed.procs)
+    for name in ("backing_file_read_iter", "backing_file_write_iter", "backing_aio_put",
+                 "backing_aio_cleanup", "backing_aio_rw_complete"):
+        assert shape(v.procs[name]) == shape(seed.procs[name]), name
+    assert counts(v) == counts(seed)
+    assert counts(seed)[0] == (1359, frozenset({"RESULT_PROPAGATED", "CONTEXT"}))
+
+
+def test_every_label_is_the_c_with_its_file_and_line() -> None:
+    (v, _), = variants(str(seed_patch()))
+    lines = seed_helpers_c().splitlines()
+    body = v.procs["backing_aio_put"]
+    assert [st.label for st in body] == [
+        "if (refcount_dec_and_test(&aio_req->ref)) { (fs/backing_file.c:31)",
+        "fput(aio_req->iocb.ki_filp); (fs/backing_file.c:32)",
+        "kmem_cache_free(backing_aio_req_cachep, aio_req); (fs/backing_file.c:33)"]
+    assert lines[31].strip() == "fput(aio_req->iocb.ki_filp);"
+
+
+def test_every_c_statement_is_accounted_for() -> None:
+    """Each statement of a lifted function is lifted, known to have no effect, folded, or
+    assumed: none is dropped without a word."""
+    c = CFile("fs/backing_file.c", seed_helpers_c())
+    lifter = Lifter(c, {"cleanup": "ovl_rw_complete"})
+    lifted = lifter.lift()
+    seen = {int(a.where.rsplit(":", 1)[1]) for a in lifted.accounts}
+    kinds = {"expression_statement", "declaration", "if_statement", "return_statement",
+             "goto_statement"}
+    for name in lifted.procs:
+        fn = c.functions[name]
+        stack = [fn.body]
+        while stack:
+            n = stack.pop()
+            if n.type in kinds and n.start_point[0] + 1 not in seen:
+                pytest.fail(f"{name}: line {n.start_point[0] + 1} is not accounted for")
+            stack.extend(n.children)
+    hows = Counter(a.how for a in lifted.accounts)
+    assert hows["lifted"] > 40 and hows["no effect"] >= 3 and hows["folded into its uses"] == 1
+    assert not hows["assumed"]
+
+
+# ---- today's helpers, from Debian's 6.12 -------------------------------------------------
+
+def _mainline_118(cat: dict[str, Variant]) -> Variant:
+    """The catalogue's mainline with 6.12.118's "backing-file: always end a queued write",
+    written by hand: the write sets aio->is_write, the completion ends freeze protection
+    by it instead of by the clone's IOCB_WRITE."""
+    v = cat["mainline"]
+    procs = dict(v.procs)
+    w = list(procs["backing_file_write_iter"])
+    at = next(i for i, st in enumerate(w) if st.op == "init_orig_iocb")
+    w.insert(at + 1, stmt("init_is_write", "aio->is_write = true;"))
+    procs["backing_file_write_iter"] = tuple(w)
+    procs["backing_aio_rw_complete"] = tuple(
+        stmt("if_goto", "if (aio->is_write)", cond="!is_write", target="cleanup")
+        if st.op == "if_goto" else st for st in procs["backing_aio_rw_complete"])
+    return dataclasses.replace(v, name="mainline-6.12.118", procs=procs)
+
+
+def _ops(v: Variant) -> dict[str, Counter[tuple[object, ...]]]:
+    """Each procedure's statements but its returns, with their arguments but jumps (the
+    lifter places a return an ``if`` leads to after the body; the hand-written write_iter
+    shares one)."""
+    return {n: Counter(s[:1] + tuple(a for a in s[1:] if a[0] not in (
+        "target", "on_fail", "else_goto")) for s in shape(b) if s[0] != "return_")
+        for n, b in v.procs.items()}
+
+
+def test_the_612_helpers_lift_to_the_hand_written_mainline(cat: dict[str, Variant]) -> None:
+    (v, source), = variants(str(tree_612()))
+    assert source.endswith("fs/backing-file.c")
+    hand = _mainline_118(cat)
+    assert _ops(v) == _ops(hand)
+    assert counts(v) == counts(hand) == [(708, frozenset()), (2509, frozenset()),
+                                          (6003, frozenset())]
+
+
+def test_check_reads_a_kernel_tree(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["check", str(tree_612(pinned=False)), "-n", "2"]) == 0
+    assert "backing-file.c: holds" in capsys.readouterr().out
+
+
+def test_a_broken_count_in_the_c_is_a_use_after_free(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The checker can fail: the same C with refcount_set(&aio->ref, 1) is reported."""
+    c = (tree_612(pinned=False) / "fs/backing-file.c").read_text()
+    assert c.count("refcount_set(&aio->ref, 2);") == 2
+    broken = tmp_path / "backing-file.c"
+    broken.write_text(c.replace("refcount_set(&aio->ref, 2);", "refcount_set(&aio->ref, 1);", 1))
+    assert cli(["check", str(broken), "-n", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "UAF" in out and "refcount_set(&aio->ref, 1); (" in out
+
+
+# ---- the lifted file is a variant file ----------------------------------------------------
+
+def test_lift_prints_a_variant_file_that_checks_the_same(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "seed_lifted.py"
+    assert cli(["lift", str(seed_patch()), "-o", str(out)]) == 0
+    assert cli(["check", str(out), "-n", "2", "--json"]) == 1
+    from_file = capsys.readouterr().out
+    assert cli(["check", str(seed_patch()), "-n", "2", "--json"]) == 1
+    from_c = capsys.readouterr().out
+    states = re.compile(r'"states": (\d+)')
+    assert states.findall(from_file) == states.findall(from_c) == ["4764"]
+
+
+def test_lift_json_has_its_documented_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from tests.test_json import validator
+
+    assert cli(["lift", str(seed_patch()), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    validator("lift")(doc)
+    assert doc["like"] == "seed" and doc["procedures"]["backing_aio_put"] == 3
+
+
+# ---- bad input: exit 2, one line naming file:line ----------------------------------------
+
+def _one_line_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    assert cli(list(argv)) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("backing-aio: error: "), err
+    return err
+
+
+def test_a_c_file_without_the_helpers(tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "other.c"
+    f.write_text("static int f(int x)\n{\n\treturn x;\n}\n")
+    err = _one_line_error(capsys, "lift", str(f))
+    assert f"{f}: none of backing_file_read_iter, backing_file_write_iter" in err
+
+
+def test_a_syntax_error_in_a_helper(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    c = seed_helpers_c().replace("refcount_set(&aio_req->ref, 2);",
+                                 "refcount_set(&aio_req->ref, 2;", 1)
+    f = tmp_path / "backing_file.c"
+    f.write_text(c)
+    err = _one_line_error(capsys, "check", str(f))
+    assert re.search(rf"{re.escape(str(f))}:\d+: backing_file_read_iter\(\) does not parse", err)
+
+
+def test_an_unknown_call_on_the_wrapper(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    c = seed_helpers_c().replace("\tbacking_aio_put(aio_req);\n",
+                                 "\tbacking_aio_put(aio_req);\n\tfrobnicate(aio_req);\n", 1)
+    f = tmp_path / "backing_file.c"
+    f.write_text(c)
+    line = c.splitlines().index("\tfrobnicate(aio_req);") + 1
+    err = _one_line_error(capsys, "lift", str(f))
+    assert f"{f}:{line}: frobnicate() is not in the kernel-API table and is handed a " \
+           "lifecycle object" in err
+
+
+def test_an_unknown_call_on_other_data_is_assumed_and_listed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    at = "\tssize_t ret;\n\n\tif (!iov_iter_count(iter))"
+    c = seed_helpers_c().replace(at, at.replace("\n\tif", "\n\ttrace_it(flags);\n\tif"), 1)
+    f = tmp_path / "backing_file.c"
+    f.write_text(c)
+    assert cli(["lift", str(f), "--accounts"]) == 0
+    assert "assumed: trace_it(flags);" in capsys.readouterr().out
+
+
+def test_a_patch_that_does_not_apply(tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    tree = tmp_path / "tree"
+    (tree / "fs").mkdir(parents=True)
+    (tree / "fs/backing-file.c").write_text("int x;\n")
+    p = tmp_path / "fix.patch"
+    p.write_text("--- a/fs/backing-file.c\n+++ b/fs/backing-file.c\n@@ -1,1 +1,1 @@\n"
+                 "-int y;\n+int z;\n")
+    err = _one_line_error(capsys, "check", str(p), "--tree", str(tree))
+    assert f"{p}: hunk 1 of fs/backing-file.c does not apply (at line 1)" in err
+
+
+def test_a_tree_without_the_helpers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = _one_line_error(capsys, "check", str(tmp_path))
+    assert f"{tmp_path}: not a kernel tree with the helpers" in err
+
+
+def test_a_folded_helper_with_another_body(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """backing_aio_init_wq is one statement of the model only with the body the table
+    knows: a changed body is refused, not trusted."""
+    c = (tree_612(pinned=False) / "fs/backing-file.c").read_text()
+    c = c.replace("\tif (sb->s_dio_done_wq)\n\t\treturn 0;\n", "", 1)
+    f = tmp_path / "backing-file.c"
+    f.write_text(c)
+    err = _one_line_error(capsys, "lift", str(f))
+    assert "backing_aio_init_wq() is not the body the kernel-API table knows" in err
+
+
+def test_the_patch_reader_reconstructs_a_created_file_and_applies_hunks() -> None:
+    from backing_aio.cfront.patch import apply
+
+    text = ("--- /dev/null\n+++ b/new.c\n@@ -0,0 +1,2 @@\n+int a;\n+int b;\n"
+            "--- a/old.c\n+++ b/old.c\n@@ -2,2 +2,2 @@\n x\n-y\n+z\n")
+    new, old = parse(text, "t.patch")
+    assert created(new) == "int a;\nint b;\n"
+    # the hunk names line 2; the text moved down by one: applied at the offset
+    assert apply(old, "w\nv\nx\ny\n", "t.patch") == "w\nv\nx\nz\n"
+
+
+def test_options_bind_a_callback_parameter(cat: dict[str, Variant]) -> None:
+    """The seed's ``cleanup`` is what the caller passes; --callback names another."""
+    (v, _), = variants(str(seed_patch()), Options(callbacks=(("cleanup", "ovl_copyattr"),)))
+    fns = {st.fn for st in v.procs["backing_aio_cleanup"] if st.op == "callback"}  # type: ignore[attr-defined]
+    assert fns == {"ovl_copyattr"}
