@@ -62,8 +62,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check backing_aio tests examples
 	$(BIN)/mypy
 
+# With the kernel's C at hand (make kernel-sources, ../shared/seed), lifting and checking it
+# is timed too (bench/lift.txt).
+LIFT_INPUTS = $(wildcard .cache/kernel/linux-source-6.12/fs/backing-file.c ../shared/seed/000_ada88cb21cad2e11.txt)
 bench: $(STAMP)
-	$(BIN)/backing-aio bench --out bench/explorer.txt --proofs bench/proofs.txt
+	$(BIN)/backing-aio bench --out bench/explorer.txt --proofs bench/proofs.txt $(foreach c,$(LIFT_INPUTS),--c $(c))
 	$(BIN)/backing-aio conform bench -n 100000 --backend thread --backend uring --out bench/refimpl.txt
 
 # Explorer (N = 1..3), bounded z3, the unbounded z3 proof and hypothesis on the catalogue

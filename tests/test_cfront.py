@@ -295,3 +295,12 @@ def test_options_bind_a_callback_parameter(cat: dict[str, Variant]) -> None:
     (v, _), = variants(str(seed_patch()), Options(callbacks=(("cleanup", "ovl_copyattr"),)))
     fns = {st.fn for st in v.procs["backing_aio_cleanup"] if st.op == "callback"}  # type: ignore[attr-defined]
     assert fns == {"ovl_copyattr"}
+
+
+def test_the_lift_benchmark_writes_its_table(tmp_path: Path) -> None:
+    from backing_aio.cfront.bench import run
+
+    out = tmp_path / "lift.txt"
+    run([str(seed_patch())], 1, out)
+    row = out.read_text().splitlines()[-1]
+    assert "000_ada88cb21cad2e11.txt" in row and "1359/4764/11314" in row

@@ -21,7 +21,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "verify": frozenset({"vocab", "kapi", "errors", "outputs", "model", "refimpl.probe"}),
     "present": frozenset({"vocab", "kapi", "errors", "outputs", "model", "verify"}),
     # the C front-end: reads C into the model's statements (tree-sitter probed in a child)
-    "cfront": frozenset({"vocab", "kapi", "errors", "outputs", "model", "refimpl.probe"}),
+    "cfront": frozenset({"vocab", "kapi", "errors", "outputs", "model", "verify",
+                         "refimpl.probe"}),
     # the independent side: the shared names and the kernel's facts, not the model
     "refimpl": frozenset({"vocab", "kapi"}),
     "crosscheck": frozenset({"vocab", "kapi", "errors", "outputs", "model", "verify",

@@ -22,6 +22,10 @@ def register(sub: Any) -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--proofs", type=Path, metavar="FILE",
                     help="also time the z3 proofs of every catalogue entry into FILE")
+    ap.add_argument("--c", action="append", default=[], metavar="C",
+                    help="also time lifting and checking this C (a file, a tree, a patch); "
+                    "repeatable")
+    ap.add_argument("--c-out", type=Path, default=Path("bench/lift.txt"), metavar="FILE")
     ap.set_defaults(handler=cmd_bench)
 
 
@@ -34,5 +38,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     output_path(args.out)
     if args.proofs is not None:
         output_path(args.proofs)
+    if args.c:
+        from backing_aio.cfront.bench import run as run_lift
+        from backing_aio.cfront.inputs import variants
+
+        for spec in args.c:
+            variants(spec)  # bad input before the runs
+        output_path(args.c_out)
+        run_lift(args.c, args.repeat, args.c_out)
     run(args.variant, args.repeat, args.out, args.proofs)
     return EXIT_OK
