@@ -304,3 +304,46 @@ def test_the_lift_benchmark_writes_its_table(tmp_path: Path) -> None:
     run([str(seed_patch())], 1, out)
     row = out.read_text().splitlines()[-1]
     assert "000_ada88cb21cad2e11.txt" in row and "1359/4764/11314" in row
+
+
+# ---- C-level mutants ---------------------------------------------------------------------
+
+def test_c_mutants_are_killed_or_explained() -> None:
+    """Every edit of Debian's 6.12 helpers is killed with a named property, listed as
+    equivalent with its reason, or refused by the front-end with its reason."""
+    from backing_aio.cfront.cmutants import REASONS, gate_612
+
+    tree_612()
+    got = gate_612(3, KERNEL / "linux-source-6.12")
+    assert got is not None
+    sc, _version = got
+    assert sc.ok, (sc.unexplained, sc.stale)
+    ref1 = "backing-file.c:refcount1:backing_file_read_iter#23(refcount_set(&aio->ref, 2);)"
+    assert sc.killed[ref1] >= {"UAF"}
+    assert any("get_file" in k for k in sc.killed)
+    assert set(sc.equivalent.values()) <= set(REASONS)
+    assert sc.total == len(sc.killed) + len(sc.equivalent) + len(sc.not_lifted)
+
+
+def test_the_c_mutant_score_can_fail() -> None:
+    """Without the table of equivalents the survivors are reported; an entry for a mutant
+    that is killed is reported stale."""
+    from backing_aio.cfront.cmutants import EQUIVALENT, score
+    from backing_aio.cfront.inputs import assemble, lift_file, like_of
+
+    tree = tree_612()
+    c = CFile("backing-file.c", (tree / "fs/backing-file.c").read_text())
+    opts = Options()
+    like = like_of(c, opts)
+
+    def lift(f: CFile) -> Variant:
+        return assemble(lift_file(f, opts, like), like)
+
+    def failed(v: Variant, before: frozenset[str]) -> frozenset[str]:
+        return explore(v, 1).failed - before
+
+    bare = score(c, lift, failed, {})
+    assert not bare.ok and len(bare.unexplained) >= len(EQUIVALENT) - 2
+    killed = "backing-file.c:refcount1:backing_file_read_iter#23(refcount_set(&aio->ref, 2);)"
+    wrong = score(c, lift, failed, {killed: "ZERO_LENGTH"})
+    assert killed in wrong.stale and not wrong.ok

@@ -64,9 +64,10 @@ def sources(spec: str, opts: Options) -> list[CFile]:
 
 
 def lift_file(c: CFile, opts: Options, like: Variant) -> Lifted:
-    bindings = dict(kapi.caller(like.caller).passes)
+    caller = kapi.caller(like.caller)
+    bindings = dict(caller.passes)
     bindings.update(opts.callbacks)
-    return Lifter(c, bindings).lift()
+    return Lifter(c, bindings, slots=caller.slots).lift()
 
 
 def like_of(c: CFile, opts: Options) -> Variant:

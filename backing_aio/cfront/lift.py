@@ -26,6 +26,7 @@ the wrapper may be gone before its last use (after a call).
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -199,8 +200,22 @@ class _Body:
             if self.fused(node, nxt):
                 i += 2
                 continue
+            # an allocation, a constant stored in ret, then the allocation's test: the store
+            # comes first (it touches no shared state), the allocation and its test fuse
+            after = nodes[i + 2] if i + 2 < len(nodes) else None
+            if nxt is not None and self._stores_constant(nxt) and self.fused(node, after,
+                                                                             before=nxt):
+                i += 3
+                continue
             self.statement(node)
             i += 1
+
+    def _stores_constant(self, node: Node) -> bool:
+        expr = next((c for c in node.children if c.is_named), None)
+        return (node.type == "expression_statement" and expr is not None
+                and expr.type == "assignment_expression"
+                and self.render(_field(expr, "left")) == "RET"
+                and self.render(_field(expr, "right")) in VALUE_SPELLING)
 
     def statement(self, node: Node) -> None:
         t = node.type
@@ -377,11 +392,20 @@ class _Body:
         else:
             self.emit(op, node)
 
-    def fused(self, node: Node, nxt: Node | None) -> bool:
+    def fused(self, node: Node, nxt: Node | None, before: Node | None = None) -> bool:
         """Two C statements that are one step of the model: an allocation and the test of
-        its result; INIT_WORK and queue_work; a call and the test of its error."""
+        its result; INIT_WORK and queue_work; a call and the test of its error. ``before``:
+        a statement between the two, lowered first (a constant stored in ret)."""
         if nxt is None or node.type != "expression_statement":
             return False
+        if before is not None:
+            expr = next((c for c in node.children if c.is_named), None)
+            right = expr.child_by_field_name("right") if expr is not None else None
+            if right is None or _callee(right) != "kmem_cache_zalloc" or \
+                    _failure_test(nxt, self.render(_field(expr, "left")), self,  # type: ignore[arg-type]
+                                  probe=True) is None:
+                return False
+            self.statement(before)
         expr = next((c for c in node.children if c.is_named), None)
         if expr is None:
             return False
@@ -587,9 +611,11 @@ class Lifter:
     """Lifts the functions of one C file reachable from its entries."""
 
     def __init__(self, c: CFile, bindings: dict[str, str] | None = None,
-                 entries: dict[str, str] | None = None) -> None:
+                 entries: dict[str, str] | None = None,
+                 slots: Collection[str] = ()) -> None:
         self.c = c
         self.bindings = bindings or {}
+        self.slots = frozenset(slots)
         self.entries = entries or {n: k for n, k in ENTRIES.items() if n in c.functions}
         self.accounts: list[Account] = []
         self.wrapper = next((name for name, members in c.structs.items()
@@ -598,7 +624,6 @@ class Lifter:
         self.callback_fields = {m for t, m in members if t.startswith("void")}
         self.procs: dict[str, tuple[Stmt, ...]] = {}
         self._todo: list[str] = []
-        self._empty: set[str] = set()
 
     def lift(self) -> Lifted:
         if not self.entries:
@@ -613,10 +638,10 @@ class Lifter:
             b = _Body(self, fn)
             b.block([c for c in fn.body.children if c.is_named])
             body = b.finish()
-            if body:
-                self.procs[name] = body
-            else:
-                self._empty.add(name)
+            if not body:  # nothing left to do: the function returns at once
+                closing = fn.body.children[-1]
+                body = (stmt("return_", f"}} ({self.c.path}:{self.c.line(closing)})"),)
+            self.procs[name] = body
         return Lifted(self.c.path, dict(self.procs), {k: n for n, k in self.entries.items()},
                       self.accounts)
 
@@ -631,8 +656,9 @@ class Lifter:
         return name
 
     def bound(self, param: str, node: Node) -> str:
-        """The caller's function a callback parameter or wrapper field stands for."""
-        got = self.bindings.get(param)
+        """The caller's function a callback parameter or wrapper field stands for (a field
+        named like one of the caller's slots is that slot)."""
+        got = self.bindings.get(param) or (param if param in self.slots else None)
         if got is None:
             raise CError(f"{self.c.where(node)}: the callback {param!r} is the caller's: "
                          f"name what the caller passes (--callback {param}=FUNCTION)")
@@ -783,9 +809,11 @@ def _sole_call(node: Node) -> Node | None:
     return expr if expr is not None and expr.type == "call_expression" else None
 
 
-def _failure_test(nxt: Node, var: str, body: _Body, negated: bool = True) -> _Label | None:
+def _failure_test(nxt: Node, var: str, body: _Body, negated: bool = True,
+                  probe: bool = False) -> _Label | None:
     """``if (!var) goto L;`` / ``return V;`` (``if (ret) ...`` for ``negated=False``): the
-    label the failure jumps to, or None if the next statement is no such test."""
+    label the failure jumps to, or None if the next statement is no such test (``probe``:
+    only whether it is, nothing recorded)."""
     if nxt.type != "if_statement" or nxt.child_by_field_name("alternative") is not None:
         return None
     cond = body.render(_unparen(_field(nxt, "condition")))
@@ -793,11 +821,14 @@ def _failure_test(nxt: Node, var: str, body: _Body, negated: bool = True) -> _La
         return None
     then = _field(nxt, "consequence")
     if _is_goto(then):
+        if probe:
+            return _Label()
         body._account_jump(nxt, _goto_of(then))
         return body.named(text(_field(_goto_of(then), "label")))
     if _is_return(then):
         lab = _Label()
-        body.tails.append((lab, then))
+        if not probe:
+            body.tails.append((lab, then))
         return lab
     return None
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import time
 from typing import Any
 
+from backing_aio.cfront.cmutants import Score
 from backing_aio.cli.exits import EXIT_FOUND, EXIT_OK
 from backing_aio.cli.options import MAX_REQUESTS, fmt, indent, requests, z3_limits, z3_options
 from backing_aio.cli.progress import counter
@@ -56,6 +58,11 @@ def cmd_gate(args: argparse.Namespace) -> int:
         progress=None if args.json else counter("z3, variants decided"))
     ok = ok and all(z.ok for z in z3rows)
     seconds += sum(z.seconds for z in z3rows) / max(1, os.cpu_count() or 1)
+    c_started = time.perf_counter()
+    c_gate = None if args.no_mutants else _c_mutants(n)
+    seconds += time.perf_counter() - c_started
+    if c_gate is not None and isinstance(c_gate[0], Score):
+        ok = ok and c_gate[0].ok
     if args.json:
         doc: dict[str, Any] = {
             "format": fmt("gate"),
@@ -81,6 +88,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
                 "stale_equivalences": stale,
                 "killed_mutants": {o.name: sorted(o.killed_by) for o in report.killed},
             }
+        if c_gate is not None:
+            doc["c_mutants"] = _c_json(c_gate)
         print(json.dumps(doc, indent=2))
         return EXIT_OK if ok else EXIT_FOUND
     for r in rows:
@@ -117,5 +126,50 @@ def cmd_gate(args: argparse.Namespace) -> int:
             print(f"  SURVIVOR (not listed as equivalent): {o.name}: {o.description}")
         for name in stale:
             print(f"  STALE equivalence (mutant killed or gone): {name}")
+    if c_gate is not None:
+        _print_c(c_gate)
     print(f"gate: {'ok' if ok else 'FAILED'} in {seconds:.1f}s")
     return EXIT_OK if ok else EXIT_FOUND
+
+
+def _c_mutants(n: int) -> tuple[Score, str] | tuple[str, str]:
+    """The C mutants of Debian's 6.12 helpers, or why they did not run."""
+    from backing_aio.cfront.cmutants import TREE_612, gate_612
+    from backing_aio.cfront.probe import unavailable
+
+    why = unavailable()
+    if why is not None:
+        return why, ""
+    got = gate_612(min(n, 3))
+    if got is None:
+        return f"no Debian linux-source-6.12 in {TREE_612} (make kernel-sources)", ""
+    return got
+
+
+def _c_json(c_gate: tuple[Score, str] | tuple[str, str]) -> dict[str, Any]:
+    sc, version = c_gate
+    if not isinstance(sc, Score):
+        return {"ran": False, "why": sc}
+    return {"ran": True, "source": sc.source, "version": version, "total": sc.total,
+            "killed": len(sc.killed), "equivalent": len(sc.equivalent),
+            "not_lifted": sc.not_lifted, "unexplained_survivors": sc.unexplained,
+            "stale_equivalences": sc.stale, "score": round(sc.score, 4),
+            "killed_mutants": {k: sorted(v) for k, v in sc.killed.items()}}
+
+
+def _print_c(c_gate: tuple[Score, str] | tuple[str, str]) -> None:
+    sc, version = c_gate
+    print()
+    if not isinstance(sc, Score):
+        print(f"C mutants: not run: {sc}")
+        return
+    print(f"C mutants of {sc.source} (Debian {version}): {sc.total} generated, "
+          f"{len(sc.killed)} killed, {len(sc.equivalent)} equivalent (listed with reasons), "
+          f"{len(sc.not_lifted)} not lifted, {len(sc.unexplained)} unexplained")
+    print(f"C mutation score: {sc.score:.1%} (killed / lifted and not equivalent)")
+    for name, why in sc.not_lifted.items():
+        print(f"  not lifted: {name}: {why}")
+    for name in sc.unexplained:
+        print(f"  SURVIVOR (not listed as equivalent): {name}")
+    for name in sc.stale:
+        print(f"  STALE equivalence (mutant killed or gone): {name}")
