@@ -334,6 +334,14 @@ API: Final[dict[str, Api]] = {a.name: a for a in (
         "lifecycle", "fs/overlayfs/util.c ovl_override_creds()"),
     Api("iocb_to_rw_flags", None, "the kiocb flags as RWF_* flags: arithmetic",
         "fs/backing-file.c iocb_to_rw_flags()"),
+    Api("file_inode", None, "the file's inode: a pointer read", "include/linux/fs.h"),
+    Api("inode_lock", None, "the overlay inode's rwsem, taken in the submitter (process "
+        "context): no effect on the lifecycle", "include/linux/fs.h inode_lock()"),
+    Api("inode_unlock", None, "releases it", "include/linux/fs.h inode_unlock()"),
+    Api("ovl_copyattr", "kcall", "copies the real inode's size and times (CONTEXT where it "
+        "runs)", "fs/overlayfs/util.c ovl_copyattr()", context="ovl_copyattr"),
+    Api("ovl_file_accessed", "kcall", "updates the overlay file's atime (CONTEXT where it "
+        "runs)", "fs/overlayfs/file.c ovl_file_accessed()", context="ovl_file_accessed"),
 )}
 
 # The model's conditions, as the C writes them: the text of an ``if`` condition with the

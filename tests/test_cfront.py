@@ -152,7 +152,7 @@ def _ops(v: Variant) -> dict[str, Counter[tuple[object, ...]]]:
 
 
 def test_the_612_helpers_lift_to_the_hand_written_mainline(cat: dict[str, Variant]) -> None:
-    (v, source), = variants(str(tree_612()))
+    (v, source), _callers = variants(str(tree_612()))
     assert source.endswith("fs/backing-file.c")
     hand = _mainline_118(cat)
     assert _ops(v) == _ops(hand)
@@ -160,9 +160,30 @@ def test_the_612_helpers_lift_to_the_hand_written_mainline(cat: dict[str, Varian
                                           (6003, frozenset())]
 
 
+def test_overlayfs_612_callers_lift_around_the_lifted_helpers(
+        cat: dict[str, Variant]) -> None:
+    """A tree gives overlayfs's ovl_read_iter/ovl_write_iter too, lifted from
+    fs/overlayfs/file.c around the lifted helpers: the hand-written ovl-6.12 with the same
+    6.12.118 change, and the ovl_copyattr() that ovl_write_iter calls under inode_lock."""
+    (_, _), (v, source) = variants(str(tree_612()))
+    assert source.endswith("fs/overlayfs/file.c") and v.name == "file.c+backing-file.c"
+    hand = _mainline_118(cat)
+    ovl = cat["ovl-6.12"]
+    procs = {**ovl.procs, **{n: b for n, b in hand.procs.items() if n in ovl.procs}}
+    write = list(procs["ovl_write_iter"])
+    write.insert(1, stmt("kcall", "ovl_copyattr(inode);", fn="ovl_copyattr"))
+    procs["ovl_write_iter"] = tuple(write)
+    hand_612 = dataclasses.replace(ovl, procs=procs)
+    for name in ("ovl_read_iter", "ovl_write_iter"):
+        assert shape(v.procs[name])[:-2] == shape(hand_612.procs[name])[:-2], name
+    assert counts(v) == counts(hand_612) == [(1913, frozenset()), (6742, frozenset()),
+                                              (16066, frozenset())]
+
+
 def test_check_reads_a_kernel_tree(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(["check", str(tree_612(pinned=False)), "-n", "2"]) == 0
-    assert "backing-file.c: holds" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "backing-file.c: holds" in out and "file.c+backing-file.c: holds" in out
 
 
 def test_a_broken_count_in_the_c_is_a_use_after_free(

@@ -84,14 +84,46 @@ def like_of(c: CFile, opts: Options) -> Variant:
     return cat[name]
 
 
+# overlayfs's read_iter/write_iter, lifted around the helpers they call (v6.8 and later)
+CALLERS: dict[str, tuple[str, dict[str, str], str]] = {
+    "overlayfs": ("fs/overlayfs/file.c", {"ovl_read_iter": "read", "ovl_write_iter": "write"},
+                  "ovl-6.12"),
+}
+
+
 def variants(spec: str, opts: Options | None = None) -> list[tuple[Variant, str]]:
-    """The variants ``spec`` lifts to, each with the C file it came from."""
+    """The variants ``spec`` lifts to, each with the C file it came from; for a kernel
+    tree also its callers' file lifted around the helpers (overlayfs's file.c)."""
     opts = opts or Options()
     out = []
     for c in sources(spec, opts):
         like = like_of(c, opts)
         lifted = lift_file(c, opts, like)
         out.append((assemble(lifted, like), c.path))
+        if Path(spec).is_dir() and like.name == "mainline":
+            out += _callers(Path(spec), lifted, opts)
+    return out
+
+
+def _callers(tree: Path, helpers: Lifted, opts: Options) -> list[tuple[Variant, str]]:
+    """The callers in ``tree`` of the lifted helpers, each lifted around them."""
+    out = []
+    for name, (path, entries, like_name) in CALLERS.items():
+        f = tree / path
+        if not f.is_file():
+            continue
+        c = CFile.read(f)
+        if not all(e in c.functions for e in entries):
+            continue
+        like = catalogue()[like_name]
+        caller = kapi.caller(name)
+        lifted = Lifter(c, dict(opts.callbacks), entries=entries, slots=caller.slots,
+                        external=helpers.procs).lift()
+        both = Lifted(c.path, {**lifted.procs, **helpers.procs}, lifted.entry,
+                      [*lifted.accounts, *helpers.accounts])
+        v = assemble(both, like)
+        out.append((dataclasses.replace(v, name=f"{Path(path).name}+{Path(helpers.path).name}"),
+                    c.path))
     return out
 
 

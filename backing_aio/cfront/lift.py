@@ -252,6 +252,7 @@ class _Body:
     def _declaration(self, node: Node) -> None:
         typ = node.child_by_field_name("type")
         wrapper = typ is not None and flat(typ) == f"struct {self.lifter.wrapper}"
+        ctx = typ is not None and flat(typ) == "struct backing_file_ctx"
         for d in node.children:
             if d.type == "pointer_declarator" and wrapper:
                 self.roles[_declared_name_of(d)] = "W"
@@ -264,7 +265,13 @@ class _Body:
             if value is None:
                 continue
             v = self.render(value)
-            if value.type == "call_expression" and _callee(value) == "container_of":
+            if ctx:  # the caller's backing_file_ctx, on its stack: its slots are known
+                self.roles[name] = "CTXVAL"
+                self.account(node, "no effect", None)
+            elif v == "ORIG->ki_flags":  # int ifl = iocb->ki_flags: the flags passed down
+                self.roles[name] = "FLAGS"
+                self.account(node, "no effect", None)
+            elif value.type == "call_expression" and _callee(value) == "container_of":
                 self.roles[name] = "W"
                 self.account(node, "no effect", None)
             elif v == "CLONE":
@@ -278,6 +285,8 @@ class _Body:
                 self.account(node, "no effect", None)
             elif value.type == "call_expression":
                 self.call(value, node, assigned=name)
+            elif not any(n.type == "call_expression" for n in _walk(value)):
+                self.account(node, "no effect", None)  # a local copy of a value
             else:
                 self.account(node, "assumed", None)
 
@@ -296,7 +305,7 @@ class _Body:
         lhs, rhs = self.render(left), self.render(right)
         if op == "&=" and rhs.startswith("~"):
             flag = rhs.lstrip("~").strip("()")
-            holder = {"flags": "flags", "CLONE->ki_flags": "clone"}.get(lhs)
+            holder = {"flags": "flags", "FLAGS": "flags", "CLONE->ki_flags": "clone"}.get(lhs)
             if holder is None:
                 raise self.refuse(node, "a flag cleared in neither the flags passed down "
                                   "nor the clone")
@@ -343,6 +352,9 @@ class _Body:
             return
         if name in FOLDED:
             raise self.refuse(node, f"{name}() without the test of its error right after it")
+        if name in self.lifter.external:
+            self.emit("call", node, proc=name)  # lifted from the helpers' own file
+            return
         if name in self.lifter.c.functions and name not in kapi.API:
             proc = self.lifter.want(name, node)
             if any(self.render(a) == "W->res" for a in args):
@@ -389,6 +401,8 @@ class _Body:
             raise self.refuse(node, "queue_work without INIT_WORK right before it")
         elif op == "refcount_dec_and_test":
             raise self.refuse(node, "a reference dropped outside an if")
+        elif op == "kcall":
+            self.emit(op, node, fn=api.context or api.name)
         else:
             self.emit(op, node)
 
@@ -471,6 +485,9 @@ class _Body:
             self.callback(guarded, node, cond,
                           text(_field(guarded, "function")))
             return
+        if other is None and cond not in kapi.CONDITIONS and self._no_effect(then):
+            self.account(node, "no effect", None)  # e.g. if (!ovl_should_sync()) ifl &= ...
+            return
         name = self.condition(cond, cond_node)
         if other is None and _is_return(then):
             value = _return_value(then)
@@ -495,6 +512,20 @@ class _Body:
             self.bind(otherwise)
             self.statement(body)
         self.bind(after)
+
+    def _no_effect(self, body: Node) -> bool:
+        """Whether ``body`` lowers to no statement at all (only effects the model leaves
+        out), tried on a copy: nothing is recorded."""
+        trial = _Body(self.lifter, self.fn)
+        trial.roles = dict(self.roles)
+        kept = len(self.lifter.accounts)
+        try:
+            trial.statement(body)
+        except CError:
+            return False
+        finally:
+            del self.lifter.accounts[kept:]
+        return not trial.out and not trial.tails
 
     def _account_jump(self, node: Node, goto: Node) -> None:
         if goto.start_point[0] != node.start_point[0]:
@@ -612,8 +643,10 @@ class Lifter:
 
     def __init__(self, c: CFile, bindings: dict[str, str] | None = None,
                  entries: dict[str, str] | None = None,
-                 slots: Collection[str] = ()) -> None:
+                 slots: Collection[str] = (), external: Collection[str] = ()) -> None:
         self.c = c
+        # functions lifted from another file (the helpers, for their callers' file)
+        self.external = frozenset(external)
         self.bindings = bindings or {}
         self.slots = frozenset(slots)
         self.entries = entries or {n: k for n, k in ENTRIES.items() if n in c.functions}
@@ -628,6 +661,9 @@ class Lifter:
     def lift(self) -> Lifted:
         if not self.entries:
             raise CError(f"{self.c.path}: none of {', '.join(ENTRIES)} is defined here")
+        for name in self.entries:
+            if name not in self.c.functions:
+                raise CError(f"{self.c.path}: {name}() is not defined here")
         for name in self.entries:
             self.want(name, None)
         while self._todo:
