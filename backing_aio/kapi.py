@@ -169,6 +169,24 @@ FUNCTIONS: Final[dict[str, Function]] = {f.name: f for f in (
         calls=("ovl_copyattr",),
     ),
     Function(
+        "fuse_write_update_attr", Span(_v("6.9")),
+        "takes spin_lock(&fi->lock), which is not irq-safe, to update the inode's size and "
+        "attr_version (v6.9: FUSE passthrough)",
+        "fs/fuse/file.c (v6.12) fuse_write_update_attr(): spin_lock(&fi->lock); "
+        "i_size_write(); spin_unlock(&fi->lock)",
+    ),
+    Function(
+        "fuse_passthrough_end_write", None, "the end_write callback FUSE passthrough passes "
+        "in its ctx", "fs/fuse/passthrough.c (v6.12) fuse_passthrough_end_write(): "
+        "fuse_write_update_attr()", calls=("fuse_write_update_attr",),
+    ),
+    Function(
+        "fuse_file_accessed", None, "marks the atime stale: set_mask_bits() on the inode's "
+        "inval_mask, an atomic (irq-safe)",
+        "fs/fuse/passthrough.c (v6.12) fuse_file_accessed() -> fs/fuse/dir.c "
+        "fuse_invalidate_atime() -> fuse_invalidate_attr_mask()",
+    ),
+    Function(
         "ovl_file_end_write", None, "the end_write callback overlayfs passes in its ctx",
         "fs/overlayfs/file.c ovl_file_end_write(): ovl_file_modified()",
         calls=("ovl_file_modified",),
@@ -207,6 +225,14 @@ CALLERS: Final[dict[str, Caller]] = {c.name: c for c in (
          "write": frozenset({"end_write", "ovl_copyattr", "ovl_rw_complete"})},
         # the seed: backing_file_read_iter(real.file, iter, iocb, flags, ovl_rw_complete)
         {"cleanup": "ovl_rw_complete"},
+    ),
+    Caller(
+        "fuse",
+        {"end_write": "fuse_passthrough_end_write", "accessed": "fuse_file_accessed"},
+        "fs/fuse/passthrough.c (v6.12) fuse_passthrough_read_iter()/write_iter(): "
+        "backing_file_ctx {.accessed = fuse_file_accessed, .end_write = "
+        "fuse_passthrough_end_write}",
+        {"read": frozenset({"accessed"}), "write": frozenset({"end_write"})},
     ),
     # The block and bio shapes have no callback slots: their completion calls only what
     # may run in irq context (kiocb_end_write, blk_mq_complete_request, bio_endio, kfree).
@@ -335,6 +361,9 @@ API: Final[dict[str, Api]] = {a.name: a for a in (
     Api("iocb_to_rw_flags", None, "the kiocb flags as RWF_* flags: arithmetic",
         "fs/backing-file.c iocb_to_rw_flags()"),
     Api("file_inode", None, "the file's inode: a pointer read", "include/linux/fs.h"),
+    Api("fuse_file_passthrough", None, "the backing file the FUSE file holds open for its "
+        "whole life (borrowed, as the helpers' file)", "fs/fuse/passthrough.c"),
+    Api("pr_debug", None, "a debug message", "include/linux/printk.h"),
     Api("inode_lock", None, "the overlay inode's rwsem, taken in the submitter (process "
         "context): no effect on the lifecycle", "include/linux/fs.h inode_lock()"),
     Api("inode_unlock", None, "releases it", "include/linux/fs.h inode_unlock()"),
@@ -349,6 +378,7 @@ API: Final[dict[str, Api]] = {a.name: a for a in (
 # kiocb, FILE the backing file, RET the return value), spaces removed.
 CONDITIONS: Final[dict[str, str]] = {
     "!iov_iter_count(iter)": "zero_length",
+    "!COUNT": "zero_length",  # size_t count = iov_iter_count(iter); if (!count)
     "ORIG->ki_flags&IOCB_DIRECT&&!(FILE->f_mode&FMODE_CAN_ODIRECT)": "odirect_unsupported",
     "is_sync_kiocb(ORIG)": "sync_kiocb",
     "WARN_ON_ONCE(!(FILE->f_mode&FMODE_BACKING))": "not_backing",

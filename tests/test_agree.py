@@ -69,7 +69,7 @@ def test_explorer_bmc_and_proof_agree_on_the_catalogue_and_a_sample_of_mutants()
     # the seed breaks RESULT_PROPAGATED (IOCB_DIO_CALLER_COMP) and CONTEXT (its read
     # completion calls ovl_file_accessed()): found every way
     assert by_name["seed"].bmc_failed == {"RESULT_PROPAGATED", "CONTEXT"}
-    good = ("seed-fixed", "ovl-5.16", "mainline", "ovl-6.12", "loop", "erofs")
+    good = ("seed-fixed", "ovl-5.16", "mainline", "ovl-6.12", "fuse-6.12", "loop", "erofs")
     assert not any(by_name[n].hypothesis for n in good)
     assert all(by_name[n].all_n for n in good)
     assert any(r.explorer[1] for r in results[4:]) and len(results) > 8

@@ -33,6 +33,9 @@ PINNED = {
     ("ovl-6.12", 1): (1909, "holds"),
     ("ovl-6.12", 2): (6731, "holds"),
     ("ovl-6.12", 3): (16045, "holds"),
+    ("fuse-6.12", 1): (831, "holds"),
+    ("fuse-6.12", 2): (2937, "holds"),
+    ("fuse-6.12", 3): (7014, "holds"),
 }
 
 
@@ -114,6 +117,6 @@ def test_ovl_5_16_dropping_the_callers_file_twice_is_found() -> None:
 
 
 def test_good_variants_hold_for_every_mix_of_request_types(cat: dict[str, Variant]) -> None:
-    for name in ("seed-fixed", "ovl-5.16", "mainline", "ovl-6.12"):
+    for name in ("seed-fixed", "ovl-5.16", "mainline", "ovl-6.12", "fuse-6.12"):
         for kinds in (["read", "write", "sync-write"], ["write", "write", "read"]):
             assert not explore(cat[name], 3, kinds=kinds).failed

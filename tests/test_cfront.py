@@ -152,7 +152,7 @@ def _ops(v: Variant) -> dict[str, Counter[tuple[object, ...]]]:
 
 
 def test_the_612_helpers_lift_to_the_hand_written_mainline(cat: dict[str, Variant]) -> None:
-    (v, source), _callers = variants(str(tree_612()))
+    (v, source), *_callers = variants(str(tree_612()))
     assert source.endswith("fs/backing-file.c")
     hand = _mainline_118(cat)
     assert _ops(v) == _ops(hand)
@@ -165,7 +165,7 @@ def test_overlayfs_612_callers_lift_around_the_lifted_helpers(
     """A tree gives overlayfs's ovl_read_iter/ovl_write_iter too, lifted from
     fs/overlayfs/file.c around the lifted helpers: the hand-written ovl-6.12 with the same
     6.12.118 change, and the ovl_copyattr() that ovl_write_iter calls under inode_lock."""
-    (_, _), (v, source) = variants(str(tree_612()))
+    _, (v, source), *_ = variants(str(tree_612()))
     assert source.endswith("fs/overlayfs/file.c") and v.name == "file.c+backing-file.c"
     hand = _mainline_118(cat)
     ovl = cat["ovl-6.12"]
@@ -180,10 +180,28 @@ def test_overlayfs_612_callers_lift_around_the_lifted_helpers(
                                               (16066, frozenset())]
 
 
+def test_fuse_612_callers_lift_around_the_lifted_helpers(cat: dict[str, Variant]) -> None:
+    """FUSE passthrough's read_iter/write_iter, lifted from fs/fuse/passthrough.c (its
+    count local, pr_debug, inode_lock around the write): the hand-written fuse-6.12 with
+    6.12.118's change."""
+    *_, (v, source) = variants(str(tree_612()))
+    assert source.endswith("fs/fuse/passthrough.c") and v.caller == "fuse"
+    hand = _mainline_118(cat)
+    fuse = cat["fuse-6.12"]
+    hand_fuse = dataclasses.replace(fuse, procs={
+        **fuse.procs, **{n: b for n, b in hand.procs.items() if n in fuse.procs}})
+    for name in ("fuse_passthrough_read_iter", "fuse_passthrough_write_iter"):
+        assert [s[0] for s in shape(v.procs[name])] == ["if_goto", "call", "return_",
+                                                          "return_"], name
+    assert counts(v) == counts(hand_fuse) == [(832, frozenset()), (2940, frozenset()),
+                                               (7020, frozenset())]
+
+
 def test_check_reads_a_kernel_tree(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(["check", str(tree_612(pinned=False)), "-n", "2"]) == 0
     out = capsys.readouterr().out
     assert "backing-file.c: holds" in out and "file.c+backing-file.c: holds" in out
+    assert "passthrough.c+backing-file.c: holds" in out
 
 
 def test_a_broken_count_in_the_c_is_a_use_after_free(

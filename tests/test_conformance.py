@@ -92,7 +92,8 @@ def _exhaustive(name: str, rtype: str, ws: Workspace,
 @pytest.mark.parametrize("name", [
     "seed", "seed-fixed", "mainline", "ovl-5.6",
     pytest.param("ovl-5.16", marks=pytest.mark.slow),
-    pytest.param("ovl-6.12", marks=pytest.mark.slow)])
+    pytest.param("ovl-6.12", marks=pytest.mark.slow),
+    pytest.param("fuse-6.12", marks=pytest.mark.slow)])
 def test_every_run_is_a_model_run_and_back(
         cat: dict[str, Variant], ws: Workspace, name: str, rtype: str) -> None:
     """Every interleaving and environment choice of one request: each run conforms
@@ -122,7 +123,7 @@ def test_every_run_of_another_upper_side_is_a_model_run_and_back(
 
 
 @pytest.mark.parametrize("name", ["seed-fixed", "mainline", "ovl-5.16", "ovl-5.6", "ovl-6.12",
-                                  "loop", "erofs"])
+                                  "fuse-6.12", "loop", "erofs"])
 def test_seeded_runs_of_many_requests_conform(cat: dict[str, Variant], ws: Workspace,
                                              name: str) -> None:
     kinds = cat[name].kinds

@@ -621,7 +621,7 @@ def test_only_an_async_write_on_a_kernel_with_the_flag_carries_caller_comp(
 
     impl = IMPLEMENTATIONS[name]
     has = kapi.has_dio_caller_comp(impl.release())
-    assert has == (name in ("seed-fixed", "mainline", "ovl-6.12"))
+    assert has == (name in ("seed-fixed", "mainline", "ovl-6.12", "fuse-6.12"))
     flags: dict[int, int] = {}
 
     def on_kernel(k: Kernel) -> None:

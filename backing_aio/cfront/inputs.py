@@ -88,6 +88,8 @@ def like_of(c: CFile, opts: Options) -> Variant:
 CALLERS: dict[str, tuple[str, dict[str, str], str]] = {
     "overlayfs": ("fs/overlayfs/file.c", {"ovl_read_iter": "read", "ovl_write_iter": "write"},
                   "ovl-6.12"),
+    "fuse": ("fs/fuse/passthrough.c", {"fuse_passthrough_read_iter": "read",
+                                       "fuse_passthrough_write_iter": "write"}, "fuse-6.12"),
 }
 
 

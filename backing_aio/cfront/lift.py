@@ -268,6 +268,9 @@ class _Body:
             if ctx:  # the caller's backing_file_ctx, on its stack: its slots are known
                 self.roles[name] = "CTXVAL"
                 self.account(node, "no effect", None)
+            elif v == "iov_iter_count(iter)":  # size_t count = iov_iter_count(iter);
+                self.roles[name] = "COUNT"
+                self.account(node, "no effect", None)
             elif v == "ORIG->ki_flags":  # int ifl = iocb->ki_flags: the flags passed down
                 self.roles[name] = "FLAGS"
                 self.account(node, "no effect", None)

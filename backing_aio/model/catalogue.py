@@ -551,6 +551,43 @@ def _ovl_612() -> Variant:
     )
 
 
+def _fuse_612() -> Variant:
+    """FUSE passthrough of v6.12 around today's helpers: the FUSE file holds its backing
+    file open for its whole life, so the helpers are handed a borrowed file; its callbacks
+    are fuse_file_accessed and fuse_passthrough_end_write, whose fuse_write_update_attr()
+    takes a spinlock that is not irq-safe (the helpers run end_write from the workqueue)."""
+    read = (
+        S("if_goto", "if (!count) return 0;", cond="zero_length", target="ret0"),
+        S("call", "ret = backing_file_read_iter(backing_file, iter, iocb, iocb->ki_flags, "
+          "&ctx);", proc="backing_file_read_iter"),
+        S("return_", "return ret;", value="ret"),
+        S("return_", "return 0;", tag="ret0", value="0"),
+    )
+    write = (
+        S("if_goto", "if (!count) return 0;", cond="zero_length", target="ret0"),
+        S("call", "inode_lock(inode); ret = backing_file_write_iter(backing_file, iter, iocb, "
+          "iocb->ki_flags, &ctx); inode_unlock(inode);", proc="backing_file_write_iter"),
+        S("return_", "return ret;", value="ret"),
+        S("return_", "return 0;", tag="ret0", value="0"),
+    )
+    helpers = _mainline()
+    return Variant(
+        name="fuse-6.12",
+        summary="FUSE passthrough's read_iter/write_iter of v6.12 around today's helpers: "
+        "a borrowed backing file, the caller's flags passed down as they are",
+        origin="fs/fuse/passthrough.c (v6.12: Debian's linux-source-6.12) "
+        "fuse_passthrough_read_iter()/fuse_passthrough_write_iter(), fs/backing-file.c (v6.12)",
+        procs={"fuse_passthrough_read_iter": read, "fuse_passthrough_write_iter": write,
+               **helpers.procs},
+        entry={"read": "fuse_passthrough_read_iter", "write": "fuse_passthrough_write_iter"},
+        kernel="6.12",
+        caller="fuse",
+        callbacks=helpers.callbacks,
+        notes=("fuse_passthrough_write_iter passes iocb->ki_flags unchanged: the helper's own "
+               "flags &= ~IOCB_DIO_CALLER_COMP is the only clear",),
+    )
+
+
 def _loop() -> Variant:
     """The loop driver's direct-IO path (cmd->use_aio): the same count of 2 around a kiocb of
     the driver's own, embedded in the block request's pdu with the request it serves."""
@@ -660,5 +697,5 @@ def _erofs() -> Variant:
 def catalogue() -> dict[str, Variant]:
     """The built-in variants by name, in catalogue order."""
     variants = [_seed(), _seed_fixed(), _ovl(refcount=False), _ovl(refcount=True), _mainline(),
-                _ovl_612(), _loop(), _erofs()]
+                _ovl_612(), _fuse_612(), _loop(), _erofs()]
     return {v.name: v for v in variants}

@@ -403,6 +403,18 @@ EQUIVALENT: Final[dict[str, str]] = {
     "ovl-6.12:duplicate:ovl_read_iter#7(return_)": "UNREACHABLE",
     "ovl-6.12:duplicate:ovl_write_iter#2(if_goto)": "RETEST",
     "ovl-6.12:swap:ovl_write_iter#2(if_goto,clear_ki_flag)": "FLAG_CLEAR_ORDER",
+    # FUSE passthrough's own read_iter/write_iter: its if (!count) return 0; before the
+    # helper, which tests for an empty iter again
+    "fuse-6.12:delete:fuse_passthrough_read_iter#0(if_goto)": "HELPER_ZERO_LENGTH",
+    "fuse-6.12:duplicate:fuse_passthrough_read_iter#0(if_goto)": "RETEST",
+    "fuse-6.12:swap:fuse_passthrough_read_iter#0(if_goto,call)": "HELPER_ZERO_LENGTH",
+    "fuse-6.12:duplicate:fuse_passthrough_read_iter#2(return_)": "UNREACHABLE",
+    "fuse-6.12:duplicate:fuse_passthrough_read_iter#3(return_)": "UNREACHABLE",
+    "fuse-6.12:delete:fuse_passthrough_write_iter#0(if_goto)": "HELPER_ZERO_LENGTH",
+    "fuse-6.12:duplicate:fuse_passthrough_write_iter#0(if_goto)": "RETEST",
+    "fuse-6.12:swap:fuse_passthrough_write_iter#0(if_goto,call)": "HELPER_ZERO_LENGTH",
+    "fuse-6.12:duplicate:fuse_passthrough_write_iter#2(return_)": "UNREACHABLE",
+    "fuse-6.12:duplicate:fuse_passthrough_write_iter#3(return_)": "UNREACHABLE",
 }
 
 
@@ -413,8 +425,10 @@ _HELPERS_OF_MAINLINE: Final = ("backing_file_read_iter", "backing_file_write_ite
                                "backing_aio_put", "backing_aio_cleanup",
                                "backing_aio_rw_complete", "backing_aio_complete_work",
                                "backing_aio_queue_completion")
+# fuse-6.12 runs them under FUSE passthrough's read_iter/write_iter, likewise.
 EQUIVALENT.update({
-    "ovl-6.12:" + name.removeprefix("mainline:"): reason
+    variant + ":" + name.removeprefix("mainline:"): reason
+    for variant in ("ovl-6.12", "fuse-6.12")
     for name, reason in list(EQUIVALENT.items())
     if name.startswith("mainline:") and name.split(":")[2].split("#")[0] in _HELPERS_OF_MAINLINE
 })

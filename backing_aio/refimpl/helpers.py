@@ -21,7 +21,8 @@ A class per version:
 - ``Mainline``: today's fs/backing-file.c: write completions punted to a workqueue,
   vfs_iocb_iter_write owns freeze protection unless the IO is queued (model: ``mainline``).
   ``Ovl612``: the same helpers under v6.12's overlayfs, whose struct fd may hold a file
-  opened on the fly (model: ``ovl-6.12``).
+  opened on the fly (model: ``ovl-6.12``); ``Fuse612`` under FUSE passthrough
+  (model: ``fuse-6.12``).
 """
 
 from __future__ import annotations
@@ -966,6 +967,40 @@ class Ovl612(Mainline):
         return ret
 
 
+class Fuse612(Mainline):
+    """FUSE passthrough's read_iter/write_iter of v6.12 around today's helpers (model:
+    ``fuse-6.12``): the FUSE file holds its backing file for its whole life (borrowed
+    here), and the caller's flags go down as they are."""
+
+    name = "fuse-6.12"
+    caller = "fuse"
+
+    def read_iter(self, iocb: Kiocb, iter: IovIter) -> int:
+        backing_file = iocb.ki_filp.private_data  # fuse_file_passthrough(ff)
+        assert backing_file is not None
+        step("if_goto", answer(ZERO_LENGTH, not iov_iter_count(iter)))
+        if not iov_iter_count(iter):
+            step("return_")
+            return 0
+        step("call")
+        ret = self.backing_file_read_iter(backing_file, iter, iocb, iocb.ki_flags, self.ctx())
+        step("return_")
+        return ret
+
+    def write_iter(self, iocb: Kiocb, iter: IovIter) -> int:
+        backing_file = iocb.ki_filp.private_data
+        assert backing_file is not None
+        step("if_goto", answer(ZERO_LENGTH, not iov_iter_count(iter)))
+        if not iov_iter_count(iter):
+            step("return_")
+            return 0
+        step("call")  # inode_lock(inode); ...; inode_unlock(inode);
+        ret = self.backing_file_write_iter(backing_file, iter, iocb, iocb.ki_flags,
+                                           self.ctx())
+        step("return_")
+        return ret
+
+
 # ---- the same pattern under another upper side ----------------------------------------
 
 class LoopCmd(Checked):
@@ -1173,5 +1208,6 @@ class Erofs(Helpers):
 
 
 IMPLEMENTATIONS: dict[str, type[Helpers]] = {
-    c.name: c for c in (Seed, SeedFixed, Ovl56, Ovl516, Mainline, Ovl612, Loop, Erofs)
+    c.name: c for c in (Seed, SeedFixed, Ovl56, Ovl516, Mainline, Ovl612, Fuse612, Loop,
+                        Erofs)
 }
