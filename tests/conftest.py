@@ -50,8 +50,9 @@ def untag(s: Stmt) -> Stmt:
 # - z3: a test that runs the solver carries ``@pytest.mark.z3``; the modules below import z3
 #   as they are imported, so where z3 cannot run they are not collected at all (a guard in
 #   tests/test_probe.py keeps this list equal to the modules that do).
-Z3_MODULES = frozenset({"test_agree.py", "test_bench.py", "test_bmc.py", "test_generic.py",
-                        "test_prove.py", "test_symbolic.py", "test_verdict.py"})
+Z3_MODULES = frozenset({"test_agree.py", "test_bench.py", "test_bmc.py", "test_cfront_z3.py",
+                        "test_generic.py", "test_prove.py", "test_symbolic.py",
+                        "test_verdict.py"})
 _not_collected: dict[str, str] = {}
 
 
