@@ -258,6 +258,14 @@ def test_a_c_file_without_the_helpers(tmp_path: Path,
     assert f"{f}: none of backing_file_read_iter, backing_file_write_iter" in err
 
 
+def test_overlayfs_own_async_io_is_refused_by_name(capsys: pytest.CaptureFixture[str]) -> None:
+    f = KERNEL / "linux-source-6.1" / "fs/overlayfs/file.c"
+    if not f.is_file():
+        pytest.skip("no Debian linux-source-6.1 in .cache/kernel: run make kernel-sources")
+    err = _one_line_error(capsys, "lift", str(f))
+    assert "overlayfs's own async IO (struct ovl_aio_req, v5.6 to v6.5) is not lifted" in err
+
+
 def test_a_syntax_error_in_a_helper(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     c = seed_helpers_c().replace("refcount_set(&aio_req->ref, 2);",
                                  "refcount_set(&aio_req->ref, 2;", 1)

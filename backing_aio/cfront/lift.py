@@ -662,6 +662,9 @@ class Lifter:
         self._todo: list[str] = []
 
     def lift(self) -> Lifted:
+        if not self.entries and "ovl_aio_req" in self.c.structs:
+            raise CError(f"{self.c.path}: overlayfs's own async IO (struct ovl_aio_req, v5.6 "
+                         "to v6.5) is not lifted yet: check it as the catalogue's ovl-5.16")
         if not self.entries:
             raise CError(f"{self.c.path}: none of {', '.join(ENTRIES)} is defined here")
         for name in self.entries:
