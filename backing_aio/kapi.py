@@ -209,6 +209,12 @@ class Caller:
     # what it passes for a callback parameter of the helpers (the seed's ``cleanup``)
     passes: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def direct_calls(self) -> frozenset[str]:
+        """The kernel functions of the table it calls itself after the IO, as the callback
+        of a request's kind (overlayfs's ovl_copyattr() up to v6.7)."""
+        return frozenset(f for fs in self.per_kind.values() for f in fs if f in API)
+
 
 CALLERS: Final[dict[str, Caller]] = {c.name: c for c in (
     Caller(
@@ -300,6 +306,9 @@ class Api:
     effect: str
     evidence: str
     context: str | None = None
+    # what it runs reads the result the completion stored first (lo_complete_rq, run by
+    # blk_mq_complete_request, reads cmd->ret): a load_res before the statement
+    reads_res: bool = False
 
 
 API: Final[dict[str, Api]] = {a.name: a for a in (
@@ -335,6 +344,12 @@ API: Final[dict[str, Api]] = {a.name: a for a in (
         "tells lockdep it is handed on", "include/linux/fs.h kiocb_start_write()"),
     Api("kiocb_end_write", "kiocb_end_write", "ends freeze protection handed on with a "
         "kiocb", "include/linux/fs.h kiocb_end_write()"),
+    Api("__sb_writers_release", "sb_writers_release", "tells lockdep the submitter no "
+        "longer holds freeze protection (it is handed on with the kiocb)",
+        "include/linux/fs.h __sb_writers_release()"),
+    Api("__sb_writers_acquired", "kiocb_end_write", "tells lockdep this context holds the "
+        "protection handed on; with the file_end_write() right after it, kiocb_end_write() "
+        "open-coded (overlayfs up to v6.5)", "include/linux/fs.h __sb_writers_acquired()"),
     Api("vfs_iter_read", "vfs_iter", "a synchronous read of the backing file",
         "fs/read_write.c vfs_iter_read()"),
     Api("vfs_iter_write", "vfs_iter", "a synchronous write of the backing file (from v6.8 "
@@ -358,12 +373,28 @@ API: Final[dict[str, Api]] = {a.name: a for a in (
         "kernel/cred.c revert_creds()"),
     Api("ovl_override_creds", None, "overlayfs's override_creds(): no effect on the "
         "lifecycle", "fs/overlayfs/util.c ovl_override_creds()"),
+    Api("ovl_iocb_to_rwf", None, "overlayfs's kiocb flags as RWF_* flags: arithmetic",
+        "fs/overlayfs/file.c ovl_iocb_to_rwf()"),
     Api("iocb_to_rw_flags", None, "the kiocb flags as RWF_* flags: arithmetic",
         "fs/backing-file.c iocb_to_rw_flags()"),
     Api("file_inode", None, "the file's inode: a pointer read", "include/linux/fs.h"),
     Api("fuse_file_passthrough", None, "the backing file the FUSE file holds open for its "
         "whole life (borrowed, as the helpers' file)", "fs/fuse/passthrough.c"),
     Api("pr_debug", None, "a debug message", "include/linux/printk.h"),
+    Api("blk_mq_rq_from_pdu", "load_orig", "the block request whose pdu the command is: "
+        "pointer arithmetic (a step only where a call comes before its use)",
+        "include/linux/blk-mq.h blk_mq_rq_from_pdu()"),
+    Api("blk_mq_complete_request", "ki_complete", "completes the block request (its "
+        "->complete, lo_complete_rq, reads cmd->ret); the pdu goes back to blk-mq",
+        "block/blk-mq.c blk_mq_complete_request()", reads_res=True),
+    Api("bio_endio", "ki_complete", "ends the bio in the wrapper: erofs's upper side sees "
+        "its pages read", "block/bio.c bio_endio()"),
+    Api("iov_iter_bvec", None, "points the iterator at the request's pages: no effect on "
+        "the lifecycle", "lib/iov_iter.c iov_iter_bvec()"),
+    Api("req_get_ioprio", None, "the request's IO priority: a read",
+        "include/linux/blk-mq.h req_get_ioprio()"),
+    Api("get_current_ioprio", None, "the task's IO priority: a read",
+        "include/linux/ioprio.h get_current_ioprio()"),
     Api("inode_lock", None, "the overlay inode's rwsem, taken in the submitter (process "
         "context): no effect on the lifecycle", "include/linux/fs.h inode_lock()"),
     Api("inode_unlock", None, "releases it", "include/linux/fs.h inode_unlock()"),
@@ -377,6 +408,8 @@ API: Final[dict[str, Api]] = {a.name: a for a in (
 # request's objects named by their roles (ORIG the original kiocb, CLONE the wrapper's
 # kiocb, FILE the backing file, RET the return value), spaces removed.
 CONDITIONS: Final[dict[str, str]] = {
+    "rw==ITER_SOURCE": "req_write",  # lo_rw_aio(lo, cmd, pos, ITER_SOURCE) for a write
+    "req_op(ORIG)==REQ_OP_WRITE": "req_write",
     "!iov_iter_count(iter)": "zero_length",
     "!COUNT": "zero_length",  # size_t count = iov_iter_count(iter); if (!count)
     "ORIG->ki_flags&IOCB_DIRECT&&!(FILE->f_mode&FMODE_CAN_ODIRECT)": "odirect_unsupported",
@@ -388,4 +421,40 @@ CONDITIONS: Final[dict[str, str]] = {
     "CLONE->ki_flags&IOCB_WRITE": "write",
     "W->is_write": "is_write",
     "ORIG->ki_flags&IOCB_WRITE": "orig_write",
+}
+
+
+@dataclass(frozen=True)
+class Assumption:
+    """A condition of the C the model does not branch on, and why: ``taken`` True or False
+    for one the pattern's path always takes or never takes; None for a branch whose both
+    sides handle data outside the lifecycle (the C front-end lists each such branch)."""
+
+    taken: bool | None
+    why: str
+
+
+ASSUMED: Final[dict[str, Assumption]] = {
+    "W->use_aio": Assumption(True, "the loop device's direct-IO mode, where lo_rw_aio is "
+                             "asynchronous (with use_aio clear, ki_complete is NULL and the "
+                             "IO synchronous: not this pattern)"),
+    "likely(!blk_should_fake_timeout(ORIG->q))": Assumption(
+        True, "request-timeout fault injection (CONFIG_FAIL_IO_TIMEOUT) is off"),
+    "ORIG->bio!=ORIG->biotail": Assumption(
+        None, "the bvec array of a multi-bio request: kmalloc_array (on failure -EIO before "
+        "the count is set, and loop_handle_cmd completes the request) and freed with the "
+        "last reference; data, not the lifecycle"),
+}
+
+# Expressions that are the backing file in code that does not take it as a parameter.
+BACKING_FILES: Final[dict[str, str]] = {
+    "lo->lo_backing_file": "the loop device's backing file, open while the device is bound "
+    "(drivers/block/loop.c)",
+}
+
+# Iteration macros the C front-end reads as a loop (``for``): their bodies are lifted or
+# accounted like any other, and may not touch the lifecycle.
+ITERATORS: Final[dict[str, str]] = {
+    "rq_for_each_bvec": "each segment of a block request (include/linux/blk-mq.h)",
+    "bio_for_each_folio_all": "each folio of a bio (include/linux/bio.h)",
 }

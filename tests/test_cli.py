@@ -26,8 +26,8 @@ def test_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert [v["name"] for v in doc["variants"]] == [
-        "seed", "seed-fixed", "ovl-5.6", "ovl-5.16", "mainline", "ovl-6.12", "fuse-6.12", "loop",
-        "erofs"]
+        "seed", "seed-fixed", "ovl-5.6", "ovl-5.16", "ovl-6.1", "mainline", "ovl-6.12",
+        "fuse-6.12", "loop", "erofs"]
     assert {p["id"] for p in doc["properties"]} >= {"UAF", "LEAK", "TERMINATES"}
 
 

@@ -23,13 +23,14 @@ from backing_aio.refimpl.env import (
     Refinement,
     model_choice,
 )
-from backing_aio.refimpl.helpers import Helpers
+from backing_aio.refimpl.helpers import IMPLEMENTATIONS, Helpers
 from backing_aio.refimpl.kernel import Kernel
 from backing_aio.refimpl.run import BLOCK, IoSpec, Workspace, stress
 from backing_aio.refimpl.sched import Free
 from backing_aio.refimpl.vfs import EAGAIN, EIOCBQUEUED
 from backing_aio.verify.explorer import explore as explore_model
 from backing_aio.verify.trace import check_replay, concretise
+from backing_aio.vocab import Choice
 from tests.broken import BROKEN, SEED_CLEANUP_ALSO_QUEUED, SEED_NO_PUT_AFTER_SUBMIT
 
 TYPES = ["read", "write", "sync-read", "sync-write"]
@@ -90,7 +91,7 @@ def _exhaustive(name: str, rtype: str, ws: Workspace,
 
 @pytest.mark.parametrize("rtype", TYPES)
 @pytest.mark.parametrize("name", [
-    "seed", "seed-fixed", "mainline", "ovl-5.6",
+    "seed", "seed-fixed", "mainline", "ovl-5.6", "ovl-6.1",
     pytest.param("ovl-5.16", marks=pytest.mark.slow),
     pytest.param("ovl-6.12", marks=pytest.mark.slow),
     pytest.param("fuse-6.12", marks=pytest.mark.slow)])
@@ -103,6 +104,8 @@ def test_every_run_is_a_model_run_and_back(
     assert not problems, problems[:3]
     assert states == reachable(cat[name], [rtype])
     want = ({"UAF"} if name == "ovl-5.6" and not rtype.startswith("sync") else
+            # the real file opened on the fly: real.flags cleared, the clone's own reference
+            {"LEAK"} if name == "ovl-6.1" and not rtype.startswith("sync") else
             {"RESULT_PROPAGATED"} if name == "seed" and rtype == "write" else
             # ovl_rw_complete calls ovl_file_accessed() from the read's completion
             {"CONTEXT"} if name == "seed" and rtype == "read" else set())
@@ -122,8 +125,8 @@ def test_every_run_of_another_upper_side_is_a_model_run_and_back(
     assert findings == set()
 
 
-@pytest.mark.parametrize("name", ["seed-fixed", "mainline", "ovl-5.16", "ovl-5.6", "ovl-6.12",
-                                  "fuse-6.12", "loop", "erofs"])
+@pytest.mark.parametrize("name", ["seed-fixed", "mainline", "ovl-5.16", "ovl-5.6", "ovl-6.1",
+                                  "ovl-6.12", "fuse-6.12", "loop", "erofs"])
 def test_seeded_runs_of_many_requests_conform(cat: dict[str, Variant], ws: Workspace,
                                              name: str) -> None:
     kinds = cat[name].kinds
@@ -132,8 +135,36 @@ def test_seeded_runs_of_many_requests_conform(cat: dict[str, Variant], ws: Works
     for seed in range(6):
         r, rep = run_checked(name, specs, workspace=ws, seed=seed)
         assert rep.agrees(r.findings) and not r.errors, rep.explain(r.findings)
-        if name != "ovl-5.6":
+        if not cat[name].expect:
             assert not r.findings and r.file_ok and rep.steps == len(r.events)
+
+
+def test_61s_real_file_opened_on_the_fly_leaks_and_the_fix_drops_it(
+        cat: dict[str, Variant], ws: Workspace) -> None:
+    """Real IO through 6.1's code with ovl_real_fdget() opening the real file on the fly:
+    the clone's get_file() reference is dropped by the put, the open's own is not (its
+    fdput() sees real.flags cleared), and the runs are the model's with its LEAK. With the
+    upstream fix (the flags left alone) every reference goes and nothing is found."""
+    opened = {**NO_FAULTS, "fdget": (Choice.FD_OPENED,)}
+    specs = [IoSpec("read", 0, BLOCK), IoSpec("write", 2 * BLOCK, BLOCK)]
+    r, rep = run_checked("ovl-6.1", specs, workspace=ws, seed=0, options=opened)
+    assert rep.agrees(r.findings) and not r.errors, rep.explain(r.findings)
+    assert {f.prop for f in r.findings} == {"LEAK"}
+    v = cat["ovl-6.1"]
+    fixed = v.with_procs({n: tuple(st for st in b if st.op != "fd_clear_flags")
+                          for n, b in v.procs.items()}, name="ovl-6.1-fixed",
+                         expect=frozenset())
+
+    class Ovl61Fixed(IMPLEMENTATIONS["ovl-6.1"]):  # type: ignore[misc, valid-type]
+        name = "ovl-6.1-fixed"
+
+        def hand_over_fd(self, aio_req: object, real: object) -> None:
+            pass  # the fix: no real.flags = 0, fdput() drops the file opened on the fly
+
+    r, rep = run_checked(Ovl61Fixed, specs, workspace=ws, seed=0, options=opened,
+                         variant=fixed)
+    assert rep.agrees(r.findings) and not r.errors, rep.explain(r.findings)
+    assert not r.findings and r.file_ok
 
 
 @pytest.mark.parametrize("name", ["seed-fixed", "mainline", "ovl-5.16", "ovl-6.12", "loop",

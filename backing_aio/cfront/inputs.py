@@ -15,18 +15,21 @@ API (``like``: ``mainline`` for helpers that take the caller's ``backing_file_ct
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from backing_aio import kapi
 from backing_aio.cfront import patch as patches
-from backing_aio.cfront.lift import ENTRIES, Lifted, Lifter
+from backing_aio.cfront.lift import ENTRIES, USERS, Lifted, Lifter, user_of
 from backing_aio.cfront.parse import CError, CFile
 from backing_aio.model.catalogue import catalogue
 from backing_aio.model.lang import Variant
 
 # Where a tree keeps the helpers: fs/backing-file.c from v6.8, the seed's name before it.
 HELPER_FILES: tuple[str, ...] = ("fs/backing-file.c", "fs/backing_file.c")
+# Before the helpers (up to v6.5), overlayfs's file.c held its own async IO.
+OVL_FILE = "fs/overlayfs/file.c"
 PATCH_SUFFIXES: tuple[str, ...] = (".patch", ".diff", ".mbox", ".eml", ".txt")
 
 
@@ -47,19 +50,28 @@ def sources(spec: str, opts: Options) -> list[CFile]:
     path = Path(spec)
     if path.is_dir():
         found = [path / f for f in HELPER_FILES if (path / f).is_file()]
+        if not found and (path / OVL_FILE).is_file():
+            ovl = CFile.read(path / OVL_FILE)
+            if user_of(ovl) is not None:  # a tree from before the helpers
+                return [ovl]
         if not found:
             raise CError(f"{path}: not a kernel tree with the helpers (no "
-                         f"{' or '.join(HELPER_FILES)})")
+                         f"{' or '.join(HELPER_FILES)}, nor overlayfs's own async IO in "
+                         f"{OVL_FILE})")
         return [CFile.read(f) for f in found]
     if not path.exists():
         raise CError(f"{path}: no such file or directory")
     if spec.endswith(".c"):
         return [CFile.read(path)]
     changed = patches.files(path, opts.tree, HELPER_FILES)
-    helpers = [CFile(name, text) for name, text in changed.items()
-               if name in HELPER_FILES]
+    helpers = [CFile(name, text) for name, text in changed.items()]
+    if not helpers and OVL_FILE in patches.touched(path):
+        own = [CFile(n, t) for n, t in patches.files(path, opts.tree, (OVL_FILE,)).items()]
+        if own and user_of(own[0]) is not None:
+            return own  # overlayfs's own async IO, in a tree from before the helpers
     if not helpers:
-        raise CError(f"{path}: the patch touches none of {', '.join(HELPER_FILES)}")
+        raise CError(f"{path}: the patch touches none of {', '.join(HELPER_FILES)}"
+                     f" (nor overlayfs's own async IO in {OVL_FILE})")
     return helpers
 
 
@@ -67,13 +79,16 @@ def lift_file(c: CFile, opts: Options, like: Variant) -> Lifted:
     caller = kapi.caller(like.caller)
     bindings = dict(caller.passes)
     bindings.update(opts.callbacks)
-    return Lifter(c, bindings, slots=caller.slots).lift()
+    return Lifter(c, bindings, slots=caller.slots, direct=caller.direct_calls).lift()
 
 
 def like_of(c: CFile, opts: Options) -> Variant:
     """The catalogue variant whose caller goes around the helpers of ``c``."""
     cat = catalogue()
     name = opts.like
+    user = user_of(c)
+    if name is None and not any(n in c.functions for n in ENTRIES) and user is not None:
+        name = user.like
     if name is None:
         entry = next((c.functions[n] for n in ENTRIES if n in c.functions), None)
         takes_ctx = entry is not None and any(
@@ -85,17 +100,19 @@ def like_of(c: CFile, opts: Options) -> Variant:
 
 
 # overlayfs's read_iter/write_iter, lifted around the helpers they call (v6.8 and later)
-CALLERS: dict[str, tuple[str, dict[str, str], str]] = {
-    "overlayfs": ("fs/overlayfs/file.c", {"ovl_read_iter": "read", "ovl_write_iter": "write"},
-                  "ovl-6.12"),
-    "fuse": ("fs/fuse/passthrough.c", {"fuse_passthrough_read_iter": "read",
-                                       "fuse_passthrough_write_iter": "write"}, "fuse-6.12"),
+CALLERS: dict[str, tuple[str, dict[str, tuple[str, ...]], str]] = {
+    "overlayfs": ("fs/overlayfs/file.c", {"ovl_read_iter": ("read",),
+                                          "ovl_write_iter": ("write",)}, "ovl-6.12"),
+    "fuse": ("fs/fuse/passthrough.c", {"fuse_passthrough_read_iter": ("read",),
+                                       "fuse_passthrough_write_iter": ("write",)}, "fuse-6.12"),
 }
 
 
 def variants(spec: str, opts: Options | None = None) -> list[tuple[Variant, str]]:
     """The variants ``spec`` lifts to, each with the C file it came from; for a kernel
-    tree also its callers' file lifted around the helpers (overlayfs's file.c)."""
+    tree also its callers' file lifted around the helpers (overlayfs's file.c), and the
+    other users of the pattern it has (the loop driver) of the release their catalogue
+    entry was written from."""
     opts = opts or Options()
     out = []
     for c in sources(spec, opts):
@@ -104,6 +121,37 @@ def variants(spec: str, opts: Options | None = None) -> list[tuple[Variant, str]
         out.append((assemble(lifted, like), c.path))
         if Path(spec).is_dir() and like.name == "mainline":
             out += _callers(Path(spec), lifted, opts)
+    if Path(spec).is_dir():
+        out += _users(Path(spec), {path for _, path in out}, opts)
+    return out
+
+
+def release(tree: Path) -> str | None:
+    """VERSION.PATCHLEVEL from the tree's Makefile (``6.12``), if it has one."""
+    try:
+        head = (tree / "Makefile").read_text(errors="replace")[:2000]
+    except OSError:
+        return None
+    v = re.search(r"^VERSION\s*=\s*(\d+)", head, re.M)
+    p = re.search(r"^PATCHLEVEL\s*=\s*(\d+)", head, re.M)
+    return f"{v.group(1)}.{p.group(1)}" if v and p else None
+
+
+def _users(tree: Path, done: set[str], opts: Options) -> list[tuple[Variant, str]]:
+    """The users of the pattern in ``tree`` that are not the helpers' callers, lifted
+    around their catalogue entry, where the tree is of that entry's release (another
+    release's code may differ in what the entry leaves out)."""
+    out = []
+    cat = catalogue()
+    for user in USERS:
+        f = tree / user.path
+        like = cat[user.like]
+        if str(f) in done or not f.is_file() or release(tree) != like.kernel:
+            continue
+        c = CFile.read(f)
+        if user_of(c) is not user:
+            continue
+        out.append((assemble(lift_file(c, opts, like), like), c.path))
     return out
 
 
@@ -120,7 +168,7 @@ def _callers(tree: Path, helpers: Lifted, opts: Options) -> list[tuple[Variant, 
         like = catalogue()[like_name]
         caller = kapi.caller(name)
         lifted = Lifter(c, dict(opts.callbacks), entries=entries, slots=caller.slots,
-                        external=helpers.procs).lift()
+                        external=helpers.procs, direct=caller.direct_calls).lift()
         both = Lifted(c.path, {**lifted.procs, **helpers.procs}, lifted.entry,
                       [*lifted.accounts, *helpers.accounts])
         v = assemble(both, like)

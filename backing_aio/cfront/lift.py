@@ -11,7 +11,8 @@ The request's objects are told apart by their *roles*, found from the code itsel
   (``struct backing_aio``); ``CLONE``: its kiocb (``&aio->iocb``, a completion's
   ``container_of`` argument); ``ORIG``: the original kiocb (an entry's ``struct kiocb *``
   parameter, ``aio->orig_iocb``); ``FILE``: the backing file an entry is handed;
-  ``RET``: the return value ``ret``; ``CTX``: the caller's ``struct backing_file_ctx``.
+  ``RET``: the return value ``ret``; ``CTX``: the caller's ``struct backing_file_ctx``;
+  ``FD``: overlayfs's ``struct fd real`` (its ``real.file`` / ``fd_file(real)`` is FILE).
 
 A condition is looked up by its text with the objects named by role
 (``kapi.CONDITIONS``). The layout follows the model's conventions, which the hand-written
@@ -20,7 +21,8 @@ procedure's body; a ``goto`` straight to a ``return`` is that ``return``; an all
 the test of its result are one statement (``kmem_cache_zalloc`` with ``on_fail``), as are a
 guarded callback (``if (ctx->accessed) ctx->accessed(...)``) and ``INIT_WORK`` with the
 ``queue_work`` after it; a local copy of ``aio->orig_iocb`` is a step of its own only where
-the wrapper may be gone before its last use (after a call).
+the wrapper may be gone before its last use (after a call), or where ``ki_complete`` calls
+through it.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from backing_aio import kapi
 from backing_aio.cfront.parse import CError, CFile, Function, flat, text
@@ -37,6 +39,7 @@ from backing_aio.model.lang import (
     VALUE_SPELLING,
     Call,
     Goto,
+    KiComplete,
     LoadOrig,
     Return,
     Stmt,
@@ -49,7 +52,36 @@ if TYPE_CHECKING:
 
 END = "END"
 # the entry points of the helpers, by the name the kernel gives them
-ENTRIES: dict[str, str] = {"backing_file_read_iter": "read", "backing_file_write_iter": "write"}
+ENTRIES: dict[str, tuple[str, ...]] = {"backing_file_read_iter": ("read",),
+                                       "backing_file_write_iter": ("write",)}
+
+
+@dataclass(frozen=True)
+class User:
+    """Code with the pattern of its own, not the helpers: told apart by the struct that
+    embeds its kiocb; its entry points and the kinds each serves; the catalogue entry
+    written by hand from it (which brings the kernel, the caller and the contract); where
+    a kernel tree keeps it."""
+
+    struct: str
+    entries: dict[str, tuple[str, ...]]
+    like: str
+    path: str
+
+
+USERS: Final[tuple[User, ...]] = (
+    # overlayfs's own async IO before the helpers (v5.6 to v6.7), as 6.1 has it
+    User("ovl_aio_req", {"ovl_read_iter": ("read",), "ovl_write_iter": ("write",)},
+         "ovl-6.1", "fs/overlayfs/file.c"),
+    # the loop driver's direct IO: one entry for both kinds (rw is ITER_SOURCE for a write)
+    User("loop_cmd", {"lo_rw_aio": ("read", "write")}, "loop", "drivers/block/loop.c"),
+)
+
+
+def user_of(c: CFile) -> User | None:
+    """The user of the pattern whose code ``c`` holds, if any."""
+    return next((u for u in USERS if u.struct in c.structs
+                 and all(e in c.functions for e in u.entries)), None)
 # The helpers' own functions whose whole effect is one statement of the model: the table
 # knows their body (spaces removed), and a different body is refused, not trusted.
 FOLDED: dict[str, tuple[str, str]] = {
@@ -121,6 +153,9 @@ class _Body:
         self.tails: list[tuple[_Label, Node]] = []  # out-of-line returns
         self.roles: dict[str, str] = {}
         self.orig_local: str | None = None
+        # a caller's own callback textually after the IO (or in a function the completion
+        # reaches) is the post-IO callback the contract counts; before it, a plain call
+        self.after_io = fn.name not in lifter.entries
         wrapper = lifter.wrapper
         for typ, name in fn.params:
             base = typ.replace("const ", "")
@@ -158,6 +193,7 @@ class _Body:
         parts.append(src[at:].decode())
         out = re.sub(r"\s+", "", "".join(parts))
         out = out.replace("&W->iocb", "CLONE").replace("W->iocb.", "CLONE->")
+        out = out.replace("fd_file(FD)", "FILE").replace("FD.file", "FILE")
         return out.replace("W->orig_iocb", "ORIG")
 
     def where(self, node: Node) -> str:
@@ -179,6 +215,8 @@ class _Body:
             lab.index = len(self.out)
         self.pending_labels = []
         self.out.append(p)
+        if op in ("vfs_iter", "vfs_iocb_iter"):
+            self.after_io = True
         self.account(node, "lifted", op)
         return p
 
@@ -240,8 +278,21 @@ class _Body:
         elif t == "goto_statement":
             self.emit("goto", node, {"target": self.named(text(
                 _field(node, "label")))})
+        elif t == "for_statement":
+            self.loop(node)
         else:
             raise self.refuse(node, f"no statement of the model for a C {t}")
+
+    def loop(self, node: Node) -> None:
+        """An iteration macro of kapi.ITERATORS (read as a ``for``) whose body has no
+        effect on the lifecycle: listed as such. Any other loop is refused."""
+        init = node.child_by_field_name("initializer")
+        name = _callee(init) if init is not None and init.type == "call_expression" else None
+        if name not in kapi.ITERATORS:
+            raise self.refuse(node, "a loop the model does not unroll")
+        if not self._no_effect(_field(node, "body")):
+            raise self.refuse(node, f"a {name}() loop whose body touches the lifecycle")
+        self.account_all(node, "no effect")
 
     def declaration(self, node: Node) -> None:
         before = len(self.lifter.accounts)
@@ -253,6 +304,10 @@ class _Body:
         typ = node.child_by_field_name("type")
         wrapper = typ is not None and flat(typ) == f"struct {self.lifter.wrapper}"
         ctx = typ is not None and flat(typ) == "struct backing_file_ctx"
+        if typ is not None and flat(typ) == "struct fd":
+            for d in node.children:
+                if d.type == "identifier":
+                    self.roles[text(d)] = "FD"  # struct fd real;
         for d in node.children:
             if d.type == "pointer_declarator" and wrapper:
                 self.roles[_declared_name_of(d)] = "W"
@@ -280,6 +335,9 @@ class _Body:
             elif v == "CLONE":
                 self.roles[name] = "CLONE"
                 self.account(node, "no effect", None)
+            elif v in kapi.BACKING_FILES:  # struct file *file = lo->lo_backing_file;
+                self.roles[name] = "FILE"
+                self.account(node, "no effect", None)
             elif v == "ORIG":
                 self.roles[name] = "ORIG"
                 self.orig_local = name
@@ -298,6 +356,9 @@ class _Body:
             self.call(expr, stmt_node)
         elif expr.type == "assignment_expression":
             self.assignment(expr, stmt_node)
+        elif expr.type == "update_expression" and _root(self.render(expr).strip("+-")) \
+                not in _ROLES:
+            self.account(stmt_node, "no effect", None)  # nr_bvec++: a local count
         else:
             raise self.refuse(stmt_node, f"no statement of the model for a C {expr.type}")
 
@@ -325,13 +386,21 @@ class _Body:
             self.emit("assign", node, value=rhs)
         elif lhs == "ORIG":
             self.emit("init_orig_iocb", node)
+        elif lhs == "FD.flags" and rhs == "0":
+            self.emit("fd_clear_flags", node)  # fdput() will no longer drop the file
         elif lhs == "CLONE->ki_complete":
             self.emit("set_ki_complete", node, proc=self.lifter.want(rhs, node))
+        elif lhs == "CLONE->ki_filp":  # a kiocb of the code's own, not a clone
+            self.emit("init_kiocb", node)
+        elif lhs == "CLONE->ki_flags" and rhs in _FLAGS_NO_RULE_READS:
+            self.account(node, "no effect", None)  # IOCB_DIRECT: no rule depends on it
         elif lhs == "CLONE->ki_flags":
             self.emit("set_ki_flags", node)
+        elif lhs in ("CLONE->ki_pos", "CLONE->ki_ioprio") and not _calls(right):
+            self.account(node, "no effect", None)  # its own kiocb's position, priority
         elif lhs == "ORIG->ki_pos" and rhs == "CLONE->ki_pos":
             self.emit("update_pos", node)
-        elif lhs == "W->res":
+        elif lhs in ("W->res", "W->ret"):
             self.emit("store_res", node)
         elif lhs == "W->is_write" and rhs == "true":
             self.emit("init_is_write", node)
@@ -342,6 +411,11 @@ class _Body:
             elif self.roles.get(text(right)) == "FNPTR":
                 self.lifter.bindings.setdefault(lhs[3:], self.lifter.bound(text(right), node))
             self.emit("init_callback", node)
+        elif lhs.startswith("W->") and rhs in ("NULL", "0") and \
+                lhs[3:] not in self.lifter.callback_fields:
+            self.account(node, "no effect", None)  # cmd->bvec = NULL: data, not the lifecycle
+        elif _root(lhs) not in _ROLES and not _calls(right):
+            self.account(node, "no effect", None)  # a local's member: iter.iov_offset = ...
         else:
             raise self.refuse(node, "no statement of the model for this assignment")
 
@@ -352,6 +426,9 @@ class _Body:
         callee = self.render(fn)
         if callee == "ORIG->ki_complete":
             self.emit("ki_complete", node)
+            return
+        if callee in ("FILE->f_op->write_iter", "FILE->f_op->read_iter"):
+            self.emit("f_op_iter", node)  # straight to the backing filesystem's method
             return
         if name in FOLDED:
             raise self.refuse(node, f"{name}() without the test of its error right after it")
@@ -383,7 +460,19 @@ class _Body:
         op = api.lifts
         assert op is not None
         rendered = [self.render(a) for a in args]
-        if op == "kiocb_clone":
+        if api.reads_res:
+            self.emit("load_res", node)
+        if op == "load_orig":
+            if assigned is None:
+                raise self.refuse(node, f"{api.name}() whose value is not kept")
+            self.roles[assigned] = "ORIG"
+            self.orig_local = assigned
+            self.emit(op, node)
+        elif op == "kmem_cache_free" and rendered and rendered[-1] != "W":
+            if not rendered[-1].startswith("W->"):
+                raise self.refuse(node, "a free of something that is not the wrapper")
+            self.account(node, "no effect", None)  # kfree(cmd->bvec): a buffer it owns
+        elif op == "kiocb_clone":
             self.emit(op, node, get_file=len(rendered) == 3 and rendered[2].startswith(
                 "get_file("))
         elif op == "refcount_set":
@@ -404,8 +493,13 @@ class _Body:
             raise self.refuse(node, "queue_work without INIT_WORK right before it")
         elif op == "refcount_dec_and_test":
             raise self.refuse(node, "a reference dropped outside an if")
+        elif op == "kcall" and self.after_io and api.name in self.lifter.direct:
+            self.emit("callback", node, fn=api.name, via="direct")
         elif op == "kcall":
             self.emit(op, node, fn=api.context or api.name)
+        elif api.name == "__sb_writers_acquired":
+            raise self.refuse(node, "__sb_writers_acquired() without file_end_write() right "
+                              "after it")
         else:
             self.emit(op, node)
 
@@ -431,6 +525,12 @@ class _Body:
         if call is None or call.type != "call_expression":
             return False
         name = _callee(call)
+        if name == "__sb_writers_acquired" and _callee_of(nxt) == "file_end_write":
+            # lockdep told the protection is the completion's, then it is ended: what
+            # kiocb_end_write() does, open-coded (overlayfs up to v6.5)
+            self.emit("kiocb_end_write", node)
+            self.account(nxt, "lifted", "kiocb_end_write")
+            return True
         if name == "INIT_WORK" and nxt.type == "expression_statement":
             nexpr = next((c for c in nxt.children if c.is_named), None)
             if nexpr is not None and nexpr.type == "call_expression" \
@@ -476,10 +576,15 @@ class _Body:
                 if not _is_return(then) or _return_value(then) is not None:
                     raise self.refuse(node, "a failed reference drop that does not return")
                 self.emit("refcount_dec_and_test", node, {"else_goto": _Label(END)})
+                self._account_jump(node, _only(then))  # the return the failed drop takes
                 return
             self.emit("refcount_dec_and_test", node, {"else_goto": after})
             self.statement(then)
             self.bind(after)
+            return
+        assumed = kapi.ASSUMED.get(cond)
+        if assumed is not None:
+            self.assumed(node, assumed, then, other)
             return
         # a guarded callback: if (ctx->accessed) ctx->accessed(...);
         guarded = _sole_call(then)
@@ -489,7 +594,7 @@ class _Body:
                           text(_field(guarded, "function")))
             return
         if other is None and cond not in kapi.CONDITIONS and self._no_effect(then):
-            self.account(node, "no effect", None)  # e.g. if (!ovl_should_sync()) ifl &= ...
+            self.account_all(node, "no effect")  # e.g. if (!ovl_should_sync()) ifl &= ...
             return
         name = self.condition(cond, cond_node)
         if other is None and _is_return(then):
@@ -515,6 +620,28 @@ class _Body:
             self.bind(otherwise)
             self.statement(body)
         self.bind(after)
+
+    def assumed(self, node: Node, a: kapi.Assumption, then: Node, other: Node | None) -> None:
+        """A condition the model does not branch on (kapi.ASSUMED): the branch the pattern
+        always takes is lifted, the other listed as not taken; a branch on data outside
+        the lifecycle is listed whole."""
+        short = a.why.split(":")[0].split(" (")[0]
+        if a.taken is None:
+            self.account_all(node, f"outside the model ({short})")
+            return
+        self.account(node, f"assumed {'taken' if a.taken else 'not taken'} ({short})", None)
+        taken, skipped = (then, other) if a.taken else (other, then)
+        if skipped is not None:
+            self.account_all(skipped, f"not taken ({short})")
+        if taken is not None:
+            self.statement(next(c for c in taken.children if c.is_named)
+                           if taken.type == "else_clause" else taken)
+
+    def account_all(self, node: Node, how: str) -> None:
+        """``node`` and every statement in it, accounted as ``how`` (none is lifted)."""
+        for n in _walk(node):
+            if n.type in _STATEMENTS or n.type == "else_clause":
+                self.account(n, how, None)
 
     def _no_effect(self, body: Node) -> bool:
         """Whether ``body`` lowers to no statement at all (only effects the model leaves
@@ -597,7 +724,9 @@ class _Body:
         for i in loads:
             later = body[i + 1:]
             last_use = max((j for j, p in enumerate(later) if p.reads_orig_local), default=-1)
-            keep = any(p.cls is Call for p in later[:last_use])
+            # ki_complete calls through the local itself; another use reads the field
+            keep = last_use >= 0 and (any(p.cls is Call for p in later[:last_use]) or any(
+                p.cls is KiComplete and p.reads_orig_local for p in later))
             if not keep:
                 body[i].folded = True  # into its uses
                 self.lifter.accounts.append(Account(
@@ -645,14 +774,20 @@ class Lifter:
     """Lifts the functions of one C file reachable from its entries."""
 
     def __init__(self, c: CFile, bindings: dict[str, str] | None = None,
-                 entries: dict[str, str] | None = None,
-                 slots: Collection[str] = (), external: Collection[str] = ()) -> None:
+                 entries: dict[str, tuple[str, ...]] | None = None,
+                 slots: Collection[str] = (), external: Collection[str] = (),
+                 direct: Collection[str] = ()) -> None:
         self.c = c
+        # the caller's own functions it calls after the IO (ovl_copyattr, v5.6 to v6.7)
+        self.direct = frozenset(direct)
         # functions lifted from another file (the helpers, for their callers' file)
         self.external = frozenset(external)
         self.bindings = bindings or {}
         self.slots = frozenset(slots)
         self.entries = entries or {n: k for n, k in ENTRIES.items() if n in c.functions}
+        user = user_of(c)
+        if not self.entries and user is not None:
+            self.entries = dict(user.entries)
         self.accounts: list[Account] = []
         self.wrapper = next((name for name, members in c.structs.items()
                              if ("struct kiocb", "iocb") in members), None)
@@ -662,11 +797,10 @@ class Lifter:
         self._todo: list[str] = []
 
     def lift(self) -> Lifted:
-        if not self.entries and "ovl_aio_req" in self.c.structs:
-            raise CError(f"{self.c.path}: overlayfs's own async IO (struct ovl_aio_req, v5.6 "
-                         "to v6.5) is not lifted yet: check it as the catalogue's ovl-5.16")
         if not self.entries:
-            raise CError(f"{self.c.path}: none of {', '.join(ENTRIES)} is defined here")
+            others = "; ".join(f"{', '.join(u.entries)} with struct {u.struct}" for u in USERS)
+            raise CError(f"{self.c.path}: none of {', '.join(ENTRIES)} is defined here "
+                         f"(nor {others})")
         for name in self.entries:
             if name not in self.c.functions:
                 raise CError(f"{self.c.path}: {name}() is not defined here")
@@ -684,7 +818,8 @@ class Lifter:
                 closing = fn.body.children[-1]
                 body = (stmt("return_", f"}} ({self.c.path}:{self.c.line(closing)})"),)
             self.procs[name] = body
-        return Lifted(self.c.path, dict(self.procs), {k: n for n, k in self.entries.items()},
+        return Lifted(self.c.path, dict(self.procs),
+                      {k: n for n, kinds in self.entries.items() for k in kinds},
                       self.accounts)
 
     def want(self, name: str, node: Node | None) -> str:
@@ -770,6 +905,32 @@ def _field(node: Node, name: str) -> Node:
     if got is None:  # pragma: no cover - the grammar guarantees it
         raise CError(f"line {node.start_point[0] + 1}: a {node.type} without its {name}")
     return got
+
+
+_STATEMENTS: Final = frozenset({"expression_statement", "declaration", "if_statement",
+                                "return_statement", "goto_statement", "for_statement"})
+# The roles a lifted statement may touch (a local with none is the function's own data).
+_ROLES: Final = frozenset({"W", "CLONE", "ORIG", "FILE", "RET", "CTX", "CTXVAL", "FD", "FLAGS",
+                           "COUNT", "FNPTR"})
+# Flag values a kiocb of the code's own may be set to that no rule of the model reads.
+_FLAGS_NO_RULE_READS: Final = frozenset({"IOCB_DIRECT", "0"})
+
+
+def _root(expr: str) -> str:
+    m = re.match(r"[A-Za-z_]\w*", expr)
+    return m.group(0) if m else expr
+
+
+def _calls(node: Node) -> bool:
+    return any(n.type == "call_expression" for n in _walk(node))
+
+
+def _callee_of(node: Node) -> str | None:
+    """The function an expression statement calls, if it is a call."""
+    expr = next((c for c in node.children if c.is_named), None)
+    if node.type != "expression_statement" or expr is None or expr.type != "call_expression":
+        return None
+    return _callee(expr)
 
 
 def _callee(call: Node) -> str | None:

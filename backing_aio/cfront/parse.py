@@ -3,16 +3,21 @@
 The kernel's macros are left as they are written (``WARN_ON_ONCE(...)`` is a call, an
 ``EXPORT_SYMBOL_GPL`` line a declaration the parser may mark as an error); a function whose
 own body does not parse is refused by the lifter, the rest of the file does not matter.
+The one exception is an iteration macro of ``kapi.ITERATORS`` (``rq_for_each_bvec(bv, rq,
+iter) stmt``), which C can only parse as a loop: it is read as ``for (rq_for_each_bvec(bv,
+rq, iter);;) stmt`` (on the same line, so every line number stays), and shown as written.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backing_aio.errors import UsageError
+from backing_aio.kapi import ITERATORS
 
 if TYPE_CHECKING:
     from tree_sitter import Node, Parser
@@ -41,8 +46,30 @@ def text(node: Node) -> str:
 
 
 def flat(node: Node) -> str:
-    """The node's text on one line, runs of blanks made one space."""
-    return " ".join(text(node).split())
+    """The node's text on one line, runs of blanks made one space (an iteration macro as
+    written, not as parsed)."""
+    return _AS_LOOP.sub(r"\1", " ".join(text(node).split()))
+
+
+_ITERATOR = re.compile(rf"^([ \t]*)((?:{'|'.join(map(re.escape, ITERATORS))})\s*\()", re.M)
+_AS_LOOP = re.compile(rf"for \(((?:{'|'.join(map(re.escape, ITERATORS))})\s*\([^;]*\));;\)")
+
+
+def as_loops(source: str) -> str:
+    """``source`` with each iteration macro that starts a statement read as a ``for``."""
+    out, at = [], 0
+    for m in _ITERATOR.finditer(source):
+        depth, i = 0, m.end(2) - 1
+        while i < len(source):
+            depth += {"(": 1, ")": -1}.get(source[i], 0)
+            if depth == 0:
+                break
+            i += 1
+        if i >= len(source) or source[i + 1:].lstrip().startswith(";"):
+            continue  # unbalanced, or a call statement of that name: not a loop
+        out += [source[at:m.start(2)], "for (", source[m.start(2):i + 1], ";;)"]
+        at = i + 1
+    return "".join(out) + source[at:]
 
 
 @dataclass(frozen=True)
@@ -62,8 +89,8 @@ class CFile:
 
     def __init__(self, path: str, source: str) -> None:
         self.path = path
-        self.source = source
-        self.tree = _parser().parse(source.encode())
+        self.source = as_loops(source)  # what is parsed: edits (C mutants) are made on it
+        self.tree = _parser().parse(self.source.encode())
         self.functions: dict[str, Function] = {}
         self.structs: dict[str, list[tuple[str, str]]] = {}
         for node in self.tree.root_node.children:

@@ -125,6 +125,15 @@ def _find(text: list[str], old: list[str], want: int) -> int | None:
     return None
 
 
+def touched(patch: Path) -> set[str]:
+    """The paths of the files the patch changes or creates."""
+    try:
+        text = patch.read_text(errors="replace")
+    except OSError as e:
+        raise CError(f"{patch}: cannot be read ({e.strerror})") from None
+    return {fp.path for fp in parse(text, str(patch)) if fp.new is not None}
+
+
 def files(patch: Path, tree: Path | None, only: Collection[str] | None = None) -> dict[str, str]:
     """The C files of the patch (those in ``only``, if given) as they are after it:
     created ones from the patch alone, changed ones from ``tree`` (CError without a tree,

@@ -381,6 +381,138 @@ def _ovl(refcount: bool) -> Variant:
     )
 
 
+def _ovl_61_read() -> tuple[Stmt, ...]:
+    return (
+        S("if_goto", "if (!iov_iter_count(iter))", cond="zero_length", target="ret0"),
+        S("fdget", "ret = ovl_real_fdget(file, &real);"),
+        S("if_goto", "if (ret) return ret;", cond="error", target="fdget_err"),
+        S("assign", "ret = -EINVAL;", value="-EINVAL"),
+        S("if_goto", "if (iocb->ki_flags & IOCB_DIRECT && !(real.file->f_mode & "
+          "FMODE_CAN_ODIRECT)) goto out_fdput;", cond="odirect_unsupported",
+          target="out_fdput"),
+        S("if_goto", "if (is_sync_kiocb(iocb)) {", cond="!sync_kiocb", target="async"),
+        S("vfs_iter", "ret = vfs_iter_read(real.file, iter, &iocb->ki_pos, ...);"),
+        S("goto", "} else {", target="out"),
+        S("assign", "ret = -ENOMEM;", tag="async", value="-ENOMEM"),
+        S("kmem_cache_zalloc", "aio_req = kmem_cache_zalloc(...); if (!aio_req) goto out;",
+          on_fail="out"),
+        S("fd_clear_flags", "real.flags = 0;"),
+        S("init_orig_iocb", "aio_req->orig_iocb = iocb;"),
+        S("kiocb_clone", "kiocb_clone(&aio_req->iocb, iocb, get_file(real.file));",
+          get_file=True),
+        S("set_ki_complete", "aio_req->iocb.ki_complete = ovl_aio_rw_complete;",
+          proc="ovl_aio_rw_complete"),
+        S("refcount_set", "refcount_set(&aio_req->ref, 2);", n=2),
+        S("vfs_iocb_iter", "ret = vfs_iocb_iter_read(real.file, &aio_req->iocb, iter);"),
+        S("call", "ovl_aio_put(aio_req);", proc="ovl_aio_put"),
+        S("if_goto", "if (ret != -EIOCBQUEUED)", cond="queued", target="out"),
+        S("call", "ovl_aio_cleanup_handler(aio_req);", proc="ovl_aio_cleanup_handler"),
+        S("callback", "ovl_file_accessed(file);", tag="out", fn="ovl_file_accessed",
+          via="direct"),
+        S("fdput", "fdput(real);", tag="out_fdput"),
+        S("return_", "return ret;", value="ret"),
+        S("return_", "return 0;", tag="ret0", value="0"),
+        S("return_", "return ret;", tag="fdget_err", value="ret"),
+    )
+
+
+def _ovl_61_write() -> tuple[Stmt, ...]:
+    return (
+        S("if_goto", "if (!iov_iter_count(iter))", cond="zero_length", target="ret0"),
+        # "Update mode", under inode_lock before any IO: the submitter's own call
+        S("kcall", "ovl_copyattr(inode);", fn="ovl_copyattr"),
+        *_ovl_write_prologue(),
+        S("assign", "ret = -EINVAL;", value="-EINVAL"),
+        S("if_goto", "if (iocb->ki_flags & IOCB_DIRECT && !(real.file->f_mode & "
+          "FMODE_CAN_ODIRECT)) goto out_fdput;", cond="odirect_unsupported", target="out"),
+        S("if_goto", "if (is_sync_kiocb(iocb)) {", cond="!sync_kiocb", target="async"),
+        S("file_start_write", "file_start_write(real.file);"),
+        S("vfs_iter", "ret = vfs_iter_write(real.file, iter, &iocb->ki_pos, ...);"),
+        S("file_end_write", "file_end_write(real.file);"),
+        S("callback", "ovl_copyattr(inode);", fn="ovl_copyattr", via="direct"),
+        S("goto", "} else {", target="out"),
+        S("assign", "ret = -ENOMEM;", tag="async", value="-ENOMEM"),
+        S("kmem_cache_zalloc", "aio_req = kmem_cache_zalloc(...); if (!aio_req) goto out;",
+          on_fail="out"),
+        S("file_start_write", "file_start_write(real.file);"),
+        S("sb_writers_release", "__sb_writers_release(file_inode(real.file)->i_sb, "
+          "SB_FREEZE_WRITE);"),
+        S("fd_clear_flags", "real.flags = 0;"),
+        S("init_orig_iocb", "aio_req->orig_iocb = iocb;"),
+        S("kiocb_clone", "kiocb_clone(&aio_req->iocb, iocb, get_file(real.file));",
+          get_file=True),
+        S("set_ki_flags", "aio_req->iocb.ki_flags = ifl;"),
+        S("set_ki_complete", "aio_req->iocb.ki_complete = ovl_aio_rw_complete;",
+          proc="ovl_aio_rw_complete"),
+        S("refcount_set", "refcount_set(&aio_req->ref, 2);", n=2),
+        S("vfs_iocb_iter", "ret = vfs_iocb_iter_write(real.file, &aio_req->iocb, iter);"),
+        S("call", "ovl_aio_put(aio_req);", proc="ovl_aio_put"),
+        S("if_goto", "if (ret != -EIOCBQUEUED)", cond="queued", target="out"),
+        S("call", "ovl_aio_cleanup_handler(aio_req);", proc="ovl_aio_cleanup_handler"),
+        S("fdput", "out_fdput: fdput(real);", tag="out"),
+        S("return_", "out_unlock: inode_unlock(inode); return ret;", tag="out_unlock",
+          value="ret"),
+        S("return_", "return 0;", tag="ret0", value="0"),
+    )
+
+
+def _ovl_61_completion() -> dict[str, tuple[Stmt, ...]]:
+    """6.1's cleanup handler, its clone's ki_complete and the put, which drops the clone's
+    own file reference (fput) instead of a struct fd in the wrapper."""
+    cleanup = (
+        S("if_goto", "if (iocb->ki_flags & IOCB_WRITE) {", cond="!write", target="pos"),
+        S("kiocb_end_write", "__sb_writers_acquired(file_inode(iocb->ki_filp)->i_sb, "
+          "SB_FREEZE_WRITE); file_end_write(iocb->ki_filp);"),
+        S("callback", "ovl_copyattr(inode);", fn="ovl_copyattr", via="direct"),
+        S("update_pos", "orig_iocb->ki_pos = iocb->ki_pos;", tag="pos"),
+        S("call", "ovl_aio_put(aio_req);", proc="ovl_aio_put"),
+    )
+    put = (
+        S("refcount_dec_and_test", "if (refcount_dec_and_test(&aio_req->ref)) {",
+          else_goto="END"),
+        S("fput_clone", "fput(aio_req->iocb.ki_filp);"),
+        S("kmem_cache_free", "kmem_cache_free(ovl_aio_request_cachep, aio_req);"),
+    )
+    complete = (
+        S("load_orig", "struct kiocb *orig_iocb = aio_req->orig_iocb;"),
+        S("call", "ovl_aio_cleanup_handler(aio_req);", proc="ovl_aio_cleanup_handler"),
+        S("ki_complete", "orig_iocb->ki_complete(orig_iocb, res);"),
+    )
+    return {"ovl_aio_cleanup_handler": cleanup, "ovl_aio_rw_complete": complete,
+            "ovl_aio_put": put}
+
+
+def _ovl_61() -> Variant:
+    """overlayfs's own async IO as Debian's linux-source-6.1 (6.1.176) ships it: v5.16's
+    count of 2, plus the stable backport of 724768a39374 "ovl: fix incorrect fdput() on aio
+    completion" (the clone takes its own reference with get_file, the put drops it with
+    fput, the wrapper no longer holds a struct fd), but not the fix of that fix: the
+    submitter still clears ``real.flags``."""
+    return Variant(
+        name="ovl-6.1",
+        summary="overlayfs async IO of Debian's 6.1.176: the clone holds its own file "
+        "reference, yet the submitter still clears real.flags, so a real file opened on the "
+        "fly is never dropped",
+        origin="fs/overlayfs/file.c of Debian's linux-source-6.1 (6.1.176) ovl_read_iter(), "
+        "ovl_write_iter(), ovl_aio_cleanup_handler(), ovl_aio_rw_complete(), ovl_aio_put(); "
+        "724768a39374 (v6.6-rc2, backported to 6.1) without its fix 'ovl: fix file "
+        "reference leak when submitting aio' (v6.6-rc5, <20231002115517.880433-1-"
+        "amir73il@gmail.com>)",
+        procs={"ovl_read_iter": _ovl_61_read(), "ovl_write_iter": _ovl_61_write(),
+               **_ovl_61_completion()},
+        entry={"read": "ovl_read_iter", "write": "ovl_write_iter"},
+        kernel="6.1",
+        caller="overlayfs",
+        callbacks={"read": {"submitted": 1, "alloc_failed": 1}, "write": {"submitted": 1}},
+        expect=frozenset({"LEAK"}),
+        notes=("ovl_real_fdget() opens the real file on the fly (FDPUT_FPUT) when the "
+               "overlay file was opened before copy-up; the submitter clears real.flags, so "
+               "its fdput() no longer drops that open's reference, and the clone's get_file() "
+               "reference is the only one the put drops: one file reference leaks per async "
+               "request (the upstream fix removes both 'real.flags = 0;' lines)",),
+    )
+
+
 def _mainline_completion() -> dict[str, tuple[Stmt, ...]]:
     """The put, the cleanup, the clone's ki_complete, the write completion's punt to the
     superblock's workqueue and the work item."""
@@ -696,6 +828,6 @@ def _erofs() -> Variant:
 
 def catalogue() -> dict[str, Variant]:
     """The built-in variants by name, in catalogue order."""
-    variants = [_seed(), _seed_fixed(), _ovl(refcount=False), _ovl(refcount=True), _mainline(),
-                _ovl_612(), _fuse_612(), _loop(), _erofs()]
+    variants = [_seed(), _seed_fixed(), _ovl(refcount=False), _ovl(refcount=True), _ovl_61(),
+                _mainline(), _ovl_612(), _fuse_612(), _loop(), _erofs()]
     return {v.name: v for v in variants}

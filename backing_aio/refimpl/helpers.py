@@ -467,6 +467,11 @@ class Ovl56(Helpers):
         Kind.WRITE: {Outcome.SUBMITTED: 1}}
     REFCOUNT: ClassVar[bool] = False
     ODIRECT_CHECK: ClassVar[bool] = False
+    # 724768a39374 (v6.6-rc2, in 6.1 stable): the clone takes its own file reference and
+    # the put drops it; the wrapper holds no struct fd
+    GET_FILE: ClassVar[bool] = False
+    # ovl_copyattr() ("Update mode") under inode_lock before the IO (v5.19 and later)
+    COPYATTR_FIRST: ClassVar[bool] = False
 
     def __init__(self, k: Kernel) -> None:
         super().__init__(k)
@@ -494,12 +499,26 @@ class Ovl56(Helpers):
         step("return_")
         return True
 
+    def hand_over_fd(self, aio_req: OvlAioReq, real: Fd) -> None:
+        """aio_req->fd = real; real.flags = 0; (up to v6.6-rc1: the wrapper drops the
+        struct fd). With GET_FILE the wrapper holds no fd, yet 6.1 still clears the flags:
+        an fdput() that no longer drops a file opened on the fly."""
+        if not self.GET_FILE:
+            step("fd_move_to_wrapper")
+            aio_req.fd = real.copy()
+        step("fd_clear_flags")
+        real.flags = 0
+
     def ovl_aio_put(self, aio_req: OvlAioReq) -> None:
         step("refcount_dec_and_test")
         if aio_req.ref.dec_and_test():
-            step("fdput_wrapper")
-            assert aio_req.fd is not None
-            fdput(aio_req.fd)
+            if self.GET_FILE:
+                step("fput_clone")
+                fput(aio_req.iocb.ki_filp)
+            else:
+                step("fdput_wrapper")
+                assert aio_req.fd is not None
+                fdput(aio_req.fd)
             step("kmem_cache_free")
             kmem_cache_free(self.ovl_aio_request_cachep, aio_req)
 
@@ -559,14 +578,12 @@ class Ovl56(Helpers):
             step("kmem_cache_zalloc")
             aio_req = kmem_cache_zalloc(self.ovl_aio_request_cachep)
             if aio_req:
-                step("fd_move_to_wrapper")
-                aio_req.fd = real.copy()
-                step("fd_clear_flags")
-                real.flags = 0
+                self.hand_over_fd(aio_req, real)
                 step("init_orig_iocb")
                 aio_req.orig_iocb = iocb
                 step("kiocb_clone", orig_flags_answer(iocb))
-                kiocb_clone(aio_req.iocb, iocb, real.file)
+                kiocb_clone(aio_req.iocb, iocb,
+                            get_file(real.file) if self.GET_FILE else real.file)
                 step("set_ki_complete")
                 aio_req.iocb.ki_complete = self.ovl_aio_rw_complete
                 if self.REFCOUNT:
@@ -594,6 +611,9 @@ class Ovl56(Helpers):
         if not iov_iter_count(iter):
             step("return_")
             return 0
+        if self.COPYATTR_FIRST:
+            step("kcall")  # /* Update mode */
+            self.upper.ovl_copyattr_here()
         ret, real = self.ovl_write_prologue(iocb)
         if real is None:
             return ret
@@ -622,14 +642,12 @@ class Ovl56(Helpers):
                 # /* Pacify lockdep, same trick as done in aio_write() */
                 step("sb_writers_release")
                 sb_writers_release(real.file)
-                step("fd_move_to_wrapper")
-                aio_req.fd = real.copy()
-                step("fd_clear_flags")
-                real.flags = 0
+                self.hand_over_fd(aio_req, real)
                 step("init_orig_iocb")
                 aio_req.orig_iocb = iocb
                 step("kiocb_clone", orig_flags_answer(iocb))
-                kiocb_clone(aio_req.iocb, iocb, real.file)
+                kiocb_clone(aio_req.iocb, iocb,
+                            get_file(real.file) if self.GET_FILE else real.file)
                 step("set_ki_flags", orig_flags_answer(iocb))
                 aio_req.iocb.ki_flags = ifl
                 step("set_ki_complete")
@@ -662,6 +680,18 @@ class Ovl516(Ovl56):
     REFCOUNT = True
     # v5.15: "ovl: fix IOCB_DIRECT if underlying fs doesn't support direct IO"
     ODIRECT_CHECK = True
+
+
+class Ovl61(Ovl516):
+    """Debian's 6.1.176: v5.16 plus the stable backport of 724768a39374 ("ovl: fix
+    incorrect fdput() on aio completion": get_file for the clone, fput in the put) without
+    its fix ("ovl: fix file reference leak when submitting aio"): real.flags is still
+    cleared, so a real file opened on the fly keeps its reference."""
+
+    name = "ovl-6.1"
+    kernel = "6.1"
+    GET_FILE = True
+    COPYATTR_FIRST = True
 
 
 # ---- mainline: fs/backing-file.c today ----------------------------------------------
@@ -1208,6 +1238,6 @@ class Erofs(Helpers):
 
 
 IMPLEMENTATIONS: dict[str, type[Helpers]] = {
-    c.name: c for c in (Seed, SeedFixed, Ovl56, Ovl516, Mainline, Ovl612, Fuse612, Loop,
-                        Erofs)
+    c.name: c for c in (Seed, SeedFixed, Ovl56, Ovl516, Ovl61, Mainline, Ovl612, Fuse612,
+                        Loop, Erofs)
 }

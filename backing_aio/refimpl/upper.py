@@ -343,6 +343,11 @@ class Upper:
         completion, for a queued write)."""
         self._callback("ovl_copyattr", "ovl_copyattr")
 
+    def ovl_copyattr_here(self) -> None:
+        """ovl_write_iter's "Update mode" ovl_copyattr(), under inode_lock before any IO
+        (v5.19 and later): a kernel call of the submitter, not the callback (not counted)."""
+        self._context("ovl_copyattr(inode)", "ovl_copyattr")
+
     # -- the end of the run --------------------------------------------------------------
     def end_checks(self) -> list[Finding]:
         """What must hold once every actor has finished; then the owner's final fput."""
