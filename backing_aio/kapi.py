@@ -309,6 +309,9 @@ class Api:
     # what it runs reads the result the completion stored first (lo_complete_rq, run by
     # blk_mq_complete_request, reads cmd->ret): a load_res before the statement
     reads_res: bool = False
+    # it reaches the original through the wrapper (bio_endio(&rq->bio): the bio is the
+    # wrapper's own): a load_orig before the statement
+    reads_orig: bool = False
 
 
 API: Final[dict[str, Api]] = {a.name: a for a in (
@@ -388,7 +391,11 @@ API: Final[dict[str, Api]] = {a.name: a for a in (
         "->complete, lo_complete_rq, reads cmd->ret); the pdu goes back to blk-mq",
         "block/blk-mq.c blk_mq_complete_request()", reads_res=True),
     Api("bio_endio", "ki_complete", "ends the bio in the wrapper: erofs's upper side sees "
-        "its pages read", "block/bio.c bio_endio()"),
+        "its pages read", "block/bio.c bio_endio()", reads_orig=True),
+    Api("bio_init", "init_orig_iocb", "sets up the bio in the wrapper (the original of the "
+        "bio shape)", "block/bio.c bio_init()"),
+    Api("bio_uninit", None, "frees the bio's integrity and crypt contexts; the bio lives in "
+        "the wrapper, which the completion still holds", "block/bio.c bio_uninit()"),
     Api("iov_iter_bvec", None, "points the iterator at the request's pages: no effect on "
         "the lifecycle", "lib/iov_iter.c iov_iter_bvec()"),
     Api("req_get_ioprio", None, "the request's IO priority: a read",
@@ -432,6 +439,11 @@ class Assumption:
 
     taken: bool | None
     why: str
+    # the functions it holds in (empty: wherever the condition is written so)
+    functions: frozenset[str] = frozenset()
+
+    def holds_in(self, function: str) -> bool:
+        return not self.functions or function in self.functions
 
 
 ASSUMED: Final[dict[str, Assumption]] = {
@@ -440,6 +452,15 @@ ASSUMED: Final[dict[str, Assumption]] = {
                              "IO synchronous: not this pattern)"),
     "likely(!blk_should_fake_timeout(ORIG->q))": Assumption(
         True, "request-timeout fault injection (CONFIG_FAIL_IO_TIMEOUT) is off"),
+    "!W": Assumption(False, "erofs submits the request it allocated (a NULL one, when "
+                     "nothing was allocated, returns at once: no request)",
+                     frozenset({"erofs_fileio_rq_submit"})),
+    "RET>=0&&RET!=W->bio.bi_iter.bi_size": Assumption(
+        None, "a short read made -EIO: the bio's status, which the bio shape does not hand "
+        "back (its upper side reads the pages)"),
+    "!W->bio.bi_end_io": Assumption(
+        None, "how the bio's pages are ended: erofs's own folios, or the bio's bi_end_io "
+        "with its status; the upper side's data, not the lifecycle"),
     "ORIG->bio!=ORIG->biotail": Assumption(
         None, "the bvec array of a multi-bio request: kmalloc_array (on failure -EIO before "
         "the count is set, and loop_handle_cmd completes the request) and freed with the "

@@ -75,6 +75,10 @@ USERS: Final[tuple[User, ...]] = (
          "ovl-6.1", "fs/overlayfs/file.c"),
     # the loop driver's direct IO: one entry for both kinds (rw is ITER_SOURCE for a write)
     User("loop_cmd", {"lo_rw_aio": ("read", "write")}, "loop", "drivers/block/loop.c"),
+    # erofs's file-backed reads: the reads that allocate a request and submit it are the
+    # environment (the catalogue entry's erofs_fileio_read); these two are lifted
+    User("erofs_fileio_rq", {"erofs_fileio_rq_alloc": (), "erofs_fileio_rq_submit": ()},
+         "erofs", "fs/erofs/fileio.c"),
 )
 
 
@@ -134,6 +138,7 @@ class _Pending:
     line: int = 0
     reads_orig_local: bool = False
     folded: bool = False
+    from_local: bool = False  # a load_orig a local's declaration stands for (may fold)
 
     @property
     def cls(self) -> type[Stmt]:
@@ -341,7 +346,7 @@ class _Body:
             elif v == "ORIG":
                 self.roles[name] = "ORIG"
                 self.orig_local = name
-                self.emit("load_orig", node)
+                self.emit("load_orig", node).from_local = True
             elif v in ("NULL", "0") or value.type in ("number_literal", "null"):
                 self.account(node, "no effect", None)
             elif value.type == "call_expression":
@@ -411,9 +416,9 @@ class _Body:
             elif self.roles.get(text(right)) == "FNPTR":
                 self.lifter.bindings.setdefault(lhs[3:], self.lifter.bound(text(right), node))
             self.emit("init_callback", node)
-        elif lhs.startswith("W->") and rhs in ("NULL", "0") and \
-                lhs[3:] not in self.lifter.callback_fields:
-            self.account(node, "no effect", None)  # cmd->bvec = NULL: data, not the lifecycle
+        elif lhs.startswith("W->") and lhs[3:] not in self.lifter.callback_fields and \
+                lhs[3:] not in _TRACKED_FIELDS and not _calls(right):
+            self.account(node, "no effect", None)  # cmd->bvec = NULL, rq->sb = ...: data
         elif _root(lhs) not in _ROLES and not _calls(right):
             self.account(node, "no effect", None)  # a local's member: iter.iov_offset = ...
         else:
@@ -462,12 +467,14 @@ class _Body:
         rendered = [self.render(a) for a in args]
         if api.reads_res:
             self.emit("load_res", node)
+        if api.reads_orig:
+            self.emit("load_orig", node)
         if op == "load_orig":
             if assigned is None:
                 raise self.refuse(node, f"{api.name}() whose value is not kept")
             self.roles[assigned] = "ORIG"
             self.orig_local = assigned
-            self.emit(op, node)
+            self.emit(op, node).from_local = True
         elif op == "kmem_cache_free" and rendered and rendered[-1] != "W":
             if not rendered[-1].startswith("W->"):
                 raise self.refuse(node, "a free of something that is not the wrapper")
@@ -583,7 +590,7 @@ class _Body:
             self.bind(after)
             return
         assumed = kapi.ASSUMED.get(cond)
-        if assumed is not None:
+        if assumed is not None and assumed.holds_in(self.fn.name):
             self.assumed(node, assumed, then, other)
             return
         # a guarded callback: if (ctx->accessed) ctx->accessed(...);
@@ -695,6 +702,10 @@ class _Body:
             self.emit("return_", node)
             return
         v = self.render(value)
+        if v == "W" and node == self.fn.body.children[-2]:
+            # return rq; as an allocator's last statement: its end, the wrapper handed back
+            self.account(node, "no effect", None)
+            return
         self.emit("return_", node, value="ret" if v == "RET" else self.value(v, node))
 
     def value(self, v: str, node: Node) -> str:
@@ -720,7 +731,7 @@ class _Body:
                     p.op, p.args, p.jumps, p.label = "return_", dict(to.args), {}, to.label
         # a local copy of aio->orig_iocb is a step only if a call comes before a use
         keep = True
-        loads = [i for i, p in enumerate(body) if p.cls is LoadOrig]
+        loads = [i for i, p in enumerate(body) if p.cls is LoadOrig and p.from_local]
         for i in loads:
             later = body[i + 1:]
             last_use = max((j for j, p in enumerate(later) if p.reads_orig_local), default=-1)
@@ -912,6 +923,9 @@ _STATEMENTS: Final = frozenset({"expression_statement", "declaration", "if_state
 # The roles a lifted statement may touch (a local with none is the function's own data).
 _ROLES: Final = frozenset({"W", "CLONE", "ORIG", "FILE", "RET", "CTX", "CTXVAL", "FD", "FLAGS",
                            "COUNT", "FNPTR"})
+# Wrapper fields the model tracks: a store to any other is data, not the lifecycle.
+_TRACKED_FIELDS: Final = frozenset({"ref", "orig_iocb", "iocb", "res", "ret", "is_write",
+                                    "fd", "work"})
 # Flag values a kiocb of the code's own may be set to that no rule of the model reads.
 _FLAGS_NO_RULE_READS: Final = frozenset({"IOCB_DIRECT", "0"})
 
