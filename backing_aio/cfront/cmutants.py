@@ -7,7 +7,11 @@ The operators edit the functions the lifter lifts, one edit each:
 - ``swap``: two adjacent expression statements of one block;
 - ``refcount``: ``refcount_set``'s count, one less and one more;
 - ``invert``: the ``-EIOCBQUEUED`` test (``!=`` and ``==`` exchanged);
-- ``get_file``: ``get_file(file)`` handed on as ``file``.
+- ``get_file``: ``get_file(file)`` handed on as ``file``;
+- ``move``: a callback the submitter runs through the caller's ctx (``if (ctx->accessed)
+  ctx->accessed(...)``) moved into the completion, the way such a refactor would write it:
+  the wrapper keeps the ctx (a member ``ctx``, stored after ``orig_iocb``) and the
+  completion calls ``aio->ctx->accessed(...)`` first thing.
 
 (Dropping a put, an ``fput`` or the flag clear is a ``delete``; moving the ``fput`` before
 the last use is a ``swap``.) A mutant's name is stable while the C is: the file, the
@@ -16,6 +20,7 @@ operator, the function, the statement's ordinal in it and the statement's text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,7 +108,51 @@ def mutants(c: CFile, functions: list[str]) -> list[CMutant]:
                 new = text.replace(b"get_file(file)", b"file")
                 if new != text:
                     edit(node.start_byte, node.end_byte, new, tag("get_file"), node)
+            moved = _moved_into_completion(c, src, fname, node)
+            if moved is not None:
+                out.append(CMutant(tag("move"), c.line(node), moved))
     return out
+
+
+_CTX_CALLBACK = re.compile(rb"if \(ctx->(\w+)\)\s*ctx->\1\(")
+
+
+def _moved_into_completion(c: CFile, src: bytes, fname: str, node: Node) -> str | None:
+    """``src`` with the guarded ctx callback ``node`` of ``fname`` moved into the
+    completion ``fname`` sets as ki_complete (None: no such callback, or no such
+    completion): the wrapper gains a ``ctx`` member, ``fname`` stores its ctx in it after
+    ``orig_iocb``, and the completion calls the callback through it after its
+    declarations."""
+    text = src[node.start_byte:node.end_byte]
+    if node.type != "if_statement" or not _CTX_CALLBACK.match(b" ".join(text.split())):
+        return None
+    body = src[c.functions[fname].body.start_byte:c.functions[fname].body.end_byte]
+    store = re.search(rb"\n(\s*)(\w+)->orig_iocb = iocb;\n", body)
+    completion = re.search(rb"->iocb\.ki_complete = (\w+);", body)
+    if store is None or completion is None or completion.group(1).decode() not in c.functions:
+        return None
+    aio = store.group(2)
+    target = c.functions[completion.group(1).decode()]
+    decls = [n for n in target.body.children if n.type == "declaration"]
+    struct = re.search(rb"\nstruct (\w+) \{\n(?:[^}]*\n)*?\tstruct kiocb iocb;", src)
+    if not decls or struct is None:
+        return None
+    end_of_struct = src.index(b"\n};", struct.end())
+    mine = re.search(rb"struct \w+ \*(\w+) =\s*container_of", src[target.body.start_byte:
+                                                               target.body.end_byte])
+    own = mine.group(1) if mine is not None else aio  # the completion's name for it
+    indent = store.group(1).lstrip(b"\n")
+    edits = [
+        (end_of_struct, end_of_struct, b"\n\tstruct backing_file_ctx *ctx;"),
+        (node.start_byte, node.end_byte, b""),
+        (c.functions[fname].body.start_byte + store.end(), c.functions[fname].body.start_byte
+         + store.end(), indent + aio + b"->ctx = ctx;\n"),
+        (decls[-1].end_byte, decls[-1].end_byte,
+         b"\n\n\t" + text.replace(b"ctx->", own + b"->ctx->")),
+    ]
+    for start, end, new in sorted(edits, reverse=True):
+        src = src[:start] + new + src[end:]
+    return src.decode()
 
 
 # Reasons a C mutant behaves like the C it came from, beside the model mutants' reasons.

@@ -684,6 +684,8 @@ class _Body:
         args = [self.render(a) for a in _args(call)]
         if callee.startswith("CTX->"):
             fn, via = callee[5:], "ctx"
+        elif callee.startswith("W->ctx->"):  # the caller's ctx, kept in the wrapper
+            fn, via = callee[len("W->ctx->"):], "ctx"
         elif callee.startswith("W->"):
             fn, via = self.lifter.bound(callee[3:], node), "wrapper"
         elif self.roles.get(raw) == "FNPTR":
