@@ -235,6 +235,8 @@ def test_check_reads_a_kernel_tree(capsys: pytest.CaptureFixture[str]) -> None:
     assert "backing-file.c: holds" in out and "file.c+backing-file.c: holds" in out
     assert "passthrough.c+backing-file.c: holds" in out
     assert "loop.c: holds" in out and "fileio.c: holds" in out
+    # the table knows every call these files make: none is merely assumed
+    assert cli(["check", str(tree_612()), "--strict", "-n", "1"]) == 0
 
 
 # ---- the same pattern elsewhere: the loop driver ------------------------------------------
@@ -424,6 +426,9 @@ def test_an_unknown_call_on_other_data_is_assumed_and_listed(
     f.write_text(c)
     assert cli(["lift", str(f), "--accounts"]) == 0
     assert "assumed: trace_it(flags);" in capsys.readouterr().out
+    line = c.splitlines().index("\ttrace_it(flags);") + 1
+    err = _one_line_error(capsys, "check", str(f), "--strict")
+    assert f"{f}:{line}: trace_it() is not in the kernel-API table (--strict)" in err
 
 
 def test_a_patch_that_does_not_apply(tmp_path: Path,

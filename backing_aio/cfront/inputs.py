@@ -43,6 +43,7 @@ class Options:
     tree: Path | None = None
     callbacks: tuple[tuple[str, str], ...] = ()  # --callback NAME=FUNCTION
     like: str | None = None
+    strict: bool = False  # a call the table does not know is refused, whatever it is handed
 
 
 def sources(spec: str, opts: Options) -> list[CFile]:
@@ -79,7 +80,8 @@ def lift_file(c: CFile, opts: Options, like: Variant) -> Lifted:
     caller = kapi.caller(like.caller)
     bindings = dict(caller.passes)
     bindings.update(opts.callbacks)
-    return Lifter(c, bindings, slots=caller.slots, direct=caller.direct_calls).lift()
+    return Lifter(c, bindings, slots=caller.slots, direct=caller.direct_calls,
+                  strict=opts.strict).lift()
 
 
 def like_of(c: CFile, opts: Options) -> Variant:
@@ -168,7 +170,8 @@ def _callers(tree: Path, helpers: Lifted, opts: Options) -> list[tuple[Variant, 
         like = catalogue()[like_name]
         caller = kapi.caller(name)
         lifted = Lifter(c, dict(opts.callbacks), entries=entries, slots=caller.slots,
-                        external=helpers.procs, direct=caller.direct_calls).lift()
+                        external=helpers.procs, direct=caller.direct_calls,
+                        strict=opts.strict).lift()
         both = Lifted(c.path, {**lifted.procs, **helpers.procs}, lifted.entry,
                       [*lifted.accounts, *helpers.accounts])
         v = assemble(both, like)

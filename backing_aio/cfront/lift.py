@@ -453,6 +453,9 @@ class _Body:
             if touched or callee.startswith(("W->", "CTX->")) or self.roles.get(callee):
                 raise self.refuse(node, f"{name or callee}() is not in the kernel-API table "
                                   "and is handed a lifecycle object")
+            if self.lifter.strict:
+                raise self.refuse(node, f"{name or callee}() is not in the kernel-API table "
+                                  "(--strict)")
             self.account(node, "assumed", None)
             return
         if api.lifts is None:
@@ -789,8 +792,9 @@ class Lifter:
     def __init__(self, c: CFile, bindings: dict[str, str] | None = None,
                  entries: dict[str, tuple[str, ...]] | None = None,
                  slots: Collection[str] = (), external: Collection[str] = (),
-                 direct: Collection[str] = ()) -> None:
+                 direct: Collection[str] = (), strict: bool = False) -> None:
         self.c = c
+        self.strict = strict
         # the caller's own functions it calls after the IO (ovl_copyattr, v5.6 to v6.7)
         self.direct = frozenset(direct)
         # functions lifted from another file (the helpers, for their callers' file)

@@ -31,7 +31,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_lift(args: argparse.Namespace) -> int:
-    opts = Options(args.tree, callbacks(args.callback), args.like)
+    opts = Options(args.tree, callbacks(args.callback), args.like, args.strict)
     files = sources(args.input, opts)
     if len(files) != 1:
         raise UsageError(f"{args.input}: holds {len(files)} helper files "

@@ -92,6 +92,10 @@ def c_input_options(p: argparse.ArgumentParser) -> None:
                    help="the catalogue variant whose caller, kernel and contract go around "
                    "the lifted helpers (default: mainline for helpers taking a "
                    "backing_file_ctx, else seed)")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse a call the kernel-API table does not know even when it is "
+                   "handed no lifecycle object (by default it is listed as assumed "
+                   "without effect)")
 
 
 def resolve_any(spec: str, args: argparse.Namespace) -> list[tuple[Variant, str]]:
@@ -104,7 +108,8 @@ def resolve_any(spec: str, args: argparse.Namespace) -> list[tuple[Variant, str]
         return resolve(spec)
     return variants(spec, Options(getattr(args, "tree", None),
                                   callbacks(getattr(args, "callback", []) or []),
-                                  getattr(args, "like", None)))
+                                  getattr(args, "like", None),
+                                  getattr(args, "strict", False)))
 
 
 def callbacks(items: Sequence[str]) -> tuple[tuple[str, str], ...]:
