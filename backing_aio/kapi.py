@@ -479,3 +479,15 @@ ITERATORS: Final[dict[str, str]] = {
     "rq_for_each_bvec": "each segment of a block request (include/linux/blk-mq.h)",
     "bio_for_each_folio_all": "each folio of a bio (include/linux/bio.h)",
 }
+
+# Scope macros: a statement run once inside a guard that has no effect on the lifecycle
+# (read as a ``for`` too, by the kernel's own definition: a for loop run once with a
+# cleanup); their statement is lifted as if it stood alone.
+SCOPES: Final[dict[str, str]] = {
+    "scoped_with_creds": "the task's credentials switched for its statement "
+    "(include/linux/cred.h, v6.18: override_creds()/revert_creds() around it)",
+    "scoped_guard": "a lock guard around its statement (include/linux/cleanup.h)",
+}
+
+# Every macro that starts a statement and takes one after it, as C cannot parse it.
+STATEMENT_MACROS: Final[frozenset[str]] = frozenset(ITERATORS) | frozenset(SCOPES)

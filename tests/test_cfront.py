@@ -192,6 +192,30 @@ def test_the_612_helpers_lift_to_the_hand_written_mainline(cat: dict[str, Varian
                                           (6003, frozenset())]
 
 
+def test_a_scoped_with_creds_block_lifts_as_the_override_and_revert_it_replaces(
+        tmp_path: Path) -> None:
+    """Today's mainline switches credentials with scoped_with_creds(ctx->cred) { ... } (a
+    macro C reads as a loop run once): 6.12.118's read_iter with its override_creds() and
+    revert_creds() turned into such a block lifts to the same statements."""
+    c = (tree_612() / "fs/backing-file.c").read_text()
+    scoped = c.replace("\told_cred = override_creds(ctx->cred);\n\tif (is_sync_kiocb(iocb)) {\n"
+                       "\t\trwf_t rwf = iocb_to_rw_flags(flags);\n\n\t\tret = vfs_iter_read(",
+                       "\tscoped_with_creds(ctx->cred) {\n\tif (is_sync_kiocb(iocb)) {\n"
+                       "\t\trwf_t rwf = iocb_to_rw_flags(flags);\n\n\t\tret = vfs_iter_read(", 1)
+    scoped = scoped.replace("out:\n\trevert_creds(old_cred);\n\n\tif (ctx->accessed)",
+                            "\t}\nout:\n\tif (ctx->accessed)", 1)
+    assert scoped.count("scoped_with_creds") == 1
+    assert scoped.count("revert_creds") == c.count("revert_creds") - 1
+    f = tmp_path / "backing-file.c"
+    f.write_text(scoped)
+    [(v, _)] = variants(str(f))
+    [(orig, _)] = variants(str(tree_612() / "fs/backing-file.c"))
+    assert shape(v.procs["backing_file_read_iter"]) == shape(
+        orig.procs["backing_file_read_iter"])
+    assert any(st.label.startswith("ret = vfs_iter_read(") for st in
+               v.procs["backing_file_read_iter"])
+
+
 def test_overlayfs_612_callers_lift_around_the_lifted_helpers(
         cat: dict[str, Variant]) -> None:
     """A tree gives overlayfs's ovl_read_iter/ovl_write_iter too, lifted from

@@ -290,9 +290,14 @@ class _Body:
 
     def loop(self, node: Node) -> None:
         """An iteration macro of kapi.ITERATORS (read as a ``for``) whose body has no
-        effect on the lifecycle: listed as such. Any other loop is refused."""
+        effect on the lifecycle: listed as such; a scope of kapi.SCOPES: its statement,
+        lifted. Any other loop is refused."""
         init = node.child_by_field_name("initializer")
         name = _callee(init) if init is not None and init.type == "call_expression" else None
+        if name in kapi.SCOPES:  # run once: its statement is lifted where it stands
+            self.account(node, "no effect", None)
+            self.statement(_field(node, "body"))
+            return
         if name not in kapi.ITERATORS:
             raise self.refuse(node, "a loop the model does not unroll")
         if not self._no_effect(_field(node, "body")):

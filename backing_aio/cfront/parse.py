@@ -3,9 +3,11 @@
 The kernel's macros are left as they are written (``WARN_ON_ONCE(...)`` is a call, an
 ``EXPORT_SYMBOL_GPL`` line a declaration the parser may mark as an error); a function whose
 own body does not parse is refused by the lifter, the rest of the file does not matter.
-The one exception is an iteration macro of ``kapi.ITERATORS`` (``rq_for_each_bvec(bv, rq,
-iter) stmt``), which C can only parse as a loop: it is read as ``for (rq_for_each_bvec(bv,
-rq, iter);;) stmt`` (on the same line, so every line number stays), and shown as written.
+The one exception is a macro that takes a statement after it (``kapi.STATEMENT_MACROS``: an
+iteration such as ``rq_for_each_bvec(bv, rq, iter) stmt``, a scope such as
+``scoped_with_creds(cred) stmt``), which C can only parse as a loop: it is read as ``for
+(rq_for_each_bvec(bv, rq, iter);;) stmt`` (on the same line, so every line number stays),
+and shown as written.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backing_aio.errors import UsageError
-from backing_aio.kapi import ITERATORS
+from backing_aio.kapi import STATEMENT_MACROS
 
 if TYPE_CHECKING:
     from tree_sitter import Node, Parser
@@ -51,8 +53,9 @@ def flat(node: Node) -> str:
     return _AS_LOOP.sub(r"\1", " ".join(text(node).split()))
 
 
-_ITERATOR = re.compile(rf"^([ \t]*)((?:{'|'.join(map(re.escape, ITERATORS))})\s*\()", re.M)
-_AS_LOOP = re.compile(rf"for \(((?:{'|'.join(map(re.escape, ITERATORS))})\s*\([^;]*\));;\)")
+_NAMES = "|".join(map(re.escape, sorted(STATEMENT_MACROS)))
+_ITERATOR = re.compile(rf"^([ \t]*)((?:{_NAMES})\s*\()", re.M)
+_AS_LOOP = re.compile(rf"for \(((?:{_NAMES})\s*\([^;]*\));;\)")
 
 
 def as_loops(source: str) -> str:
