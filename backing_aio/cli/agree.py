@@ -23,6 +23,9 @@ def register(sub: Any) -> None:
     ap.add_argument("--limit", type=int, default=None, help="only the first N variants")
     ap.add_argument("--every", type=int, default=1,
                     help="only every K-th variant (a deterministic sample)")
+    ap.add_argument("--only", action="append", default=[], metavar="PREFIX",
+                    help="only the variants whose name starts with PREFIX (repeatable; "
+                    "fuse-6.12 is that entry and its mutants)")
     ap.add_argument("--pure", action="store_true",
                     help="search mutants without the proved invariant as lemmas (slower)")
     ap.add_argument("--out", type=Path, default=None, help="also write the lines to this file")
@@ -36,16 +39,21 @@ def cmd_agree(args: argparse.Namespace) -> int:
         raise UsageError(f"--limit must be at least 1, got {args.limit}")
     if args.out:
         output_path(args.out)  # before the hour of work, not after it
-    return _run(args.which, args.limit, args.every, args.pure, args.out)
+    return _run(args.which, args.limit, args.every, args.pure, args.out, tuple(args.only))
 
 
-def _run(which: str, limit: int | None, every: int, pure: bool, out: Path | None) -> int:
-    """Decide ``selection(which)[::every][:limit]`` every way, print one line per variant
-    (and write them to ``out``): 0 every verdict agrees, 1 one does not."""
+def _run(which: str, limit: int | None, every: int, pure: bool, out: Path | None,
+         only: tuple[str, ...] = ()) -> int:
+    """Decide ``selection(which)`` (those named ``only*``)``[::every][:limit]`` every way,
+    print one line per variant (and write them to ``out``): 0 every verdict agrees, 1 one
+    does not."""
     # imports z3: only once the arguments are checked
     from backing_aio.verify.agree import decide_all, selection
 
-    variants = selection(which)[::every][:limit]
+    chosen = [v for v in selection(which) if not only or v.name.startswith(only)]
+    if not chosen:
+        raise UsageError(f"--only {' '.join(only)}: no variant of {which} is named so")
+    variants = chosen[::every][:limit]
     started = time.perf_counter()
     results = decide_all(variants, progress=counter("variants decided"),
                          lemmas=not pure)
