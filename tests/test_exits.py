@@ -196,6 +196,7 @@ BAD: list[tuple[list[str], str]] = [
     (["conform", "bench", "--out", "{adir}"], "not a regular file"),
     (["agree", "bogus"], "bogus"),
     (["agree", "--every", "0"], "--every"),
+    (["agree", "all", "--only", "nope"], "--only nope"),
     (["agree", "--out", "{adir}"], "not a regular file"),
     (["kernel"], "command"),
     (["kernel", "bogus"], "bogus"),
