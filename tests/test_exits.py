@@ -198,6 +198,7 @@ BAD: list[tuple[list[str], str]] = [
     (["agree", "--every", "0"], "--every"),
     (["agree", "all", "--only", "nope"], "--only nope"),
     (["agree", "--out", "{adir}"], "not a regular file"),
+    (["gate", "--junit", "{adir}"], "not a regular file"),
     (["kernel"], "command"),
     (["kernel", "bogus"], "bogus"),
     (["kernel", "table", "-n", "0"], "-n"),

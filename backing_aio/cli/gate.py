@@ -7,14 +7,18 @@ import argparse
 import json
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 from backing_aio.cfront.cmutants import Score
+from backing_aio.cli import gate_junit
 from backing_aio.cli.exits import EXIT_FOUND, EXIT_OK
 from backing_aio.cli.options import MAX_REQUESTS, fmt, indent, requests, z3_limits, z3_options
 from backing_aio.cli.progress import counter
 from backing_aio.model.catalogue import catalogue
 from backing_aio.model.properties import verdict_text
+from backing_aio.outputs import output_path, write_text
+from backing_aio.present import junit
 from backing_aio.verify import gate as gatemod
 from backing_aio.verify.trace import concretise, explain_text
 
@@ -28,12 +32,17 @@ def register(sub: Any) -> None:
                     help="skip bounded model checking and the unbounded z3 proofs")
     z3_options(gt, "fails the gate")
     gt.add_argument("--json", action="store_true")
+    gt.add_argument("--junit", type=Path, metavar="FILE",
+                    help="also write the results as JUnit XML: a test case per catalogue "
+                    "row and N, z3 row, mutant and C mutant")
     gt.set_defaults(handler=cmd_gate)
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
     n = requests(args.max_requests, "--max-requests")
     z3_limits(args)
+    if args.junit is not None:
+        output_path(args.junit, "--junit")  # before the minutes of work, not after
     if not args.json:
         print(f"{'variant':<10} {'N':>2}  {'expected':<12} {'verdict':<22} {'states':>8} "
               f"{'seconds':>8}")
@@ -63,6 +72,9 @@ def cmd_gate(args: argparse.Namespace) -> int:
     seconds += time.perf_counter() - c_started
     if c_gate is not None and isinstance(c_gate[0], Score):
         ok = ok and c_gate[0].ok
+    if args.junit is not None:
+        write_text(args.junit, junit.render(gate_junit.cases(rows, z3rows, report, stale,
+                                                              c_gate)))
     if args.json:
         doc: dict[str, Any] = {
             "format": fmt("gate"),
