@@ -64,7 +64,7 @@ lint: $(STAMP)
 
 # With the kernel's C at hand (make kernel-sources, ../shared/seed), lifting and checking it
 # is timed too (bench/lift.txt).
-LIFT_INPUTS = $(wildcard .cache/kernel/linux-source-6.12/fs/backing-file.c ../shared/seed/000_ada88cb21cad2e11.txt)
+LIFT_INPUTS = $(wildcard .cache/kernel/linux-source-6.12/fs/backing-file.c ../shared/seed/000_ada88cb21cad2e11.txt .cache/kernel/linux-source-6.1/fs/overlayfs/file.c .cache/kernel/linux-source-6.12/drivers/block/loop.c .cache/kernel/linux-source-6.12/fs/erofs/fileio.c)
 bench: $(STAMP)
 	$(BIN)/backing-aio bench --out bench/explorer.txt --proofs bench/proofs.txt $(foreach c,$(LIFT_INPUTS),--c $(c))
 	$(BIN)/backing-aio conform bench -n 100000 --backend thread --backend uring --out bench/refimpl.txt
