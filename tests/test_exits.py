@@ -199,6 +199,7 @@ BAD: list[tuple[list[str], str]] = [
     (["agree", "all", "--only", "nope"], "--only nope"),
     (["agree", "--out", "{adir}"], "not a regular file"),
     (["gate", "--junit", "{adir}"], "not a regular file"),
+    (["check", "mainline", "--sarif", "{adir}"], "not a regular file"),
     (["kernel"], "command"),
     (["kernel", "bogus"], "bogus"),
     (["kernel", "table", "-n", "0"], "-n"),

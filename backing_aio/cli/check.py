@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,10 @@ from backing_aio.model.properties import (
 )
 from backing_aio.model.semantics import REQUEST_TYPES
 from backing_aio.model.variants import resolve_one
-from backing_aio.outputs import file_stem, inside, output_dir
+from backing_aio.outputs import file_stem, inside, output_dir, output_path, write_text
+from backing_aio.present.sarif import Finding, sarif
 from backing_aio.verify.explorer import REDUCTIONS, Counterexample, Result, StateLimit, explore
-from backing_aio.verify.trace import concretise, explain_rows, explain_text, save
+from backing_aio.verify.trace import concretise, explain, explain_rows, explain_text, save
 
 
 def register(sub: Any) -> None:
@@ -60,6 +62,9 @@ def register(sub: Any) -> None:
     ck.add_argument("--save", type=Path, metavar="DIR",
                     help="write each counterexample to DIR as JSON (replay with 'replay')")
     ck.add_argument("--json", action="store_true")
+    ck.add_argument("--sarif", type=Path, metavar="FILE",
+                    help="also write every finding as SARIF 2.1.0 (the breaking step as its "
+                    "location, the counterexample as a code flow per actor)")
     ck.set_defaults(handler=cmd_check)
 
     ex = sub.add_parser("explain", help="explain a variant's shortest counterexample step by step")
@@ -136,8 +141,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     targets = [t for spec in args.variants for t in resolve_any(spec, args)]
     if args.save is not None:
         output_dir(args.save, "--save")  # before the search: a bad directory is bad input
+    if args.sarif is not None:
+        output_path(args.sarif, "--sarif")
     status = EXIT_OK
     out: list[dict[str, Any]] = []
+    findings: list[Finding] = []
     progress = Progress()
     for v, source in targets:
         if types is not None:
@@ -160,6 +168,9 @@ def cmd_check(args: argparse.Namespace) -> int:
                 path = inside(args.save, f"{stem}.json")
                 save(concretise(v, cx, source), path)
                 saved[(prop, subject)] = str(path)
+        for (prop, _subject), cx in r.violations.items():
+            trace = concretise(v, cx, source)
+            findings.append(Finding(v.name, trace, explain(v, trace), prop in v.expect))
         if args.json:
             out.append(_result_json(r, v, source, saved))
             continue
@@ -172,6 +183,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"  {what}: {cx.message}  [{len(cx.actions)} steps]")
             if prop not in v.expect:
                 print(indent(explain_text(v, concretise(v, cx, source))))
+    if args.sarif is not None:
+        write_text(args.sarif, json.dumps(sarif(findings, version("backing-aio")), indent=2))
     if args.json:
         print(json.dumps({"format": fmt("check"), "ok": status == EXIT_OK, "results": out},
                          indent=2))

@@ -1,0 +1,70 @@
+"""SARIF 2.1.0 out of check: where a finding is shown and how its run reads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backing_aio.cli.main import main as cli
+from tests.test_cfront import tree_612
+
+pytestmark = pytest.mark.cparse
+
+
+def _check(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
+    out = Path(argv[-1])
+    code = cli(["check", *argv[:-1], "--sarif", str(out)])
+    capsys.readouterr()
+    return code, json.loads(out.read_text())
+
+
+def test_a_count_of_1_in_the_c_is_shown_at_the_free_it_allows(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """6.12's helpers with refcount_set(&aio->ref, 1): UAF, shown on the C line of the
+    free that comes too early, the run as one thread flow per actor, in order, the
+    completion freeing before the lower filesystem's touch."""
+    c = (tree_612() / "fs/backing-file.c").read_text()
+    broken = tmp_path / "backing-file.c"
+    broken.write_text(c.replace("refcount_set(&aio->ref, 2);", "refcount_set(&aio->ref, 1);"))
+    code, log = _check(capsys, str(broken), "-n", "1", str(tmp_path / "r.sarif"))
+    assert code == 1 and log["version"] == "2.1.0"
+    run = log["runs"][0]
+    rules = [r["id"] for r in run["tool"]["driver"]["rules"]]
+    [uaf] = [r for r in run["results"] if r["ruleId"] == "UAF"]
+    assert rules[uaf["ruleIndex"]] == "UAF" and uaf["level"] == "error"
+    where = uaf["locations"][0]["physicalLocation"]
+    free = c.splitlines().index("\t\tkmem_cache_free(backing_aio_cachep, aio);") + 1
+    assert where["artifactLocation"]["uri"] == broken.as_uri()
+    assert where["region"]["startLine"] == free
+    flows = {f["id"]: f["locations"] for f in uaf["codeFlows"][0]["threadFlows"]}
+    assert set(flows) >= {"#0 submitter", "#0 lower"}
+    order = [loc["executionOrder"] for locs in flows.values() for loc in locs]
+    assert sorted(order) == sorted(set(order))  # each step in exactly one thread
+    for locs in flows.values():
+        assert [x["executionOrder"] for x in locs] == sorted(x["executionOrder"] for x in locs)
+    frees = [x["executionOrder"] for locs in flows.values() for x in locs
+             if "kmem_cache_free" in x["location"]["message"]["text"]]
+    assert [x["executionOrder"] for x in flows["#0 submitter"]][-1] == min(frees)
+    assert flows["#0 completion"][-1]["executionOrder"] > min(frees)
+
+
+def test_a_hand_written_variant_has_logical_locations_and_known_bugs_are_notes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, log = _check(capsys, "ovl-5.6", "-n", "1", str(tmp_path / "r.sarif"))
+    assert code == 0  # as expected: its known UAF
+    results = log["runs"][0]["results"]
+    assert {r["properties"]["subject"] for r in results} == {"wrapper",
+                                                             "file opened on the fly"}
+    for res in results:
+        assert res["ruleId"] == "UAF" and res["level"] == "note"
+        logical = res["locations"][0]["logicalLocations"][0]["fullyQualifiedName"]
+        assert logical.startswith("ovl-5.6/")
+
+
+def test_a_variant_that_holds_has_no_results(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    code, log = _check(capsys, "mainline", "-n", "1", str(tmp_path / "r.sarif"))
+    assert code == 0 and log["runs"][0]["results"] == []
