@@ -22,6 +22,7 @@ from backing_aio.cli import (
     check,
     conform,
     diagrams,
+    diff,
     gate,
     kernel,
     lift,
@@ -40,7 +41,8 @@ from backing_aio.verify.trace import ReplayError
 PROG: Final = "backing-aio"
 
 # In the order ``--help`` lists them; each module adds its own subcommand(s).
-GROUPS = (check, lift, replay, prove, gate, diagrams, report, agree, bench, conform, kernel)
+GROUPS = (check, lift, diff, replay, prove, gate, diagrams, report, agree, bench, conform,
+          kernel)
 
 
 def _parser() -> argparse.ArgumentParser:
