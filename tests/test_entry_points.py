@@ -17,8 +17,8 @@ from backing_aio.cli.main import _parser, commands, main
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "backing_aio"
 
-COMMANDS = ["list", "check", "explain", "lift", "diff", "replay", "prove", "gate", "diagrams",
-            "report", "agree", "bench", "conform", "kernel"]
+COMMANDS = ["list", "check", "explain", "lift", "diff", "replay", "prove", "gate", "gate-patch",
+            "diagrams", "report", "agree", "bench", "conform", "kernel"]
 # the subcommands of a command group, as `backing-aio GROUP --help` lists them
 GROUPS = {"diagrams": ["all", "lifecycle", "swimlane", "compare"], "conform": ["bench"],
           "kernel": ["table", "programs", "predict"]}
@@ -66,7 +66,8 @@ def test_every_subcommand_has_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 # the least each subcommand parses
 MINIMAL = {"check": ["seed"], "explain": ["seed", "-p", "UAF"], "lift": ["f.c"],
-           "replay": ["f.json"], "prove": ["seed"], "diff": ["seed", "mainline"]}
+           "replay": ["f.json"], "prove": ["seed"], "diff": ["seed", "mainline"],
+           "gate-patch": ["--tree", "t", "p.patch"]}
 
 
 def test_every_subcommand_has_a_handler() -> None:

@@ -21,7 +21,7 @@ operator, the function, the statement's ordinal in it and the statement's text.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -244,15 +244,18 @@ class Score:
 
 def score(c: CFile, lift: Callable[[CFile], Variant],
           failed: Callable[[Variant, frozenset[str]], frozenset[str]],
-          equivalent: dict[str, str] = EQUIVALENT) -> Score:
-    """Every C mutant of ``c``: lifted with ``lift``, judged by ``failed(v, before)`` (the
-    properties it breaks beyond ``before``, those the C it came from breaks)."""
+          equivalent: dict[str, str] = EQUIVALENT,
+          functions: Collection[str] | None = None) -> Score:
+    """Every C mutant of ``c`` (of ``functions`` only, if given): lifted with ``lift``,
+    judged by ``failed(v, before)`` (the properties it breaks beyond ``before``, those the
+    C it came from breaks)."""
     base = lift(c)
     before = failed(base, frozenset())
     stem = Path(c.path).name
     out = Score(c.path)
     seen: set[str] = set()
-    for m in mutants(c, list(_lifted_names(base, c))):
+    names = [n for n in _lifted_names(base, c) if functions is None or n in functions]
+    for m in mutants(c, names):
         name = m.name
         seen.add(name)
         out.total += 1
@@ -270,7 +273,8 @@ def score(c: CFile, lift: Callable[[CFile], Variant],
             out.equivalent[name] = equivalent[name]
         else:
             out.unexplained.append(name)
-    out.stale += [n for n in equivalent if n.startswith(stem + ":") and n not in seen]
+    if functions is None:  # a partial run cannot tell a stale entry from one not made
+        out.stale += [n for n in equivalent if n.startswith(stem + ":") and n not in seen]
     return out
 
 

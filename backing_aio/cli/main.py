@@ -24,6 +24,7 @@ from backing_aio.cli import (
     diagrams,
     diff,
     gate,
+    gate_patch,
     kernel,
     lift,
     prove,
@@ -41,8 +42,8 @@ from backing_aio.verify.trace import ReplayError
 PROG: Final = "backing-aio"
 
 # In the order ``--help`` lists them; each module adds its own subcommand(s).
-GROUPS = (check, lift, diff, replay, prove, gate, diagrams, report, agree, bench, conform,
-          kernel)
+GROUPS = (check, lift, diff, replay, prove, gate, gate_patch, diagrams, report, agree, bench,
+          conform, kernel)
 
 
 def _parser() -> argparse.ArgumentParser:

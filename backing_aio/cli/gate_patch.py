@@ -1,0 +1,234 @@
+"""``backing-aio gate-patch --tree DIR PATCH``: the refactor gate for a patch to the
+helpers' C. The functions are lifted before and after the patch; the patched code is
+checked (the explorer at N = 1..3, bounded and unbounded z3, C mutants of the functions the
+patch changes) and its contract with the callers compared with the code before it.
+
+Exit 0: every property holds and the contract is unchanged; 1: a property breaks, or the
+contract changes (unless ``--accept-contract-change``); 2: bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from backing_aio.cfront.cmutants import REASONS, Score, score
+from backing_aio.cfront.inputs import Options, assemble, lift_file, like_of, sources
+from backing_aio.cfront.parse import CError, CFile, flat
+from backing_aio.cli.exits import EXIT_FOUND, EXIT_OK
+from backing_aio.cli.options import MAX_REQUESTS, fmt, requests
+from backing_aio.model.lang import Variant
+from backing_aio.model.properties import verdict_text
+from backing_aio.outputs import output_path, write_text
+from backing_aio.present import junit
+from backing_aio.present.sarif import Finding, sarif
+from backing_aio.verify.contract import Difference, contract, diff, summary
+from backing_aio.verify.explorer import Result, explore
+from backing_aio.verify.trace import concretise, explain
+
+
+def register(sub: Any) -> None:
+    gp = sub.add_parser("gate-patch", help="the refactor gate: a patch to the helpers' C "
+                        "checked, and its contract compared with the code before it",
+                        description=__doc__.split("\n\n")[0] if __doc__ else None)
+    gp.add_argument("patch", metavar="PATCH", type=Path,
+                    help="a unified diff or git format-patch output")
+    gp.add_argument("--tree", type=Path, required=True, metavar="DIR",
+                    help="the kernel tree the patch applies to")
+    gp.add_argument("--max-requests", type=int, default=3, metavar="N",
+                    help=f"explore N = 1..N requests, 1..{MAX_REQUESTS} (default 3)")
+    gp.add_argument("--no-proofs", action="store_true", help="skip z3 (BMC and the proof)")
+    gp.add_argument("--no-mutants", action="store_true",
+                    help="skip the C mutants of the changed functions")
+    gp.add_argument("--accept-contract-change", action="store_true",
+                    help="a changed contract is reported, not a failure")
+    gp.add_argument("--sarif", type=Path, metavar="FILE",
+                    help="write the patched code's findings as SARIF 2.1.0")
+    gp.add_argument("--junit", type=Path, metavar="FILE", help="write the checks as JUnit XML")
+    gp.add_argument("--json", action="store_true")
+    gp.set_defaults(handler=cmd_gate_patch)
+
+
+def _pairs(patch: Path, tree: Path) -> list[tuple[CFile, CFile]]:
+    """(before, after) for each C file of the helpers the patch changes, both named by
+    their path in the tree, so every location is relative to it."""
+    if not tree.is_dir():
+        raise CError(f"--tree {tree}: not a directory")
+    out = []
+    for after in sources(str(patch), Options(tree=tree)):
+        f = tree / after.path
+        if not f.is_file():
+            raise CError(f"{patch}: it creates {after.path}; gate-patch compares a change "
+                         "to code the tree has (check the created file with check)")
+        out.append((CFile(after.path, f.read_text(errors="replace")), after))
+    return out
+
+
+def _changed(before: CFile, after: CFile) -> list[str]:
+    """The functions whose text the patch changes (or adds)."""
+    return [n for n, fn in after.functions.items()
+            if n not in before.functions or flat(fn.node) != flat(before.functions[n].node)]
+
+
+def _explore(v: Variant, n: int) -> tuple[frozenset[str], Result | None]:
+    """The properties ``v`` breaks at the smallest N = 1..n that shows any, and that run."""
+    r = None
+    for k in range(1, n + 1):
+        r = explore(v, k)
+        if r.failed:
+            return r.failed, r
+    return frozenset(), r
+
+
+class _Report:
+    """What one file's gate found, for the text, JSON, SARIF and JUnit outputs."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.before: frozenset[str] = frozenset()
+        self.after: frozenset[str] = frozenset()
+        self.findings: list[Finding] = []
+        self.z3: str | None = None
+        self.z3_ok = True
+        self.changed: list[str] = []
+        self.mutants: Score | None = None
+        self.differences: list[Difference] = []
+        self.summaries: dict[str, list[str]] = {}
+        self.seconds: dict[str, float] = {}
+
+
+def _gate_one(before: CFile, after: CFile, args: argparse.Namespace, n: int) -> _Report:
+    rep = _Report(after.path)
+    opts = Options(tree=args.tree)
+    like = like_of(after, opts)
+
+    def lift(c: CFile) -> Variant:
+        return assemble(lift_file(c, opts, like), like)
+
+    v_before, v_after = lift(before), lift(after)
+    t = time.perf_counter()
+    rep.before, _ = _explore(v_before, n)
+    rep.after, result = _explore(v_after, n)
+    if result is not None:
+        for (_prop, _subject), cx in result.violations.items():
+            trace = concretise(v_after, cx, after.path)
+            rep.findings.append(Finding(v_after.name, trace, explain(v_after, trace)))
+    rep.seconds["explorer"] = time.perf_counter() - t
+    t = time.perf_counter()
+    a, b = contract(v_before), contract(v_after)
+    rep.differences = diff(a, b)
+    rep.summaries = {d.group.text(): summary(a.get(d.group, frozenset()),
+                                             b.get(d.group, frozenset()))
+                     for d in rep.differences}
+    rep.seconds["contract"] = time.perf_counter() - t
+    if not args.no_proofs:
+        from backing_aio.verify.gate import check_z3
+
+        t = time.perf_counter()
+        [z] = check_z3([v_after])
+        rep.z3, rep.z3_ok = z.verdict.text(), z.ok
+        rep.seconds["z3"] = time.perf_counter() - t
+    rep.changed = _changed(before, after)
+    if not args.no_mutants and rep.changed:
+        t = time.perf_counter()
+
+        def failed(v: Variant, known: frozenset[str]) -> frozenset[str]:
+            return _explore(v, n)[0] - known
+
+        rep.mutants = score(after, lift, failed, functions=rep.changed)
+        rep.seconds["c_mutants"] = time.perf_counter() - t
+    return rep
+
+
+def _ok(rep: _Report, accept: bool) -> bool:
+    return not rep.after and rep.z3_ok and (accept or not rep.differences)
+
+
+def _print(rep: _Report, accept: bool) -> None:
+    state = verdict_text(rep.after) + (
+        " (as before the patch)" if rep.after and rep.after <= rep.before else "")
+    print(f"{rep.path}: after the patch: {state}"
+          + (f"; before: {verdict_text(rep.before)}" if rep.before else ""))
+    for f in rep.findings:
+        loc = f.steps[-1]
+        print(f"  {f.trace.prop}: {loc.violation.message if loc.violation else ''}")
+    if rep.z3 is not None:
+        print(f"  z3: {rep.z3}")
+    if rep.mutants is not None:
+        m = rep.mutants
+        print(f"  C mutants of the changed functions ({', '.join(rep.changed)}): {m.total}, "
+              f"{len(m.killed)} killed, {len(m.equivalent)} equivalent as reviewed, "
+              f"{len(m.not_lifted)} not lifted, {len(m.unexplained)} survive unreviewed "
+              f"(score {m.score:.0%})")
+    if not rep.differences:
+        print("  contract unchanged")
+    else:
+        print(f"  contract changed in {len(rep.differences)} way(s) a request ends"
+              + (" (accepted)" if accept else ""))
+        for group, lines in rep.summaries.items():
+            print(f"    {group}:")
+            for line in lines:
+                print(f"      {line}")
+
+
+def _json(rep: _Report) -> dict[str, Any]:
+    m = rep.mutants
+    return {
+        "file": rep.path, "before": sorted(rep.before), "after": sorted(rep.after),
+        "z3": rep.z3, "z3_ok": rep.z3_ok, "changed_functions": rep.changed,
+        "c_mutants": None if m is None else {
+            "total": m.total, "killed": len(m.killed), "not_lifted": len(m.not_lifted),
+            "survivors": m.unexplained, "score": round(m.score, 4)},
+        "contract_same": not rep.differences,
+        "contract_changes": rep.summaries,
+        "seconds": {k: round(v, 3) for k, v in rep.seconds.items()},
+    }
+
+
+def _cases(rep: _Report) -> list[junit.Case]:
+    out = [junit.Case(rep.path, "properties", rep.seconds.get("explorer", 0.0),
+                      failure=f"fails {verdict_text(rep.after)}" if rep.after else None),
+           junit.Case(rep.path, "contract", rep.seconds.get("contract", 0.0),
+                      failure="\n".join(f"{g}: {'; '.join(lines)}"
+                                        for g, lines in rep.summaries.items()) or None)]
+    if rep.z3 is not None:
+        out.append(junit.Case(rep.path, "z3", rep.seconds.get("z3", 0.0),
+                              failure=None if rep.z3_ok else rep.z3))
+    if rep.mutants is not None:
+        m = rep.mutants
+        out += [junit.Case(rep.path, name, detail=f"killed by {', '.join(sorted(p))}")
+                for name, p in m.killed.items()]
+        out += [junit.Case(rep.path, name, skipped=f"not lifted: {why}")
+                for name, why in m.not_lifted.items()]
+        out += [junit.Case(rep.path, name, skipped=f"equivalent: {REASONS.get(why, why)}")
+                for name, why in m.equivalent.items()]
+        out += [junit.Case(rep.path, name, skipped="survives: the properties do not pin "
+                           "this statement down") for name in m.unexplained]
+    return out
+
+
+def cmd_gate_patch(args: argparse.Namespace) -> int:
+    n = requests(args.max_requests, "--max-requests")
+    for out, what in ((args.sarif, "--sarif"), (args.junit, "--junit")):
+        if out is not None:
+            output_path(out, what)  # before the work, not after it
+    reports = [_gate_one(before, after, args, n) for before, after in
+               _pairs(args.patch, args.tree)]
+    ok = all(_ok(r, args.accept_contract_change) for r in reports)
+    if args.sarif is not None:
+        findings = [f for r in reports for f in r.findings]
+        write_text(args.sarif, json.dumps(sarif(findings, version("backing-aio")), indent=2))
+    if args.junit is not None:
+        write_text(args.junit, junit.render([c for r in reports for c in _cases(r)],
+                                            name="backing-aio gate-patch"))
+    if args.json:
+        print(json.dumps({"format": fmt("gate-patch"), "ok": ok,
+                          "files": [_json(r) for r in reports]}, indent=2))
+    else:
+        for r in reports:
+            _print(r, args.accept_contract_change)
+        print(f"gate-patch: {'ok' if ok else 'FAILED'}")
+    return EXIT_OK if ok else EXIT_FOUND
