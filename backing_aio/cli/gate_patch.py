@@ -20,6 +20,7 @@ from backing_aio.cfront.inputs import Options, assemble, lift_file, like_of, sou
 from backing_aio.cfront.parse import CError, CFile, flat
 from backing_aio.cli.exits import EXIT_FOUND, EXIT_OK
 from backing_aio.cli.options import MAX_REQUESTS, fmt, requests
+from backing_aio.cli.progress import Progress
 from backing_aio.model.lang import Variant
 from backing_aio.model.properties import verdict_text
 from backing_aio.outputs import output_path, write_text
@@ -100,8 +101,10 @@ class _Report:
         self.seconds: dict[str, float] = {}
 
 
-def _gate_one(before: CFile, after: CFile, args: argparse.Namespace, n: int) -> _Report:
+def _gate_one(before: CFile, after: CFile, args: argparse.Namespace, n: int,
+              progress: Progress) -> _Report:
     rep = _Report(after.path)
+    progress.update(f"{after.path}: lifting before and after the patch")
     opts = Options(tree=args.tree)
     like = like_of(after, opts)
 
@@ -110,6 +113,7 @@ def _gate_one(before: CFile, after: CFile, args: argparse.Namespace, n: int) -> 
 
     v_before, v_after = lift(before), lift(after)
     t = time.perf_counter()
+    progress.update(f"{after.path}: exploring N = 1..{n}")
     rep.before, _ = _explore(v_before, n)
     rep.after, result = _explore(v_after, n)
     if result is not None:
@@ -118,6 +122,7 @@ def _gate_one(before: CFile, after: CFile, args: argparse.Namespace, n: int) -> 
             rep.findings.append(Finding(v_after.name, trace, explain(v_after, trace)))
     rep.seconds["explorer"] = time.perf_counter() - t
     t = time.perf_counter()
+    progress.update(f"{after.path}: comparing the contracts")
     a, b = contract(v_before), contract(v_after)
     rep.differences = diff(a, b)
     rep.summaries = {d.group.text(): summary(a.get(d.group, frozenset()),
@@ -128,12 +133,14 @@ def _gate_one(before: CFile, after: CFile, args: argparse.Namespace, n: int) -> 
         from backing_aio.verify.gate import check_z3
 
         t = time.perf_counter()
+        progress.update(f"{after.path}: z3 (bounded model checking and the proof)")
         [z] = check_z3([v_after])
         rep.z3, rep.z3_ok = z.verdict.text(), z.ok
         rep.seconds["z3"] = time.perf_counter() - t
     rep.changed = _changed(before, after)
     if not args.no_mutants and rep.changed:
         t = time.perf_counter()
+        progress.update(f"{after.path}: C mutants of {', '.join(rep.changed)}")
 
         def failed(v: Variant, known: frozenset[str]) -> frozenset[str]:
             return _explore(v, n)[0] - known
@@ -215,8 +222,12 @@ def cmd_gate_patch(args: argparse.Namespace) -> int:
     for out, what in ((args.sarif, "--sarif"), (args.junit, "--junit")):
         if out is not None:
             output_path(out, what)  # before the work, not after it
-    reports = [_gate_one(before, after, args, n) for before, after in
-               _pairs(args.patch, args.tree)]
+    progress = Progress()  # on a terminal only: quiet in CI and in pipes
+    try:
+        reports = [_gate_one(before, after, args, n, progress) for before, after in
+                   _pairs(args.patch, args.tree)]
+    finally:
+        progress.clear()
     ok = all(_ok(r, args.accept_contract_change) for r in reports)
     if args.sarif is not None:
         findings = [f for r in reports for f in r.findings]
