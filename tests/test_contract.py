@@ -21,10 +21,10 @@ def _summary(old: Variant, new: Variant, group: Group) -> list[str]:
 
 def test_mainline_punts_the_queued_writes_callbacks_to_the_worker(
         cat: dict[str, Variant]) -> None:
-    """seed-fixed (v6.6) against today's helpers: the write completion's work moves from
+    """The seed (v6.6) against today's helpers: the write completion's work moves from
     the irq completion to the workqueue, freeze protection is ended there, and the
     caller's callback is end_write instead of ovl_rw_complete."""
-    got = _summary(cat["seed-fixed"], cat["mainline"], Group("write", "queued"))
+    got = _summary(cat["seed"], cat["mainline"], Group("write", "queued"))
     assert "ends freeze protection: completion (irq) -> worker" in got
     assert "updates ki_pos: completion (irq) -> worker" in got
     assert "queues the work: new (completion (irq))" in got

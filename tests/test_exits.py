@@ -199,6 +199,7 @@ BAD: list[tuple[list[str], str]] = [
     (["agree", "all", "--only", "nope"], "--only nope"),
     (["agree", "--out", "{adir}"], "not a regular file"),
     (["gate", "--junit", "{adir}"], "not a regular file"),
+    (["gate", "--sarif", "{adir}"], "not a regular file"),
     (["check", "mainline", "--sarif", "{adir}"], "not a regular file"),
     (["diff", "mainline", "nope"], "nope"),
     (["diff", "mainline"], "NEW"),

@@ -106,3 +106,17 @@ def test_a_variant_that_holds_has_no_results(tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     code, log = _check(capsys, "mainline", "-n", "1", str(tmp_path / "r.sarif"))
     assert code == 0 and log["runs"][0]["results"] == []
+
+
+def test_the_gate_writes_the_catalogues_known_bugs_as_notes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "gate.sarif"
+    assert cli(["gate", "--no-mutants", "--no-proofs", "--max-requests", "1",
+                "--sarif", str(out)]) == 0
+    capsys.readouterr()
+    log = json.loads(out.read_text())
+    _validator().validate(log)
+    got = {(r["properties"]["variant"], r["ruleId"], r["level"])
+           for r in log["runs"][0]["results"]}
+    assert got == {("seed", "CONTEXT", "note"), ("seed", "RESULT_PROPAGATED", "note"),
+                   ("ovl-5.6", "UAF", "note"), ("ovl-6.1", "LEAK", "note")}

@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import time
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,9 @@ from backing_aio.model.catalogue import catalogue
 from backing_aio.model.properties import verdict_text
 from backing_aio.outputs import output_path, write_text
 from backing_aio.present import junit
+from backing_aio.present.sarif import Finding, sarif
 from backing_aio.verify import gate as gatemod
-from backing_aio.verify.trace import concretise, explain_text
+from backing_aio.verify.trace import concretise, explain, explain_text
 
 
 def register(sub: Any) -> None:
@@ -32,6 +34,9 @@ def register(sub: Any) -> None:
                     help="skip bounded model checking and the unbounded z3 proofs")
     z3_options(gt, "fails the gate")
     gt.add_argument("--json", action="store_true")
+    gt.add_argument("--sarif", type=Path, metavar="FILE",
+                    help="also write the catalogue's findings as SARIF 2.1.0 (a known bug "
+                    "as a note, any other as an error), each at its smallest N")
     gt.add_argument("--junit", type=Path, metavar="FILE",
                     help="also write the results as JUnit XML: a test case per catalogue "
                     "row and N, z3 row, mutant and C mutant")
@@ -41,8 +46,9 @@ def register(sub: Any) -> None:
 def cmd_gate(args: argparse.Namespace) -> int:
     n = requests(args.max_requests, "--max-requests")
     z3_limits(args)
-    if args.junit is not None:
-        output_path(args.junit, "--junit")  # before the minutes of work, not after
+    for out, what in ((args.junit, "--junit"), (args.sarif, "--sarif")):
+        if out is not None:
+            output_path(out, what)  # before the minutes of work, not after
     if not args.json:
         print(f"{'variant':<10} {'N':>2}  {'expected':<12} {'verdict':<22} {'states':>8} "
               f"{'seconds':>8}")
@@ -72,6 +78,9 @@ def cmd_gate(args: argparse.Namespace) -> int:
     seconds += time.perf_counter() - c_started
     if c_gate is not None and isinstance(c_gate[0], Score):
         ok = ok and c_gate[0].ok
+    if args.sarif is not None:
+        write_text(args.sarif, json.dumps(sarif(_findings(rows), version("backing-aio")),
+                                          indent=2))
     if args.junit is not None:
         write_text(args.junit, junit.render(gate_junit.cases(rows, z3rows, report, stale,
                                                               c_gate)))
@@ -142,6 +151,22 @@ def cmd_gate(args: argparse.Namespace) -> int:
         _print_c(c_gate)
     print(f"gate: {'ok' if ok else 'FAILED'} in {seconds:.1f}s")
     return EXIT_OK if ok else EXIT_FOUND
+
+
+def _findings(rows: list[gatemod.Row]) -> list[Finding]:
+    """Each catalogue entry's counterexamples at the smallest N that has any."""
+    cat = catalogue()
+    out: list[Finding] = []
+    done: set[str] = set()
+    for r in sorted(rows, key=lambda r: r.requests):
+        if r.variant in done or not r.result.violations:
+            continue
+        done.add(r.variant)
+        v = cat[r.variant]
+        for (prop, _subject), cx in r.result.violations.items():
+            trace = concretise(v, cx)
+            out.append(Finding(v.name, trace, explain(v, trace), prop in v.expect))
+    return out
 
 
 def _c_mutants(n: int) -> tuple[Score, str] | tuple[str, str]:
