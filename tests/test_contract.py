@@ -28,8 +28,8 @@ def test_mainline_punts_the_queued_writes_callbacks_to_the_worker(
     assert "ends freeze protection: completion (irq) -> worker" in got
     assert "updates ki_pos: completion (irq) -> worker" in got
     assert "queues the work: new (completion (irq))" in got
-    assert "runs callback end_write: new (worker)" in got
-    assert "runs callback ovl_rw_complete: no longer (completion (irq))" in got
+    assert "runs callback end_write(result): new (worker)" in got
+    assert "runs callback ovl_rw_complete(ki_pos, result): no longer (completion (irq))" in got
 
 
 def test_ovl_516_and_the_seed_differ_and_a_variant_equals_itself(
@@ -68,7 +68,7 @@ def test_the_diff_can_fail_a_dropped_callback_is_named(tmp_path: Path,
         "                         name='mainline')]\n")
     assert cli(["diff", "mainline", str(f)]) == 1
     out = capsys.readouterr().out
-    assert "runs callback end_write: no longer (submitter)" in out
+    assert "runs callback end_write(ki_pos, result): no longer (submitter)" in out
     assert "broken sync-write:\n    breaks CLEANUP_ONCE: new (submitter)" in out
     assert cli(["diff", "mainline", "mainline", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)

@@ -62,8 +62,7 @@ def _events(model: BackingAio, r: Req, action: Action, effects: Iterable[Effect]
         if c is Change.RETURNED:
             out.append(f"returns {value_name(e.after)}")
         elif c is Change.CALLBACK_RUNS:
-            fn = st.fn if isinstance(st, Callback) else "the callback"
-            out.append(f"runs callback {fn}")
+            out.append(_callback_text(st))
         elif c is Change.KI_COMPLETE_RUNS:
             out.append("calls ki_complete")
         elif c is Change.WRAPPER:
@@ -138,6 +137,15 @@ def _runs(model: BackingAio, start: State, rtype: str) -> set[tuple[str, Behavio
 
 def _pending_outcome(r: Req) -> str:
     return str(outcome_of(r))
+
+
+def _callback_text(st: object) -> str:
+    """The caller's callback that runs, with what it is handed beyond its file: the
+    position it reads and the result."""
+    if not isinstance(st, Callback):
+        return "runs the callback"
+    args = [a for a, on in (("ki_pos", st.reads_pos), ("result", st.passes_result)) if on]
+    return f"runs callback {st.fn}" + (f"({', '.join(args)})" if args else "")
 
 
 def _outcome_named(o: str, returned: str | None, rtype: str) -> str:
