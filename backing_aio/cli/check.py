@@ -36,9 +36,9 @@ from backing_aio.model.properties import (
 from backing_aio.model.semantics import REQUEST_TYPES
 from backing_aio.model.variants import resolve_one
 from backing_aio.outputs import file_stem, inside, output_dir, output_path, write_text
-from backing_aio.present.sarif import Finding, sarif
+from backing_aio.present.sarif import Finding, finding, sarif
 from backing_aio.verify.explorer import REDUCTIONS, Counterexample, Result, StateLimit, explore
-from backing_aio.verify.trace import concretise, explain, explain_rows, explain_text, save
+from backing_aio.verify.trace import concretise, explain_rows, explain_text, save
 
 
 def register(sub: Any) -> None:
@@ -168,9 +168,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 path = inside(args.save, f"{stem}.json")
                 save(concretise(v, cx, source), path)
                 saved[(prop, subject)] = str(path)
-        for (prop, _subject), cx in r.violations.items():
-            trace = concretise(v, cx, source)
-            findings.append(Finding(v.name, trace, explain(v, trace), prop in v.expect))
+        findings += [finding(v, key, r, source, key[0] in v.expect) for key in r.violations]
         if args.json:
             out.append(_result_json(r, v, source, saved))
             continue

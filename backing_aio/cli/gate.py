@@ -20,9 +20,9 @@ from backing_aio.model.catalogue import catalogue
 from backing_aio.model.properties import verdict_text
 from backing_aio.outputs import output_path, write_text
 from backing_aio.present import junit
-from backing_aio.present.sarif import Finding, sarif
+from backing_aio.present.sarif import Finding, finding, sarif
 from backing_aio.verify import gate as gatemod
-from backing_aio.verify.trace import concretise, explain, explain_text
+from backing_aio.verify.trace import concretise, explain_text
 
 
 def register(sub: Any) -> None:
@@ -163,9 +163,8 @@ def _findings(rows: list[gatemod.Row]) -> list[Finding]:
             continue
         done.add(r.variant)
         v = cat[r.variant]
-        for (prop, _subject), cx in r.result.violations.items():
-            trace = concretise(v, cx)
-            out.append(Finding(v.name, trace, explain(v, trace), prop in v.expect))
+        out += [finding(v, key, r.result, known=key[0] in v.expect)
+                for key in r.result.violations]
     return out
 
 

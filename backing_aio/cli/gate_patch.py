@@ -25,10 +25,9 @@ from backing_aio.model.lang import Variant
 from backing_aio.model.properties import verdict_text
 from backing_aio.outputs import output_path, write_text
 from backing_aio.present import junit
-from backing_aio.present.sarif import Finding, sarif
+from backing_aio.present.sarif import Finding, finding, sarif
 from backing_aio.verify.contract import Difference, contract, diff, summary
 from backing_aio.verify.explorer import Result, explore
-from backing_aio.verify.trace import concretise, explain
 
 
 def register(sub: Any) -> None:
@@ -117,9 +116,7 @@ def _gate_one(before: CFile, after: CFile, args: argparse.Namespace, n: int,
     rep.before, _ = _explore(v_before, n)
     rep.after, result = _explore(v_after, n)
     if result is not None:
-        for (_prop, _subject), cx in result.violations.items():
-            trace = concretise(v_after, cx, after.path)
-            rep.findings.append(Finding(v_after.name, trace, explain(v_after, trace)))
+        rep.findings = [finding(v_after, key, result, after.path) for key in result.violations]
     rep.seconds["explorer"] = time.perf_counter() - t
     t = time.perf_counter()
     progress.update(f"{after.path}: comparing the contracts")

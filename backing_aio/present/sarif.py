@@ -5,7 +5,9 @@ text). One result per finding: its primary location is the step that breaks the 
 (or, for a property judged when every actor has finished, the last step that ran C), and
 its counterexample is a ``codeFlow`` with one ``threadFlow`` per actor of each request
 (``#0 submitter``, ``#0 lower``, ``#0 completion``, ``#0 worker``), whose locations are the
-steps that actor took, in the run's order (``executionOrder``). A step lifted from C
+steps that actor took, in the run's order (``executionOrder``). The shortest run comes
+first; then, as more code flows, the shortest run in which each other actor takes the
+breaking step (a use after free by the lower filesystem, say, after the completion freed). A step lifted from C
 points at its file and line (its label ends ``(FILE:LINE)``); a step of a hand-written
 variant has a logical location, its procedure and statement number.
 """
@@ -18,8 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from backing_aio.model.lang import Variant
 from backing_aio.model.properties import PROPERTIES, PROPERTY_IDS
-from backing_aio.verify.trace import Explained, Trace, effect_text
+from backing_aio.verify.explorer import Result
+from backing_aio.verify.trace import Explained, Trace, concretise, effect_text, explain
 
 SCHEMA: Final = "https://json.schemastore.org/sarif-2.1.0.json"
 VERSION: Final = "2.1.0"
@@ -30,12 +34,29 @@ _AT: Final = re.compile(r"\((?P<path>[^()\s]+):(?P<line>\d+)\)$")
 @dataclass(frozen=True)
 class Finding:
     """A counterexample of ``trace.prop`` in variant ``variant``, explained step by step;
-    ``known``: the variant is expected to break it (reported as a note, not an error)."""
+    ``known``: the variant is expected to break it (reported as a note, not an error);
+    ``more``: the shortest runs in which another actor takes the breaking step (another
+    code flow of the same result)."""
 
     variant: str
     trace: Trace
     steps: Sequence[Explained]
     known: bool = False
+    more: Sequence[tuple[Trace, Sequence[Explained]]] = ()
+
+
+def finding(v: Variant, key: tuple[str, str], result: Result, source: str = "",
+            known: bool = False) -> Finding:
+    """The finding ``key`` (property, subject) of ``result`` for variant ``v``: its
+    shortest counterexample, and the shortest one of each other breaking actor."""
+    cx = result.violations[key]
+    trace = concretise(v, cx, source)
+    more = []
+    for other in result.by_actor.get(key, {}).values():
+        if other is not cx:
+            t = concretise(v, other, source)
+            more.append((t, explain(v, t)))
+    return Finding(v.name, trace, explain(v, trace), known, tuple(more))
 
 
 def _physical(label: str) -> dict[str, Any] | None:
@@ -69,29 +90,35 @@ def _primary(variant: str, steps: Sequence[Explained]) -> dict[str, Any]:
     return _location(variant, ran_c[-1] if ran_c else breaking)
 
 
+def _code_flow(variant: str, t: Trace, steps: Sequence[Explained]) -> dict[str, Any]:
+    flows: dict[str, list[dict[str, Any]]] = {}
+    for e in steps:
+        if e.request is None:
+            continue  # the end of the run: the finding's own message says it
+        flows.setdefault(f"#{e.request} {e.actor}", []).append(
+            {"location": _location(variant, e), "executionOrder": e.step})
+    last = steps[-1]
+    return {
+        "message": {"text": f"{len(t.kinds)} request(s): "
+                    + ", ".join(f"#{i} {k}" for i, k in enumerate(t.kinds))
+                    + f"; the breaking step is the {last.actor}'s"},
+        "threadFlows": [{"id": actor, "locations": locs} for actor, locs in flows.items()],
+    }
+
+
 def _result(f: Finding, rule_index: dict[str, int]) -> dict[str, Any]:
     t, last = f.trace, f.steps[-1]
     v = last.violation
     what = t.prop + (f" ({t.subject})" if t.subject else "")
     message = f"{what} in {f.variant}: {v.message if v is not None else t.prop}"
-    flows: dict[str, list[dict[str, Any]]] = {}
-    for e in f.steps:
-        if e.request is None:
-            continue  # the end of the run: the finding's own message says it
-        flows.setdefault(f"#{e.request} {e.actor}", []).append(
-            {"location": _location(f.variant, e), "executionOrder": e.step})
     return {
         "ruleId": t.prop,
         "ruleIndex": rule_index[t.prop],
         "level": "note" if f.known else "error",
         "message": {"text": message},
         "locations": [_primary(f.variant, f.steps)],
-        "codeFlows": [{
-            "message": {"text": f"{len(t.kinds)} request(s): "
-                        + ", ".join(f"#{i} {k}" for i, k in enumerate(t.kinds))},
-            "threadFlows": [{"id": actor, "locations": locs}
-                            for actor, locs in flows.items()],
-        }],
+        "codeFlows": [_code_flow(f.variant, t, f.steps),
+                      *(_code_flow(f.variant, mt, ms) for mt, ms in f.more)],
         "properties": {"variant": f.variant, "subject": t.subject, "steps": len(t.steps)},
     }
 

@@ -51,6 +51,10 @@ class Result:
     reduction: str = "none"  # the partial-order reduction the numbers were obtained with
     # the shortest counterexample of each finding: (property, subject)
     violations: dict[tuple[str, str], Counterexample] = field(default_factory=dict)
+    # and of each finding, the shortest run whose breaking step is each actor's ("end"
+    # for a property judged at the end): the other ways the same bug happens (SARIF
+    # shows them as more code flows of one result)
+    by_actor: dict[tuple[str, str], dict[str, Counterexample]] = field(default_factory=dict)
 
     @property
     def failed(self) -> frozenset[str]:
@@ -130,15 +134,17 @@ def _search(
 
     def record(v: Violation, i: int, last: Action | None) -> None:
         key = (v.prop, v.subject)
-        if key in result.violations:
+        actor = last.actor if last is not None else "end"
+        runs = result.by_actor.setdefault(key, {})
+        if actor in runs:
             return
         init, actions = graph.path(i)
         if last is not None:
             actions = (*actions, last)
-        result.violations[key] = Counterexample(
-            v.prop, v.subject, v.message, variant.name, requests, init, actions,
-            at_end=last is None,
-        )
+        cx = Counterexample(v.prop, v.subject, v.message, variant.name, requests, init,
+                            actions, at_end=last is None)
+        runs[actor] = cx
+        result.violations.setdefault(key, cx)
 
     def successors(i: int, state: State) -> list[tuple[Action, State]]:
         nonlocal next_report
