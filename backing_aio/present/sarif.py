@@ -7,9 +7,10 @@ its counterexample is a ``codeFlow`` with one ``threadFlow`` per actor of each r
 (``#0 submitter``, ``#0 lower``, ``#0 completion``, ``#0 worker``), whose locations are the
 steps that actor took, in the run's order (``executionOrder``). The shortest run comes
 first; then, as more code flows, the shortest run in which each other actor takes the
-breaking step (a use after free by the lower filesystem, say, after the completion freed). A step lifted from C
-points at its file and line (its label ends ``(FILE:LINE)``); a step of a hand-written
-variant has a logical location, its procedure and statement number.
+breaking step (a use after free by the lower filesystem, say, after the completion
+freed). A step lifted from C points at its file and line (its label ends
+``(FILE:LINE)``); a step of a hand-written variant has a logical location, its procedure
+and statement number.
 """
 
 from __future__ import annotations
