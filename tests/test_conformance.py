@@ -91,7 +91,8 @@ def _exhaustive(name: str, rtype: str, ws: Workspace,
 
 @pytest.mark.parametrize("rtype", TYPES)
 @pytest.mark.parametrize("name", [
-    "seed", "seed-fixed", "mainline", "ovl-5.6", "ovl-6.1",
+    "seed", "seed-fixed", "mainline", "ovl-5.6",
+    pytest.param("ovl-6.1", marks=pytest.mark.slow),
     pytest.param("ovl-5.16", marks=pytest.mark.slow),
     pytest.param("ovl-6.12", marks=pytest.mark.slow),
     pytest.param("fuse-6.12", marks=pytest.mark.slow)])
