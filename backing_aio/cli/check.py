@@ -168,7 +168,9 @@ def cmd_check(args: argparse.Namespace) -> int:
                 path = inside(args.save, f"{stem}.json")
                 save(concretise(v, cx, source), path)
                 saved[(prop, subject)] = str(path)
-        findings += [finding(v, key, r, source, key[0] in v.expect) for key in r.violations]
+        if args.sarif is not None:  # explaining every run costs: only when asked
+            findings += [finding(v, key, r, source, key[0] in v.expect)
+                         for key in r.violations]
         if args.json:
             out.append(_result_json(r, v, source, saved))
             continue

@@ -119,7 +119,7 @@ def _runs(model: BackingAio, start: State, rtype: str) -> set[tuple[str, Behavio
                     found.add(("broken", (*mine, (actor, f"breaks {props}"))))
                     continue
                 if after[1] is DONE or after[1] == DONE:
-                    found.add((_pending_outcome(r), mine))
+                    found.add((str(outcome_of(r)), mine))
                     continue
                 found.update((o, (*mine, *rest)) for o, rest in suffixes(after))
         on_path.discard(state)
@@ -133,10 +133,6 @@ def _runs(model: BackingAio, start: State, rtype: str) -> set[tuple[str, Behavio
         outcome = pending if pending == "broken" else _outcome_named(pending, returned, rtype)
         out.add((outcome, _per_actor(events)))
     return out
-
-
-def _pending_outcome(r: Req) -> str:
-    return str(outcome_of(r))
 
 
 def _callback_text(st: object) -> str:
