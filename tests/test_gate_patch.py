@@ -44,7 +44,7 @@ def test_a_count_of_1_fails_with_sarif_on_the_free_and_junit(
     code, out = _gate(capsys, patch, "--sarif", str(sarif_file), "--junit", str(junit_file))
     assert code == 1 and "after the patch: fails UAF" in out and "gate-patch: FAILED" in out
     log = json.loads(sarif_file.read_text())
-    _validator().validate(log)
+    _validator()(log)
     [uaf] = [r for r in log["runs"][0]["results"] if r["ruleId"] == "UAF"]
     where = uaf["locations"][0]["physicalLocation"]
     free = (tree_612() / HELPERS).read_text().splitlines().index(
