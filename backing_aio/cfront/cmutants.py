@@ -293,7 +293,7 @@ REVIEWED_612: Final = "6.12.118-1"
 def gate_612(max_requests: int, tree: Path = TREE_612) -> tuple[Score, str] | None:
     """The C mutants of the 6.12 helpers, as the gate runs them (None: no sources here)."""
     from backing_aio.cfront.inputs import Options, assemble, lift_file, like_of
-    from backing_aio.verify.explorer import explore
+    from backing_aio.verify.explorer import smallest_failure
 
     version_file = tree / ".version"
     source = tree / "fs/backing-file.c"
@@ -308,14 +308,7 @@ def gate_612(max_requests: int, tree: Path = TREE_612) -> tuple[Score, str] | No
         return assemble(lift_file(f, opts, like), like)
 
     def failed(v: Variant, before: frozenset[str]) -> frozenset[str]:
-        """What ``v`` breaks beyond ``before``, at the smallest N that shows any (as the
-        gate judges the model's mutants): a mutant killed with one request is not
-        explored with three."""
-        for n in range(1, max_requests + 1):
-            new = explore(v, n).failed - before
-            if new:
-                return new
-        return frozenset()
+        return smallest_failure(v, max_requests)[0] - before
 
     table = EQUIVALENT if version == REVIEWED_612 else {}
     return score(c, lift, failed, table), version

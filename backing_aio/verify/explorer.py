@@ -118,6 +118,19 @@ def explore(
         return result
 
 
+def smallest_failure(variant: Variant,
+                     max_requests: int) -> tuple[frozenset[str], Result | None]:
+    """The properties ``variant`` breaks at the smallest N = 1..max that shows any, and
+    that exploration (the last one if none does). A mutant killed with one request is not
+    explored with three: this is how the gates judge them."""
+    result = None
+    for n in range(1, max_requests + 1):
+        result = explore(variant, n)
+        if result.failed:
+            return result.failed, result
+    return frozenset(), result
+
+
 def _search(
     model: BackingAio,
     requests: int,
