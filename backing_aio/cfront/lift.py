@@ -304,6 +304,35 @@ class _Body:
             raise self.refuse(node, f"a {name}() loop whose body touches the lifecycle")
         self.account_all(node, "no effect")
 
+    def ctx_slots(self, value: Node) -> None:
+        """The callbacks a caller's ``struct backing_file_ctx`` initializer hands over must
+        be those the kernel-API table gives it for this entry's kinds: the model takes a
+        caller's callbacks from the table (kapi.CALLERS), so another set is refused rather
+        than checked as if it were the table's."""
+        caller = self.lifter.caller
+        kinds = self.lifter.entries.get(self.fn.name)
+        if caller is None or not kinds:
+            return
+        want = {slot: fn for slot, fn in caller.slots.items()
+                if any(slot in caller.per_kind.get(k, ()) for k in kinds)}
+        got = {}
+        for pair in value.children:
+            field_ = pair.child_by_field_name("designator")
+            given = pair.child_by_field_name("value")
+            if pair.type != "initializer_pair" or field_ is None or given is None:
+                continue
+            slot = text(field_).lstrip(".")
+            if slot in caller.slots and text(given) != "NULL":
+                got[slot] = text(given)
+        if got != want:
+            def shown(d: dict[str, str]) -> str:
+                return ", ".join(f".{k} = {v}" for k, v in sorted(d.items())) or "none"
+
+            raise CError(f"{self.where(value)}: {self.fn.name}() hands over the callbacks "
+                         f"{{{shown(got)}}}, but the model knows {caller.name}'s for a "
+                         f"{'/'.join(kinds)} as {{{shown(want)}}} (kapi.CALLERS): a change "
+                         "to the callbacks a caller hands over is not lifted")
+
     def declaration(self, node: Node) -> None:
         before = len(self.lifter.accounts)
         self._declaration(node)
@@ -332,6 +361,7 @@ class _Body:
             v = self.render(value)
             if ctx:  # the caller's backing_file_ctx, on its stack: its slots are known
                 self.roles[name] = "CTXVAL"
+                self.ctx_slots(value)
                 self.account(node, "no effect", None)
             elif v == "iov_iter_count(iter)":  # size_t count = iov_iter_count(iter);
                 self.roles[name] = "COUNT"
@@ -797,8 +827,11 @@ class Lifter:
     def __init__(self, c: CFile, bindings: dict[str, str] | None = None,
                  entries: dict[str, tuple[str, ...]] | None = None,
                  slots: Collection[str] = (), external: Collection[str] = (),
-                 direct: Collection[str] = (), strict: bool = False) -> None:
+                 direct: Collection[str] = (), strict: bool = False,
+                 caller: kapi.Caller | None = None) -> None:
         self.c = c
+        # the caller whose read_iter/write_iter are lifted: its ctx is checked against it
+        self.caller = caller
         self.strict = strict
         # the caller's own functions it calls after the IO (ovl_copyattr, v5.6 to v6.7)
         self.direct = frozenset(direct)
