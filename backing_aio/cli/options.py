@@ -22,10 +22,10 @@ MAX_REQUESTS: Final = 8
 MAX_STATES: Final = 2_000_000
 
 
-def fmt(command: str) -> str:
+def fmt(command: str, shape: int = 1) -> str:
     """The ``format`` of a command's JSON output: its name and the shape's version (the
     shapes are documented in docs/json.md and checked against docs/schemas/)."""
-    return f"backing-aio-{command}/1"
+    return f"backing-aio-{command}/{shape}"
 
 
 def requests(n: int, option: str = "--requests") -> int:

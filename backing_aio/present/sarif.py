@@ -60,6 +60,20 @@ def finding(v: Variant, key: tuple[str, str], result: Result, source: str = "",
     return Finding(v.name, trace, explain(v, trace), known, tuple(more))
 
 
+def distinct(findings: Iterable[Finding]) -> list[Finding]:
+    """The first finding of each property at each primary location: a bug in the helpers
+    shows in every variant lifted around them, and a review tool needs it once."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for f in findings:
+        key = (f.trace.prop, repr(_primary(f.variant, f.steps).get("physicalLocation")
+                                  or f.variant))
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
 def _physical(label: str) -> dict[str, Any] | None:
     m = _AT.search(label)
     if m is None:
