@@ -1,7 +1,7 @@
 """The CI recipe in examples/ci run as a kernel tree's CI would: on a git repository made
 from Debian 6.12's sources, a change that sets the count to 1 fails with its SARIF on the
-changed file, a harmless one passes, a change elsewhere is not gated; and the pre-push
-hook runs the same gate."""
+changed file, a harmless one passes, a change to a caller alone is gated around the
+helpers, a change elsewhere is not gated; and the pre-push hook runs the same gate."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def _git(repo: Path, *args: str) -> str:
 def _repo(tmp_path: Path) -> Path:
     """A kernel tree under git: the files the gate reads, as Debian 6.12 has them."""
     repo = tmp_path / "linux"
-    for f in ("fs/backing-file.c", "fs/overlayfs/file.c", "Makefile"):
+    for f in ("fs/backing-file.c", "fs/overlayfs/file.c", "fs/fuse/passthrough.c",
+              "Makefile"):
         (repo / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(tree_612() / f, repo / f)
     _git(repo, "init", "-q", "-b", "master")
@@ -87,9 +88,17 @@ def test_the_recipe_fails_a_count_of_1_and_passes_a_harmless_change(tmp_path: Pa
 @pytest.mark.z3
 def test_a_change_elsewhere_is_not_gated_and_the_hook_gates_a_push(tmp_path: Path) -> None:
     repo = _repo(tmp_path)
-    _change(repo, "fs/overlayfs/file.c", "/* Update mode */", "/* update the mode */")
+    _change(repo, "Makefile", "EXTRAVERSION =", "EXTRAVERSION = -rc1")
     r = _run(repo, "sh", str(RECIPE / "backing-aio-gate.sh"), "HEAD~1", "HEAD")
     assert r.returncode == 0 and "changes none of" in r.stderr
+    # a change to a caller alone: its file lifted around the tree's helpers, gated
+    _change(repo, "fs/overlayfs/file.c", "\tfdput(real);\n\nout_unlock:",
+            "\nout_unlock:")
+    r = _run(repo, "sh", str(RECIPE / "backing-aio-gate.sh"), "HEAD~1", "HEAD")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "file.c+backing-file.c (fs/overlayfs/file.c): after the patch: fails LEAK" \
+        in r.stdout
+    _git(repo, "reset", "-q", "--hard", "HEAD~1")
     base = _git(repo, "rev-parse", "HEAD").strip()
     _change(repo, "fs/backing-file.c", "refcount_set(&aio->ref, 2);",
             "refcount_set(&aio->ref, 1);")

@@ -11,13 +11,10 @@ base=${1:?usage: backing-aio-gate.sh BASE [HEAD]}
 head=${2:-HEAD}
 out=${OUT:-backing-aio-out}
 gate=${BACKING_AIO:-backing-aio}
-# the helpers (v6.8 on; fs/backing_file.c in the 2023 series) and, before them,
-# overlayfs's own async IO; a change to the callers alone is checked by `check` on the tree
-files="fs/backing-file.c fs/backing_file.c"
-if ! git cat-file -e "$base:fs/backing-file.c" 2>/dev/null &&
-   ! git cat-file -e "$head:fs/backing-file.c" 2>/dev/null; then
-    files="$files fs/overlayfs/file.c"
-fi
+# the helpers (v6.8 on; fs/backing_file.c in the 2023 series), their callers (overlayfs,
+# whose file.c held its own async IO before the helpers, and FUSE passthrough); a patch to
+# a caller alone is gated as that caller's file lifted around the tree's helpers
+files="fs/backing-file.c fs/backing_file.c fs/overlayfs/file.c fs/fuse/passthrough.c"
 present=""
 for f in $files; do
     if git cat-file -e "$base:$f" 2>/dev/null; then present="$present $f"; fi
