@@ -18,6 +18,7 @@ def _mutant(name: str) -> Mutant:
     return next(m for v in catalogue().values() for m in mutants(v) if m.name == name)
 
 
+@pytest.mark.slow  # tens of seconds of z3
 def test_a_killed_mutant_is_found_by_all_three_ways_alike() -> None:
     m = _mutant("seed-fixed:delete:backing_file_read_iter#13(call)")
     d = decide(m.variant, lemmas=True)
@@ -40,6 +41,7 @@ def test_a_hypothesis_finding_the_explorer_lacks_is_a_disagreement() -> None:
     assert "hypothesis breaks UAF" in out.problems[0] and "proved it for all N" in out.problems[0]
 
 
+@pytest.mark.slow  # tens of seconds of z3
 def test_the_gate_z3_section_fails_a_variant_that_breaks_its_verdict() -> None:
     m = _mutant("seed-fixed:delete:backing_file_read_iter#13(call)")  # expected: holds
     (row,) = check_z3([m.variant])
