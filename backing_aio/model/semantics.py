@@ -179,6 +179,18 @@ class Where:
     stmt: Stmt | None
 
 
+@dataclass(frozen=True)
+class _LocalMoves:
+    """The steps of one request in one local state with one shared count: each as its
+    actor, choice and either the violation it commits or the shared count and request
+    after it; whether none touches the shared count; the first that drops a shared
+    reference the request does not hold."""
+
+    steps: tuple[tuple[str, str, Violation | tuple[Any, Req]], ...]
+    alone: bool
+    over_drop: str | None
+
+
 class ReductionUnsound(Exception):
     """A step dropped a shared-file reference its request did not hold: requests are not
     independent in this variant, so the "independent" reduction does not apply."""
@@ -533,16 +545,31 @@ Moves = list[tuple[Action, "State | Violation"]]
 class BackingAio:
     """The model of one variant: initial states, enabled steps, successor function."""
 
-    def __init__(self, variant: Variant) -> None:
+    def __init__(self, variant: Variant, *, symmetry: bool = True) -> None:
+        """``symmetry=False`` keeps every request where it is (no sorting, and requests in
+        identical local states each move): the reference the reduction test compares with."""
         self.variant = variant
         self.compiled = _Compiled(variant)
         self.acyclic = _acyclic(variant)
         self.has_fdget = any(isinstance(st, Fdget) for b in variant.procs.values() for st in b)
         self.kinds = variant.kinds
-        self.fresh = frozenset(self.new_request(k) for k in self.kinds)
+        self.symmetry = symmetry
+        self._canonical = canonical if symmetry else _as_is
+        # One object per kind, shared by every initial state: a request that has not moved
+        # is still that very object, so "has it started" is a test of identity, not a hash
+        # of the whole request (which the independent reduction asks in every state).
+        self._fresh = {k: self._new_request(k) for k in self.kinds}
+        self._fresh_ids = frozenset(id(r) for r in self._fresh.values())
+        self._memo: dict[tuple[Any, Req], _LocalMoves] = {}
 
     # -- states -----------------------------------------------------------------------------
     def new_request(self, rtype: str) -> Req:
+        if rtype not in self.kinds:
+            raise ValueError(f"{self.variant.name} serves no {rtype} requests (it serves "
+                             f"{', '.join(self.kinds)})")
+        return self._fresh[rtype]
+
+    def _new_request(self, rtype: str) -> Req:
         # The caller's file: obtained by the variant's fdget if it has one (unset until
         # then), otherwise borrowed from the caller, who holds it for the whole call.
         if rtype not in self.kinds:
@@ -561,9 +588,9 @@ class BackingAio:
                 if k not in self.kinds:
                     raise ValueError(f"{self.variant.name} serves no {k} requests (it "
                                      f"serves {', '.join(self.kinds)})")
-            return [canonical((1, *(self.new_request(k) for k in kinds)))]
+            return [self._canonical((1, *(self.new_request(k) for k in kinds)))]
         return [
-            canonical((1, *(self.new_request(k) for k in mix)))
+            self._canonical((1, *(self.new_request(k) for k in mix)))
             for mix in combinations_with_replacement(self.kinds, n)
         ]
 
@@ -629,6 +656,11 @@ class BackingAio:
             out.append(WORKER)
         return out
 
+    def stuck(self, r: Req) -> bool:
+        """Not finished, and none of its actors can move: with no loops, for good (no
+        request's step can enable another's)."""
+        return r != DONE and not self.enabled_actors(r)
+
     def where(self, r: Req, actor: str) -> Where:
         c = self.compiled
         stack = stack_of(r, actor)
@@ -651,7 +683,10 @@ class BackingAio:
           count alone, only that request moves. Requests share nothing else and none can
           enable or disable another's steps, so those steps form a persistent set; in an
           acyclic graph a persistent-set search reaches every final state and every
-          violating step.
+          violating step. One exception: a step that breaks a property ends the run, so
+          it disables the others' steps. Where the request that moves alone could break
+          one, every request moves instead, and a violation another request could commit
+          all along is met there.
         - ``"independent"``: the first request that can move moves alone. This treats steps
           on the shared count as independent too, which holds while no request drops a
           shared reference it does not hold (the count then stays at least 1, every check
@@ -667,15 +702,23 @@ class BackingAio:
         if reduction == "independent":
             # Keep moving the request that is under way: sorting reorders requests after
             # every step, and picking "the first" afresh would interleave them after all.
-            started = [i for i, r in enumerate(reqs) if r != DONE and r not in self.fresh]
+            fresh = self._fresh_ids
+            started = [i for i, r in enumerate(reqs) if r != DONE and id(r) not in fresh]
             order = started[:1] or order
         everything: Moves = []
+        symmetry = self.symmetry
+        every = reduction == "none"
         for i in order:
-            if i and reqs[i] == reqs[i - 1]:
+            if symmetry and i and reqs[i] == reqs[i - 1]:
                 continue
             mine, local = self._moves(state, i, reduction == "independent")
-            if mine and (reduction == "independent" or (reduction == "dependent" and local)):
-                return mine
+            if not every and mine and (reduction == "independent" or local):
+                if reduction == "independent" or not _violates(mine):
+                    return mine
+                # A step that breaks a property ends the run, so it disables every other
+                # request's steps: not independent of them. Here every request moves, and
+                # the explorer records each violating step, as the full search does.
+                every = True
             everything.extend(mine)
         return everything
 
@@ -683,33 +726,57 @@ class BackingAio:
         """Every step of request ``i``, and whether none of them touches the shared file's
         count (the request moves on its own)."""
         shared, reqs = state[0], state[1:]
-        r = reqs[i]
+        local = self._local_moves(shared, reqs[i])
+        if independent and local.over_drop is not None:
+            raise ReductionUnsound(local.over_drop)
         mine: Moves = []
-        local = True
+        canon = self._canonical
+        for actor, choice, out in local.steps:
+            action = Action(i, actor, choice)
+            if isinstance(out, Violation):
+                mine.append((action, out))
+            else:
+                mine.append((action, canon((out[0], *reqs[:i], out[1], *reqs[i + 1:]))))
+        return mine, local.alone
+
+    def _local_moves(self, shared: Any, r: Req) -> _LocalMoves:
+        """The steps of request ``r`` when the shared file's count is ``shared``: what a
+        step does depends on nothing else, so each pair is run through the statements
+        once per search, however many states hold it with other requests around."""
+        key = (shared, r)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = self._run_local(shared, r)
+        return found
+
+    def _run_local(self, shared: Any, r: Req) -> _LocalMoves:
+        steps: list[tuple[str, str, Violation | tuple[Any, Req]]] = []
+        alone = True
+        over_drop: str | None = None
         for actor in self.enabled_actors(r):
             env = env_step(r, actor)
             for choice in self._choices(r, actor, env):
-                action = Action(i, actor, choice)
                 s = _Step(self, shared, r, actor)
                 try:
                     nr = self._run(s, choice, env)
                 except Violation as v:
-                    if s.over_drop and independent:
-                        raise ReductionUnsound(v.message) from None
-                    mine.append((action, v))
-                    local = local and not s.touched_shared
+                    v.__traceback__ = None  # kept: its frames need not be
+                    steps.append((actor, choice, v))
+                    alone = alone and not s.touched_shared
+                    if s.over_drop and over_drop is None:
+                        over_drop = v.message
                     continue
-                if s.over_drop and independent:
-                    raise ReductionUnsound(action.actor) from None
-                local = local and not s.touched_shared
+                if s.over_drop and over_drop is None:
+                    over_drop = actor
+                alone = alone and not s.touched_shared
                 if request_done(nr):
                     ends = self.request_end_violations(nr)
                     if ends:
-                        mine.extend((action, v) for v in ends)
+                        steps.extend((actor, choice, v) for v in ends)
                         continue
                     nr = DONE
-                mine.append((action, canonical((s.shared, *reqs[:i], nr, *reqs[i + 1:]))))
-        return mine, local
+                steps.append((actor, choice, (s.shared, nr)))
+        return _LocalMoves(tuple(steps), alone, over_drop)
 
     def apply(self, state: State, action: Action) -> State | list[Violation]:
         """Take ``action`` in ``state`` without reordering requests (for replay). Returns
@@ -785,6 +852,14 @@ class BackingAio:
         if s.next_pc >= 0:
             s.set_frame(proc, s.next_pc, s.v, s.orig)
             s.unwind()
+
+
+def _violates(moves: Moves) -> bool:
+    return any(isinstance(nxt, Violation) for _, nxt in moves)
+
+
+def _as_is(state: State) -> State:
+    return state
 
 
 # ---- the environment's own steps -----------------------------------------------------------

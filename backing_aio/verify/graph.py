@@ -45,14 +45,18 @@ class Walk(Generic[N, L]):
     in discovery order), and gives the node's outgoing edges as (label, target) pairs;
     it is also where a caller looks at the node, and where it may call ``stop``. Targets
     already found are not expanded again. With ``max_nodes``, finding one node more raises
-    ``NodeLimit``.
+    ``NodeLimit``. With ``edges=False`` only the edge each node was found by is kept (paths
+    still rebuild; ``succ`` stays empty and ``cannot_reach`` is refused): a search that
+    needs no graph algorithm saves a list per node and an append per edge.
     """
 
     def __init__(self, successors: Callable[[int, N], Iterable[tuple[L, N]]], *,
-                 order: Order = Order.BREADTH, max_nodes: int | None = None) -> None:
+                 order: Order = Order.BREADTH, max_nodes: int | None = None,
+                 edges: bool = True) -> None:
         self.successors = successors
         self.order = order
         self.max_nodes = max_nodes
+        self.edges = edges
         self.nodes: list[N] = []  # by number, in discovery order
         self.index: dict[N, int] = {}
         self.parent: list[int] = []  # the node each was found from; -1 for a start
@@ -79,7 +83,8 @@ class Walk(Generic[N, L]):
         self.nodes.append(node)
         self.parent.append(parent)
         self.via.append(label)
-        self.succ.append([])
+        if self.edges:
+            self.succ.append([])
         self._frontier.append(i)
         return i
 
@@ -91,6 +96,8 @@ class Walk(Generic[N, L]):
         """Expand every node found (until ``stop``); returns the walk itself."""
         frontier = self._frontier
         take = frontier.popleft if self.order is Order.BREADTH else frontier.pop
+        if not self.edges:
+            return self._run_tree(take)
         index, nodes, succ, successors = self.index, self.nodes, self.succ, self.successors
         parent, via, limit = self.parent, self.via, self.max_nodes
         # _add by hand: this loop is the explorer's, once per edge
@@ -112,6 +119,25 @@ class Walk(Generic[N, L]):
                 out.append(j)
         return self
 
+    def _run_tree(self, take: Callable[[], int]) -> Walk[N, L]:
+        """``run`` keeping only the edge each node was found by."""
+        frontier = self._frontier
+        index, nodes, successors = self.index, self.nodes, self.successors
+        parent, via, limit = self.parent, self.via, self.max_nodes
+        while frontier and not self.stopped:
+            i = take()
+            for label, nxt in successors(i, nodes[i]):
+                if nxt not in index:
+                    j = len(nodes)
+                    if limit is not None and j >= limit:
+                        raise NodeLimit(limit)
+                    index[nxt] = j
+                    nodes.append(nxt)
+                    parent.append(i)
+                    via.append(label)
+                    frontier.append(j)
+        return self
+
     def path(self, i: int) -> tuple[N, tuple[L, ...]]:
         """The start node ``i`` was found from and the labels of the edges that lead from
         it to ``i`` (in breadth-first order: a shortest such path)."""
@@ -126,6 +152,8 @@ class Walk(Generic[N, L]):
     def cannot_reach(self, targets: Iterable[int]) -> list[int]:
         """The nodes (by number, in discovery order) from which no path leads to one of
         ``targets``."""
+        if not self.edges:
+            raise ValueError("a walk without its edges cannot answer cannot_reach")
         return cannot_reach(self.succ, targets)
 
 

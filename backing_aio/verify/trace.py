@@ -113,8 +113,9 @@ def concretise(variant: Variant, cx: Counterexample, source: str = "") -> Trace:
     perm = list(range(len(kinds)))  # canonical index -> stable number
     steps: list[Step] = []
     for n, a in enumerate(cx.actions):
-        where = model.where(state[1 + a.req], a.actor)
-        step = Step(perm[a.req], a.actor, a.choice, where.proc if where.stmt else "")
+        stable = perm[a.req]  # ``state`` keeps the stable numbering, ``a`` the canonical
+        where = model.where(state[1 + stable], a.actor)
+        step = Step(stable, a.actor, a.choice, where.proc if where.stmt else "")
         steps.append(step)
         if n == len(cx.actions) - 1 and not cx.at_end:
             break  # the last action commits the violation: no state after it
@@ -193,6 +194,10 @@ def replay(variant: Variant, trace: Trace) -> list[Violation]:
         if found:
             return found
         raise ReplayError("the run ends without breaking any property")
+    if model.acyclic and any(model.stuck(r) for r in state[1:]):
+        # without loops, a request none of whose actors can move never moves again
+        return [Violation("TERMINATES", "a request is not finished and none of its actors "
+                          "can move")]
     if _can_end(model, state):
         raise ReplayError("the steps stop in a state from which the run can still end")
     return [Violation("TERMINATES", "from here no run reaches the end")]
