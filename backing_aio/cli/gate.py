@@ -65,7 +65,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
         n, with_mutants=not args.no_mutants, on_row=row_line,
         progress=None if args.json else counter(),
     )
-    ok = all(r.ok for r in rows)
+    composed = gatemod.check_composition(catalogue().values(), rows)
+    ok = all(r.ok for r in rows) and all(c.ok for c in composed)
     if report is not None:
         ok = ok and not report.unexplained and not stale
     z3rows = [] if args.no_proofs else gatemod.check_z3(
@@ -94,6 +95,13 @@ def cmd_gate(args: argparse.Namespace) -> int:
                            "ok": r.ok, "states": r.result.states,
                            "seconds": round(r.result.seconds, 4)} for r in rows],
         }
+        doc["any_n"] = [{"variant": c.variant, "expected": sorted(c.expected),
+                         "by_search": sorted(c.by_search),
+                         "composed": c.composition.composed,
+                         "failed": sorted(c.composition.failed),
+                         "reason": c.composition.reason, "states": c.composition.states,
+                         "seconds": round(c.composition.seconds, 4), "ok": c.ok}
+                        for c in composed]
         doc["z3"] = [{"variant": z.variant, "expected": sorted(z.expected),
                       "bmc_failed": sorted(z.bmc_failed),
                       "proof_failed": sorted(z.proof_failed),
@@ -125,6 +133,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
                     v = catalogue()[r.variant]
                     print(f"{r.variant} N={r.requests}: {prop} fails:")
                     print(indent(explain_text(v, concretise(v, cx))))
+    _print_composed(composed)
     if z3rows:
         print()
         print(f"{'variant':<10} {'expected':<12} {'z3 (bmc and proof, every request type)':<40}"
@@ -151,6 +160,22 @@ def cmd_gate(args: argparse.Namespace) -> int:
         _print_c(c_gate)
     print(f"gate: {'ok' if ok else 'FAILED'} in {seconds:.1f}s")
     return EXIT_OK if ok else EXIT_FOUND
+
+
+def _print_composed(composed: list[gatemod.ComposedRow]) -> None:
+    """Each entry's verdict for N = 1..K by search, and for any N by composition."""
+    print()
+    k = max((c.max_requests for c in composed), default=0)
+    print(f"{'variant':<10} {f'by search, N = 1..{k}':<32} {'any N, by composition':<32} "
+          f"{'states':>8} {'seconds':>8}")
+    for c in composed:
+        mark = "" if c.ok else "   <-- MISMATCH"
+        comp = c.composition
+        anyn = comp.verdict() if comp.composed else "not composed"
+        print(f"{c.variant:<10} {verdict_text(c.by_search):<32} {anyn:<32} "
+              f"{comp.states:>8} {comp.seconds:>8.3f}{mark}")
+        if not comp.composed:
+            print(f"    {comp.reason}: the search decides")
 
 
 def _findings(rows: list[gatemod.Row]) -> list[Finding]:

@@ -21,6 +21,7 @@ from backing_aio.model.equivalents import EQUIVALENT, REASONS
 from backing_aio.model.lang import Variant
 from backing_aio.model.mutants import Mutant, mutants
 from backing_aio.model.properties import PROPERTY_IDS, verdict_text
+from backing_aio.verify.compose import Composition, compose
 from backing_aio.verify.explorer import Result, explore
 from backing_aio.verify.verdict import Verdict
 
@@ -187,6 +188,34 @@ class Z3Row:
         return (not self.problems and self.bmc_failed == self.expected
                 and self.proof_failed == self.expected
                 and (bool(self.expected) or self.all_n))
+
+
+@dataclass(frozen=True)
+class ComposedRow:
+    """A catalogue entry's verdict at any N, beside the explorer's at N = 1..K."""
+
+    variant: str
+    expected: frozenset[str]
+    by_search: frozenset[str]  # the properties broken at some N = 1..K
+    max_requests: int
+    composition: Composition
+
+    @property
+    def ok(self) -> bool:
+        """Composed, it must be the expected verdict; not composed, the search decides."""
+        c = self.composition
+        return not c.composed or c.failed == self.expected
+
+
+def check_composition(variants: Iterable[Variant], rows: list[Row]) -> list[ComposedRow]:
+    """Each variant's composed any-N verdict (``verify.compose``), with its search rows."""
+    out = []
+    for v in variants:
+        mine = [r for r in rows if r.variant == v.name]
+        by_search = frozenset().union(*(r.result.failed for r in mine))
+        out.append(ComposedRow(v.name, v.expect, by_search,
+                               max((r.requests for r in mine), default=0), compose(v)))
+    return out
 
 
 def reason(name: str) -> str:
