@@ -65,8 +65,11 @@ lint: $(STAMP)
 # With the kernel's C at hand (make kernel-sources, ../shared/seed), lifting and checking it
 # is timed too (bench/lift.txt).
 LIFT_INPUTS = $(wildcard .cache/kernel/linux-source-6.12/fs/backing-file.c ../shared/seed/000_ada88cb21cad2e11.txt .cache/kernel/linux-source-6.1/fs/overlayfs/file.c .cache/kernel/linux-source-6.12/drivers/block/loop.c .cache/kernel/linux-source-6.12/fs/erofs/fileio.c)
+# The explorer's figures beside those of the revision before its constant-factor work
+# (memoised steps, no TERMINATES graph without loops, gc off): same runs, same machine.
+BENCH_BASELINE ?= e90d5e9
 bench: $(STAMP)
-	$(BIN)/backing-aio bench --out bench/explorer.txt --proofs bench/proofs.txt $(foreach c,$(LIFT_INPUTS),--c $(c))
+	$(BIN)/backing-aio bench --baseline $(BENCH_BASELINE) --out bench/explorer.txt --proofs bench/proofs.txt $(foreach c,$(LIFT_INPUTS),--c $(c))
 	$(BIN)/backing-aio conform bench -n 100000 --backend thread --backend uring --out bench/refimpl.txt
 
 # Explorer (N = 1..3), bounded z3, the unbounded z3 proof and hypothesis on the catalogue

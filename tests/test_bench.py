@@ -52,3 +52,40 @@ def test_a_proof_for_one_request_only_is_not_shown_as_failing(
     table = _proof_table(monkeypatch, tmp_path, p)
     rows = [line for line in table.splitlines() if line.startswith("seed ")]
     assert rows and all(row.endswith("holds for one request") for row in rows), rows
+
+
+def _git_head() -> str | None:
+    import subprocess
+
+    out = subprocess.run(["git", "-C", str(bench.ROOT), "rev-parse", "HEAD"],
+                         capture_output=True, text=True, check=False)
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def test_the_benchmark_runs_a_baseline_revision_beside_this_tree(tmp_path: Path) -> None:
+    """Each search also runs on the revision's own code (the child reports which package
+    it imported, and the bench refuses a run of the wrong one)."""
+    head = _git_head()
+    if head is None:
+        pytest.skip("not a git checkout: no revision to extract")
+    out = tmp_path / "explorer.txt"
+    bench.run(["erofs"], 2, 1, out, None, baseline=head)
+    text = out.read_text()
+    assert f"beside revision {head}" in text
+    rows = [line.split() for line in text.splitlines()
+            if line.startswith("erofs ") and " N=" not in line]
+    # N = 1, 2 reduced, N = 1, 2 unreduced, each with the baseline's figures; composed
+    assert [r[1] for r in rows] == ["1", "2", "1", "2", "any"]
+    assert all(r[-2].endswith("x") for r in rows[:4]) and rows[4][-1] == "holds"
+
+
+def test_a_bad_baseline_is_bad_input(tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from backing_aio.cli.main import main
+
+    with pytest.raises(ValueError, match="no-such-revision"):
+        bench.baseline_tree("no-such-revision", tmp_path)
+    assert main(["bench", "--variant", "erofs", "--max-requests", "1", "--repeat", "1",
+                 "--baseline", "no-such-revision", "--out", str(tmp_path / "b.txt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no-such-revision" in err[0]

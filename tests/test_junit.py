@@ -13,8 +13,10 @@ from backing_aio.cli.main import main as cli
 from backing_aio.model.catalogue import catalogue
 from backing_aio.model.equivalents import EQUIVALENT
 from backing_aio.present.junit import Case, render
+from backing_aio.verify.compose import compose
 from backing_aio.verify.explorer import explore
-from backing_aio.verify.gate import MutantOutcome, MutationReport, Row
+from backing_aio.verify.gate import ComposedRow, MutantOutcome, MutationReport, Row
+from tests.conftest import mutant
 
 
 def _read(path: Path) -> dict[str, dict[str, str]]:
@@ -41,7 +43,7 @@ def test_the_gate_writes_a_case_per_catalogue_row(tmp_path: Path,
                 "--junit", str(f)]) == 0
     capsys.readouterr()
     got = _read(f)
-    names = [f"{v} N={n}" for v in catalogue() for n in (1, 2)]
+    names = [f"{v} {n}" for v in catalogue() for n in ("N=1", "N=2", "any N")]
     assert list(got) == ["catalogue"] and sorted(got["catalogue"]) == sorted(names)
     assert set(got["catalogue"].values()) == {"passed"}
 
@@ -62,10 +64,17 @@ def test_failures_and_unjudged_checks_are_what_they_are(tmp_path: Path) -> None:
                not_lifted={"c:nl": "a condition the kernel-API table does not know"},
                stale=["c:stale"])
     f = tmp_path / "r.xml"
-    f.write_text(render(cases([wrong, right], [], report, ["m:stale"], (sc, "6.12.118-1"))))
+    composed = [ComposedRow("mainline", frozenset({"UAF"}), frozenset(), 2, compose(v)),
+                ComposedRow("over", frozenset(), frozenset(), 2, compose(
+                    mutant("seed-fixed:get_file:backing_file_read_iter#9(kiocb_clone)")))]
+    f.write_text(render(cases([wrong, right], [], report, ["m:stale"], (sc, "6.12.118-1"),
+                              composed)))
     got = _read(f)
     assert got["catalogue"] == {"mainline N=1": "failure: expected fails UAF, found holds",
-                                "mainline N=2": "passed"}
+                                "mainline N=2": "passed",
+                                "mainline any N": "failure: expected fails UAF, composed holds",
+                                "over any N": got["catalogue"]["over any N"]}
+    assert got["catalogue"]["over any N"].startswith("skipped: not composed: ")
     assert got["mutants"]["m:killed"] == "passed"
     assert got["mutants"][equivalent].startswith("skipped: equivalent: ")
     assert got["mutants"]["m:survivor"].startswith("failure: survives, not listed")

@@ -84,7 +84,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
                                           indent=2))
     if args.junit is not None:
         write_text(args.junit, junit.render(gate_junit.cases(rows, z3rows, report, stale,
-                                                              c_gate)))
+                                                              c_gate, composed)))
     if args.json:
         doc: dict[str, Any] = {
             "format": fmt("gate"),

@@ -1,6 +1,6 @@
 """The gate's results as JUnit test cases (``backing-aio gate --junit FILE``): one per
-catalogue row and N, per z3 row, per mutant of the model, per C mutant of the lifted
-functions."""
+catalogue row and N, per entry's composed any-N verdict, per z3 row, per mutant of the
+model, per C mutant of the lifted functions."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from backing_aio.verify import gate as gatemod
 
 def cases(rows: list[gatemod.Row], z3rows: list[gatemod.Z3Row],
           report: gatemod.MutationReport | None, stale: list[str],
-          c_gate: tuple[Score, str] | tuple[str, str] | None) -> list[Case]:
+          c_gate: tuple[Score, str] | tuple[str, str] | None,
+          composed: list[gatemod.ComposedRow] | None = None) -> list[Case]:
     out = [Case("catalogue", f"{r.variant} N={r.requests}", r.result.seconds,
                 failure=None if r.ok else f"expected {r.expected_text()}, found "
                 f"{r.result.verdict()}", detail=f"{r.result.states} states")
            for r in rows]
+    out += [_composed(c) for c in composed or []]
     out += [Case("z3", z.variant, z.seconds,
                  failure=None if z.ok else f"expected {verdict_text(z.expected)}, z3: "
                  f"{z.verdict.text()}" + "".join(f"\n{p}" for p in z.problems))
@@ -30,6 +32,16 @@ def cases(rows: list[gatemod.Row], z3rows: list[gatemod.Z3Row],
     if c_gate is not None:
         out += _c_cases(c_gate)
     return out
+
+
+def _composed(c: gatemod.ComposedRow) -> Case:
+    comp = c.composition
+    if not comp.composed:
+        return Case("catalogue", f"{c.variant} any N", comp.seconds,
+                    skipped=f"not composed: {comp.reason}")
+    return Case("catalogue", f"{c.variant} any N", comp.seconds,
+                failure=None if c.ok else f"expected {verdict_text(c.expected)}, composed "
+                f"{comp.verdict()}", detail=f"by composition, {comp.states} states")
 
 
 def _mutant(o: gatemod.MutantOutcome) -> Case:

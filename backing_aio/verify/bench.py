@@ -1,18 +1,25 @@
-"""``backing-aio bench`` (``make bench``): the explorer's figures for ``seed`` at N = 1..4.
+"""``backing-aio bench`` (``make bench``): the explorer's figures for seed and mainline at
+N = 1..8, and the composed any-N verdict.
 
 Each measurement runs in a fresh interpreter (so peak memory belongs to that run alone) and
-is repeated; the table gives the median time. The full product (no reduction) is measured
-too at small N, in the same run, so the reduction's effect is a ratio of two numbers
-measured side by side on the same noisy machine.
+is repeated; the table gives the median time. Two comparisons are made side by side in one
+run, so each is a ratio of numbers measured on the same noisy machine: the full product (no
+reduction) at small N against the reduction, and, with a baseline revision, the same runs
+on the code of that revision (extracted with ``git archive`` and put first on the child's
+import path) against this tree's.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import platform
 import statistics
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,18 +28,29 @@ from backing_aio.outputs import write_text
 
 _CHILD = """
 import json, resource, sys, time
-from backing_aio.verify.explorer import explore
+import backing_aio
 from backing_aio.model.variants import resolve_one
 v, _ = resolve_one(sys.argv[1])
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()
-r = explore(v, int(sys.argv[2]), reduction=sys.argv[3])
+if sys.argv[3] == "compose":
+    from backing_aio.verify.compose import compose
+    c = compose(v)
+    states, transitions, reduction = c.states, 0, "composed"
+    verdict = c.verdict() if c.composed else "not composed: " + c.reason
+else:
+    from backing_aio.verify.explorer import explore
+    r = explore(v, int(sys.argv[2]), reduction=sys.argv[3])
+    states, transitions, reduction, verdict = r.states, r.transitions, r.reduction, r.verdict()
 secs = time.perf_counter() - t
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"states": r.states, "transitions": r.transitions, "seconds": secs,
-                  "peak_kib": peak, "base_kib": base, "reduction": r.reduction,
-                  "verdict": r.verdict()}))
+print(json.dumps({"states": states, "transitions": transitions, "seconds": secs,
+                  "peak_kib": peak, "base_kib": base, "reduction": reduction,
+                  "verdict": verdict, "package": backing_aio.__file__}))
 """
+
+COMPOSE = "compose"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -50,13 +68,23 @@ class Measure:
         return self.states / self.seconds if self.seconds else 0.0
 
 
-def measure(variant: str, n: int, reduction: str, repeat: int) -> Measure:
+def measure(variant: str, n: int, reduction: str, repeat: int,
+            code: Path | None = None) -> Measure:
+    """``variant`` at ``n`` requests (``reduction``, or ``COMPOSE``), each run in a fresh
+    interpreter; ``code``: a directory whose ``backing_aio`` package the child runs."""
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code),
+                                                          env.get("PYTHONPATH")]))
     runs = []
     for _ in range(repeat):
+        # run in ``code``: ``-c`` puts the working directory first on the path
         out = subprocess.run([sys.executable, "-c", _CHILD, variant, str(n), reduction],
-                             capture_output=True, text=True, check=True)
+                             capture_output=True, text=True, check=True, env=env, cwd=code)
         runs.append(json.loads(out.stdout))
     first = runs[0]
+    if code is not None and not Path(first["package"]).is_relative_to(code):
+        raise RuntimeError(f"the baseline's child ran {first['package']}, not {code}")
     return Measure(
         states=int(first["states"]),
         transitions=int(first["transitions"]),
@@ -68,36 +96,72 @@ def measure(variant: str, n: int, reduction: str, repeat: int) -> Measure:
     )
 
 
-def run(variant: str, repeat: int, out: Path, proofs: Path | None) -> None:
-    """Measure ``variant`` at N = 1..4 (and without the reduction at N = 1, 2), write the
-    table to ``out`` and print it; with ``proofs``, the z3 proofs' times too."""
-    rows = []
-    for n in (1, 2, 3, 4):
-        rows.append((n, "auto", measure(variant, n, "auto", repeat)))
-    for n in (1, 2):
-        rows.append((n, "none", measure(variant, n, "none", repeat)))
-    lines = [
-        f"explorer benchmark: variant {variant}, every mix of request types",
-        f"{time.strftime('%Y-%m-%d %H:%M:%S')}  python {platform.python_version()}  "
-        f"{platform.machine()}  median of {repeat} runs, each in a fresh interpreter",
-        "",
-        f"{'N':>2} {'reduction':<12} {'states':>10} {'transitions':>12} {'seconds':>9} "
-        f"{'states/s':>10} {'peak RSS MiB':>13} {'(baseline)':>10}  verdict",
-    ]
-    for n, _asked, m in rows:
-        lines.append(
-            f"{n:>2} {m.reduction:<12} {m.states:>10} {m.transitions:>12} {m.seconds:>9.3f} "
-            f"{m.rate:>10.0f} {m.peak_mib:>13.1f} {m.base_mib:>10.1f}  {m.verdict}"
-        )
-    full = {n: m for n, a, m in rows if a == "none"}
-    red = {n: m for n, a, m in rows if a == "auto"}
-    lines.append("")
-    for n in sorted(full):
-        lines.append(
-            f"N={n}: the reduction keeps {red[n].states} of {full[n].states} states "
-            f"({red[n].states / full[n].states:.1%}); time ratio "
-            f"{red[n].seconds / full[n].seconds:.3f}"
-        )
+def baseline_tree(rev: str, into: Path) -> Path:
+    """The package as revision ``rev`` of this repository has it, extracted under ``into``.
+    Raises ValueError naming the problem (no git, no such revision)."""
+    try:
+        out = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", rev,
+                              "backing_aio"], capture_output=True, check=False)
+    except OSError as e:
+        raise ValueError(f"--baseline needs git: {e}") from None
+    if out.returncode != 0:
+        why = out.stderr.decode(errors="replace").strip().splitlines()
+        raise ValueError(f"--baseline {rev}: {why[-1] if why else 'git archive failed'}")
+    with tarfile.open(fileobj=io.BytesIO(out.stdout)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def _row(variant: str, n: int, m: Measure, old: Measure | None) -> str:
+    line = (f"{variant:<9} {n:>2} {m.reduction:<11} {m.states:>9} {m.seconds:>8.3f} "
+            f"{m.rate:>9.0f} {m.peak_mib:>8.1f}")
+    if old is None:
+        return line + f"{'':>37}  {m.verdict}"
+    same = "" if (old.states, old.verdict) == (m.states, m.verdict) else \
+        f"  (baseline: {old.states} states, {old.verdict})"
+    return line + (f" {old.seconds:>8.3f} {old.rate:>9.0f} {old.peak_mib:>8.1f} "
+                   f"{old.seconds / m.seconds:>7.2f}x  {m.verdict}{same}")
+
+
+def run(variants: list[str], max_requests: int, repeat: int, out: Path,
+        proofs: Path | None, baseline: str | None = None) -> None:
+    """Measure each of ``variants`` at N = 1..``max_requests`` (and without the reduction
+    at N = 1, 2), its composed any-N verdict, and with ``baseline`` the same searches on
+    that revision's code; write the table to ``out`` and print it; with ``proofs``, the z3
+    proofs' times too."""
+    with tempfile.TemporaryDirectory(prefix="backing-aio-baseline-") as tmp:
+        old_code = baseline_tree(baseline, Path(tmp)) if baseline else None
+        lines = [
+            "explorer benchmark: every mix of request types; "
+            + (f"this tree beside revision {baseline}" if baseline else "this tree"),
+            f"{time.strftime('%Y-%m-%d %H:%M:%S')}  python {platform.python_version()}  "
+            f"{platform.machine()}  median of {repeat} runs, each in a fresh interpreter",
+            "",
+            f"{'variant':<9} {'N':>2} {'reduction':<11} {'states':>9} {'seconds':>8} "
+            f"{'states/s':>9} {'peak MiB':>8}"
+            + (f" {'baseline':>8} {'states/s':>9} {'peak MiB':>8} {'speedup':>8}"
+               if old_code else f"{'':>37}") + "  verdict",
+        ]
+        ratios: list[str] = []
+        for variant in variants:
+            red: dict[int, Measure] = {}
+            for n in range(1, max_requests + 1):
+                red[n] = m = measure(variant, n, "auto", repeat)
+                old = measure(variant, n, "auto", repeat, old_code) if old_code else None
+                lines.append(_row(variant, n, m, old))
+            for n in range(1, min(2, max_requests) + 1):
+                m = measure(variant, n, "none", repeat)
+                old = measure(variant, n, "none", repeat, old_code) if old_code else None
+                lines.append(_row(variant, n, m, old))
+                ratios.append(f"{variant} N={n}: the reduction keeps {red[n].states} of "
+                              f"{m.states} states ({red[n].states / m.states:.1%}); time "
+                              f"ratio {red[n].seconds / m.seconds:.3f}")
+            c = measure(variant, 0, COMPOSE, repeat)
+            lines.append(f"{variant:<9} {'any':>3} {'composed':<10} {c.states:>9} "
+                         f"{c.seconds:>8.3f} {c.rate:>9.0f} {c.peak_mib:>8.1f}"
+                         f"{'':>37}  {c.verdict}")
+            lines.append("")
+        lines += ratios
     text = "\n".join(lines) + "\n"
     write_text(out, text)
     print(text, end="")
