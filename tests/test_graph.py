@@ -154,3 +154,17 @@ def test_cannot_reach_on_a_bare_successor_table() -> None:
     assert cannot_reach(succ, [3]) == [0, 1, 2]
     assert cannot_reach(succ, [2]) == [3]
     assert cannot_reach(succ, []) == [0, 1, 2, 3]
+
+
+def test_a_walk_without_edges_finds_the_same_nodes_and_paths() -> None:
+    """Only the edge each node was found by is kept: the same nodes, parents and shortest
+    paths, no adjacency lists, and backward reachability is refused (it needs them)."""
+    full = walk(["a"], over(DIAMOND))
+    tree = Walk(over(DIAMOND), edges=False)
+    tree.start("a")
+    tree.run()
+    assert tree.nodes == full.nodes and tree.parent == full.parent
+    assert [tree.path(i) for i in range(4)] == [full.path(i) for i in range(4)]
+    assert tree.succ == []
+    with pytest.raises(ValueError):
+        tree.cannot_reach([3])

@@ -96,14 +96,12 @@ class Walk(Generic[N, L]):
         """Expand every node found (until ``stop``); returns the walk itself."""
         frontier = self._frontier
         take = frontier.popleft if self.order is Order.BREADTH else frontier.pop
-        if not self.edges:
-            return self._run_tree(take)
         index, nodes, succ, successors = self.index, self.nodes, self.succ, self.successors
-        parent, via, limit = self.parent, self.via, self.max_nodes
+        parent, via, limit, edges = self.parent, self.via, self.max_nodes, self.edges
         # _add by hand: this loop is the explorer's, once per edge
         while frontier and not self.stopped:
             i = take()
-            out = succ[i]
+            out = succ[i] if edges else None  # without edges: only the one each was found by
             for label, nxt in successors(i, nodes[i]):
                 j = index.get(nxt)
                 if j is None:
@@ -114,28 +112,11 @@ class Walk(Generic[N, L]):
                     nodes.append(nxt)
                     parent.append(i)
                     via.append(label)
-                    succ.append([])
+                    if edges:
+                        succ.append([])
                     frontier.append(j)
-                out.append(j)
-        return self
-
-    def _run_tree(self, take: Callable[[], int]) -> Walk[N, L]:
-        """``run`` keeping only the edge each node was found by."""
-        frontier = self._frontier
-        index, nodes, successors = self.index, self.nodes, self.successors
-        parent, via, limit = self.parent, self.via, self.max_nodes
-        while frontier and not self.stopped:
-            i = take()
-            for label, nxt in successors(i, nodes[i]):
-                if nxt not in index:
-                    j = len(nodes)
-                    if limit is not None and j >= limit:
-                        raise NodeLimit(limit)
-                    index[nxt] = j
-                    nodes.append(nxt)
-                    parent.append(i)
-                    via.append(label)
-                    frontier.append(j)
+                if out is not None:
+                    out.append(j)
         return self
 
     def path(self, i: int) -> tuple[N, tuple[L, ...]]:
