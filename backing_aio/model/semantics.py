@@ -683,10 +683,10 @@ class BackingAio:
           count alone, only that request moves. Requests share nothing else and none can
           enable or disable another's steps, so those steps form a persistent set; in an
           acyclic graph a persistent-set search reaches every final state and every
-          violating step. One exception: a step that breaks a property ends the run, so
-          it disables the others' steps. Where the request that moves alone could break
-          one, every request moves instead, and a violation another request could commit
-          all along is met there.
+          violating step. A step that breaks a property ends its run, so it does not
+          commute with the others' steps: a request that could break one never moves
+          alone, and where no other request can, every request moves. A violation
+          another request could commit all along is then met.
         - ``"independent"``: the first request that can move moves alone. This treats steps
           on the shared count as independent too, which holds while no request drops a
           shared reference it does not hold (the count then stays at least 1, every check
@@ -707,18 +707,18 @@ class BackingAio:
             order = started[:1] or order
         everything: Moves = []
         symmetry = self.symmetry
-        every = reduction == "none"
         for i in order:
             if symmetry and i and reqs[i] == reqs[i - 1]:
                 continue
             mine, local = self._moves(state, i, reduction == "independent")
-            if not every and mine and (reduction == "independent" or local):
-                if reduction == "independent" or not _violates(mine):
-                    return mine
-                # A step that breaks a property ends the run, so it disables every other
-                # request's steps: not independent of them. Here every request moves, and
-                # the explorer records each violating step, as the full search does.
-                every = True
+            if mine and reduction == "independent":
+                return mine
+            # A step that breaks a property ends its run: it does not commute with the
+            # others' steps (taken after it, they are not taken at all). So a request
+            # that could break one does not move alone; if every request that could
+            # move alone could, every request moves.
+            if mine and reduction == "dependent" and local and not _violates(mine):
+                return mine
             everything.extend(mine)
         return everything
 
