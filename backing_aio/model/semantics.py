@@ -703,8 +703,10 @@ class BackingAio:
             # Keep moving the request that is under way: sorting reorders requests after
             # every step, and picking "the first" afresh would interleave them after all.
             fresh = self._fresh_ids
-            started = [i for i, r in enumerate(reqs) if r != DONE and id(r) not in fresh]
-            order = started[:1] or order
+            for i, r in enumerate(reqs):
+                if r != DONE and id(r) not in fresh:
+                    order = (i,)
+                    break
         everything: Moves = []
         symmetry = self.symmetry
         for i in order:
