@@ -572,9 +572,6 @@ class BackingAio:
     def _new_request(self, rtype: str) -> Req:
         # The caller's file: obtained by the variant's fdget if it has one (unset until
         # then), otherwise borrowed from the caller, who holds it for the whole call.
-        if rtype not in self.kinds:
-            raise ValueError(f"{self.variant.name} serves no {rtype} requests (it serves "
-                             f"{', '.join(self.kinds)})")
         return new_request(rtype, self.compiled.entry, borrowed=not self.has_fdget,
                            wq=self.compiled.wq_at_mount, pdu=self.compiled.pdu)
 
