@@ -554,7 +554,8 @@ class BackingAio:
         self.has_fdget = any(isinstance(st, Fdget) for b in variant.procs.values() for st in b)
         self.kinds = variant.kinds
         self.symmetry = symmetry
-        self._canonical = canonical if symmetry else _as_is
+        # the state as the search keeps it: requests sorted, unless symmetry is off
+        self.canonical: Callable[[State], State] = canonical if symmetry else _as_is
         # One object per kind, shared by every initial state: a request that has not moved
         # is still that very object, so "has it started" is a test of identity, not a hash
         # of the whole request (which the independent reduction asks in every state).
@@ -585,9 +586,9 @@ class BackingAio:
                 if k not in self.kinds:
                     raise ValueError(f"{self.variant.name} serves no {k} requests (it "
                                      f"serves {', '.join(self.kinds)})")
-            return [self._canonical((1, *(self.new_request(k) for k in kinds)))]
+            return [self.canonical((1, *(self.new_request(k) for k in kinds)))]
         return [
-            self._canonical((1, *(self.new_request(k) for k in mix)))
+            self.canonical((1, *(self.new_request(k) for k in mix)))
             for mix in combinations_with_replacement(self.kinds, n)
         ]
 
@@ -729,7 +730,7 @@ class BackingAio:
         if independent and local.over_drop is not None:
             raise ReductionUnsound(local.over_drop)
         mine: Moves = []
-        canon = self._canonical
+        canon = self.canonical
         for actor, choice, out in local.steps:
             action = Action(i, actor, choice)
             if isinstance(out, Violation):
